@@ -1,0 +1,56 @@
+"""Roll a closed-loop policy out in a task env and record every state (for exact re-rendering later)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from pipeline.demos.episode import Episode
+from pipeline.tasks.env import TaskEnv
+
+
+class Policy(Protocol):
+    """A closed-loop controller: the scripted experts, a hand_dapg expert, a trained policy."""
+
+    def reset(self, seed: int) -> None: ...
+
+    def act(self, obs: np.ndarray, state: dict[str, np.ndarray]) -> np.ndarray: ...
+
+
+def rollout(env: TaskEnv, policy: Policy, seed: int, horizon: int | None = None) -> Episode:
+    """One episode from `env.reset(seed)`, actions clipped to [-1, 1] as the env does."""
+    horizon = horizon or env.horizon
+    obs = env.reset(seed=seed)
+    policy.reset(seed)
+    states = [env.get_state()]
+    observations = [obs]
+    actions, rewards, goals, terminated, truncated = [], [], [], [], []
+    for _ in range(horizon):
+        action = np.clip(np.asarray(policy.act(obs, states[-1]), dtype=np.float64), -1.0, 1.0)
+        obs, reward, term, trunc, info = env.step(action)
+        actions.append(action)
+        rewards.append(reward)
+        goals.append(info["goal_achieved"])
+        terminated.append(term)
+        truncated.append(trunc)
+        states.append(env.get_state())
+        observations.append(obs)
+        if term:
+            break
+    truncated[-1] = truncated[-1] or not terminated[-1]  # an episode cut at the horizon is truncated
+    goal_flags = np.asarray(goals, dtype=bool)
+    return Episode(
+        actions=np.asarray(actions, dtype=np.float32),
+        rewards=np.asarray(rewards, dtype=np.float32),
+        terminated=np.asarray(terminated, dtype=bool),
+        truncated=np.asarray(truncated, dtype=bool),
+        goal_achieved=goal_flags,
+        qpos=np.stack([s["qpos"] for s in states]),
+        qvel=np.stack([s["qvel"] for s in states]),
+        env_state={k: np.stack([s[k] for s in states]) for k in states[0] if k not in ("qpos", "qvel")},
+        obs=np.stack(observations),
+        seed=seed,
+        success=env.spec.is_success(goal_flags),
+        attrs={"state_origin": "simulated"},
+    )

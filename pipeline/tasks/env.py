@@ -1,0 +1,78 @@
+"""A thin wrapper over the Gymnasium-Robotics env: our reward modes, our goal rule, full-state get/set."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.tasks.spec import REWARD_MODES, TaskSpec
+
+
+def _make_gym_env(env_id: str, horizon: int):
+    import gymnasium as gym
+
+    with warnings.catch_warnings():
+        # gymnasium-robotics warns at import that the v1 dense rewards changed in 1.2.1; we pin 1.4.2.
+        warnings.simplefilter("ignore")
+        import gymnasium_robotics
+
+        gym.register_envs(gymnasium_robotics)
+        # Always the dense variant underneath: it is a superset, our own modes are computed from the goal.
+        return gym.make(env_id, max_episode_steps=horizon, reward_type="dense")
+
+
+class TaskEnv:
+    """Physics of one task. `step` returns the reward of the chosen mode and `info["goal_achieved"]`."""
+
+    def __init__(self, spec: TaskSpec, reward_mode: str = "sparse", horizon: int | None = None):
+        if reward_mode not in REWARD_MODES:
+            raise PipelineError(f"unknown reward mode {reward_mode!r}; valid: {', '.join(REWARD_MODES)}")
+        self.spec = spec
+        self.reward_mode = reward_mode
+        self.horizon = horizon or spec.horizon
+        self._env = _make_gym_env(spec.env_id, self.horizon)
+        self._raw = self._env.unwrapped
+        self.action_dim = int(self._env.action_space.shape[0])
+        self.t = 0
+
+    @property
+    def model(self):
+        return self._raw.model
+
+    @property
+    def data(self):
+        return self._raw.data
+
+    def observe(self) -> np.ndarray:
+        """The Gymnasium observation (the `state` observation of the oracle) of the current state."""
+        return self._raw._get_obs()
+
+    def reset(self, seed: int | None = None, state: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Reset from a seed (Gymnasium's randomisation) and optionally overwrite with an exact state."""
+        self._env.reset(seed=seed)
+        if state is not None:
+            self.set_state(state)
+        self.t = 0
+        return self.observe()
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != (self.action_dim,):
+            raise PipelineError(f"{self.spec.name}: action of shape {action.shape}, task needs ({self.action_dim},)")
+        obs, dense_reward, terminated, _, _ = self._raw.step(action)
+        self.t += 1
+        goal = self.spec.goal_achieved(self.model, self.data)
+        reward = self.spec.reward(goal, dense_reward, self.reward_mode)
+        truncated = self.t >= self.horizon
+        return obs, reward, bool(terminated), truncated, {"goal_achieved": goal}
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return self.spec.get_state(self.model, self.data)
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.spec.set_state(self.model, self.data, state)
+
+    def close(self) -> None:
+        self._env.close()

@@ -1,0 +1,266 @@
+"""Task specs for the four Adroit hand tasks, with RRL's cameras, proprioception and success rules.
+
+Everything here is a pure function of a MuJoCo (model, data) pair, so the same code scores the physics env,
+a kinematic replay and a renderer's private copy of the scene. Facts: DESIGN.md section 4.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import mujoco
+import numpy as np
+
+from pipeline.errors import PipelineError
+
+REWARD_MODES = ("sparse", "dense", "gym-sparse")
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """One camera of a task's rig. With no pose given, the model's own camera of that name is used as is."""
+
+    name: str
+    pos: tuple[float, float, float] | None = None
+    euler: tuple[float, float, float] | None = None  # MuJoCo's default 'xyz' intrinsic euler, radians
+    lookat: tuple[float, float, float] | None = None  # alternative to euler: aim the camera at a point
+
+
+@dataclass(frozen=True)
+class StateParam:
+    """A model parameter that a reset randomises and that therefore belongs to the simulator state."""
+
+    key: str  # name in the state dict and in the demo file's env_state group
+    kind: str  # "body_pos" | "body_quat" | "site_pos"
+    element: str  # body or site name in the MJCF
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything task-specific the pipeline needs; one instance per Adroit task."""
+
+    name: str
+    env_id: str
+    horizon: int
+    action_dim: int
+    nq: int  # qpos size; nv equals nq for every Adroit task (hinges, slides, and free joints split in 6)
+    cameras: tuple[CameraSpec, ...]
+    proprio_slice: slice  # 24 hand joint positions inside qpos (RRL's observation)
+    success_min_steps: int  # success = the goal holds on MORE than this many steps
+    state_params: tuple[StateParam, ...]
+    goal_fn: Callable[[mujoco.MjModel, mujoco.MjData], bool] = field(repr=False)
+
+    @property
+    def camera_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.cameras)
+
+    def goal_achieved(self, model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+        """The per-step goal, computed from the simulator (positions must be up to date: mj_forward)."""
+        return bool(self.goal_fn(model, data))
+
+    def is_success(self, goal_flags: np.ndarray) -> bool:
+        """RRL/DAPG rule: an episode succeeds when the goal holds on more than `success_min_steps` steps."""
+        return int(np.count_nonzero(goal_flags)) > self.success_min_steps
+
+    def proprio(self, qpos: np.ndarray) -> np.ndarray:
+        """The 24 hand joint positions the policy sees, from one qpos (nq,) or a batch (T, nq)."""
+        out = np.asarray(qpos)[..., self.proprio_slice]
+        assert out.shape[-1] == 24, f"{self.name}: proprio slice gave {out.shape[-1]} joints, expected 24"
+        return out
+
+    def reward(self, goal: bool, dense_reward: float, mode: str) -> float:
+        """Reward of one step under a named mode (DESIGN.md section 4: say which one a run used).
+
+        sparse:     RRL's sparse signal, 1 when the goal holds at this step and 0 otherwise.
+        gym-sparse: Gymnasium-Robotics' sparse variant, +10 / -0.1.
+        dense:      Gymnasium-Robotics' shaped reward (v1 of gymnasium-robotics 1.4).
+        """
+        if mode == "sparse":
+            return 1.0 if goal else 0.0
+        if mode == "gym-sparse":
+            return 10.0 if goal else -0.1
+        if mode == "dense":
+            return float(dense_reward)
+        raise PipelineError(f"unknown reward mode {mode!r}; valid: {', '.join(REWARD_MODES)}")
+
+    # --- full simulator state, for exact replay -------------------------------------------------------------
+
+    def get_state(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, np.ndarray]:
+        """qpos, qvel and every randomised model parameter: enough to re-create the scene exactly."""
+        state = {"qpos": data.qpos.copy(), "qvel": data.qvel.copy()}
+        for p in self.state_params:
+            state[p.key] = _param_view(model, p).copy()
+        return state
+
+    def set_state(self, model: mujoco.MjModel, data: mujoco.MjData, state: dict[str, np.ndarray]) -> None:
+        """Inverse of get_state; runs mj_forward so positions, sites and sensors are current."""
+        missing = [k for k in self.state_keys if k not in state]
+        if missing:
+            raise PipelineError(f"{self.name}: state lacks {', '.join(missing)}")
+        qpos, qvel = np.asarray(state["qpos"]), np.asarray(state["qvel"])
+        if qpos.shape != (model.nq,) or qvel.shape != (model.nv,):
+            raise PipelineError(
+                f"{self.name}: state qpos/qvel shapes {qpos.shape}/{qvel.shape}, model needs ({model.nq},)/({model.nv},)"
+            )
+        for p in self.state_params:
+            _param_view(model, p)[:] = state[p.key]
+        data.qpos[:] = qpos
+        data.qvel[:] = qvel
+        mujoco.mj_forward(model, data)
+
+    @property
+    def state_keys(self) -> tuple[str, ...]:
+        return ("qpos", "qvel") + tuple(p.key for p in self.state_params)
+
+    # --- models ---------------------------------------------------------------------------------------------
+
+    @property
+    def xml_path(self) -> str:
+        import gymnasium_robotics
+
+        base = os.path.dirname(gymnasium_robotics.__file__)
+        return os.path.join(base, "envs", "assets", "adroit_hand", f"adroit_{self.name}.xml")
+
+    def build_render_model(self, cameras: tuple[CameraSpec, ...] | None = None) -> mujoco.MjModel:
+        """The task's scene compiled with RRL's cameras added or moved (Gymnasium ships only fixed/vil_camera).
+
+        Used for kinematic rendering: the physics env keeps the stock model, whose actuator gains it edits.
+        """
+        spec = mujoco.MjSpec.from_file(self.xml_path)
+        for cam in cameras if cameras is not None else self.cameras:
+            _apply_camera(spec, cam)
+        return spec.compile()
+
+
+def _param_view(model: mujoco.MjModel, p: StateParam) -> np.ndarray:
+    if p.kind == "body_pos":
+        return model.body(p.element).pos
+    if p.kind == "body_quat":
+        return model.body(p.element).quat
+    if p.kind == "site_pos":
+        return model.site(p.element).pos
+    raise ValueError(p.kind)
+
+
+def _apply_camera(spec: mujoco.MjSpec, cam: CameraSpec) -> None:
+    existing = {c.name: c for c in spec.cameras}
+    if cam.pos is None:
+        if cam.name not in existing:
+            raise PipelineError(f"camera {cam.name!r} is not in the model; model cameras: {', '.join(existing)}")
+        return
+    target = existing.get(cam.name) or spec.worldbody.add_camera(name=cam.name)
+    target.pos = np.asarray(cam.pos, dtype=float)
+    if cam.lookat is not None:
+        target.quat = _lookat_quat(np.asarray(cam.pos, float), np.asarray(cam.lookat, float))
+    elif cam.euler is not None:
+        quat = np.zeros(4)
+        mujoco.mju_euler2Quat(quat, np.asarray(cam.euler, dtype=float), "xyz")
+        target.quat = quat
+
+
+def _lookat_quat(pos: np.ndarray, lookat: np.ndarray) -> np.ndarray:
+    """Orientation of a MuJoCo camera (looks along -z, y up) at `pos` aimed at `lookat`, world z up."""
+    forward = lookat - pos
+    forward /= np.linalg.norm(forward)
+    z_axis = -forward
+    x_axis = np.cross(np.array([0.0, 0.0, 1.0]), z_axis)
+    x_axis /= np.linalg.norm(x_axis)
+    y_axis = np.cross(z_axis, x_axis)
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, np.stack([x_axis, y_axis, z_axis], axis=1).ravel())
+    return quat
+
+
+# --- per-step goals (the `sparse` branch of each env's step(), computed from the sim) -----------------------
+
+
+def _door_goal(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+    return data.joint("door_hinge").qpos[0] >= 1.35
+
+
+def _hammer_goal(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+    return np.linalg.norm(data.site("S_target").xpos - data.site("nail_goal").xpos) < 0.01
+
+
+def _pen_goal(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+    distance = np.linalg.norm(data.body("Object").xpos - data.site("eps_ball").xpos)
+    pen_axis = data.site("object_top").xpos - data.site("object_bottom").xpos
+    target_axis = data.site("target_top").xpos - data.site("target_bottom").xpos
+    similarity = np.dot(pen_axis, target_axis) / (np.linalg.norm(pen_axis) * np.linalg.norm(target_axis))
+    return distance < 0.075 and similarity > 0.95
+
+
+def _relocate_goal(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+    return np.linalg.norm(data.body("Object").xpos - data.site("target").xpos) < 0.1
+
+
+_TOP_EULER = (0.0, 0.0, 3.14)
+
+TASKS: dict[str, TaskSpec] = {
+    "door": TaskSpec(
+        name="door",
+        env_id="AdroitHandDoor-v1",
+        horizon=200,
+        action_dim=28,
+        nq=30,
+        cameras=(CameraSpec("top", pos=(0.0, 0.0, 1.5), euler=_TOP_EULER),),
+        proprio_slice=slice(4, -2),
+        success_min_steps=25,
+        state_params=(StateParam("door_body_pos", "body_pos", "frame"),),
+        goal_fn=_door_goal,
+    ),
+    "hammer": TaskSpec(
+        name="hammer",
+        env_id="AdroitHandHammer-v1",
+        horizon=200,
+        action_dim=26,
+        nq=33,
+        cameras=(CameraSpec("top", pos=(0.0, 0.0, 1.1), euler=_TOP_EULER),),
+        proprio_slice=slice(2, -7),
+        success_min_steps=25,
+        state_params=(StateParam("board_pos", "body_pos", "nail_board"),),
+        goal_fn=_hammer_goal,
+    ),
+    "pen": TaskSpec(
+        name="pen",
+        env_id="AdroitHandPen-v1",
+        horizon=100,  # RRL's horizon for pen; Gymnasium registers 200
+        action_dim=24,
+        nq=30,
+        cameras=(CameraSpec("vil_camera", pos=(0.0, -0.8, 0.8)),),
+        proprio_slice=slice(None, -6),
+        success_min_steps=20,
+        state_params=(StateParam("desired_orien", "body_quat", "target"),),
+        goal_fn=_pen_goal,
+    ),
+    "relocate": TaskSpec(
+        name="relocate",
+        env_id="AdroitHandRelocate-v1",
+        horizon=200,
+        action_dim=30,
+        nq=36,
+        # RRL used three cameras for relocate; their poses are not in the paper, these are ours (README).
+        cameras=(
+            CameraSpec("vil_camera"),
+            CameraSpec("top", pos=(0.0, 0.05, 1.3), euler=_TOP_EULER),
+            CameraSpec("side", pos=(-1.0, 0.05, 0.6), lookat=(0.0, 0.05, 0.15)),
+        ),
+        proprio_slice=slice(6, -6),
+        success_min_steps=25,
+        state_params=(
+            StateParam("obj_body_pos", "body_pos", "Object"),
+            StateParam("target_site_pos", "site_pos", "target"),
+        ),
+        goal_fn=_relocate_goal,
+    ),
+}
+
+
+def get_task(name: str) -> TaskSpec:
+    """The spec of a task by name, with a clear error listing the valid names."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise PipelineError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}") from None
