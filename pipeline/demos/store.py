@@ -31,6 +31,8 @@ def write_demos(
     spec = get_task(task)
     if not episodes:
         raise PipelineError(f"{path}: no episodes to write")
+    for i, ep in enumerate(episodes):  # refuse before touching the disk
+        ep.validate(spec.action_dim, spec.nq, spec.nq, where=f"{path}: demo {i}")
     with atomic_output(path) as tmp:
         # track_order + fixed libver keep the file layout identical between runs with the same inputs
         with h5py.File(tmp, "w", libver=("v110", "v110"), track_order=True) as f:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 
 import numpy as np
@@ -13,8 +15,9 @@ from pipeline.tasks.spec import REWARD_MODES, TaskSpec
 def _make_gym_env(env_id: str, horizon: int):
     import gymnasium as gym
 
-    with warnings.catch_warnings():
-        # gymnasium-robotics warns at import that the v1 dense rewards changed in 1.2.1; we pin 1.4.2.
+    # gymnasium-robotics prints a notice to stderr at import: its v1 *dense* rewards changed in 1.2.1.
+    # We pin 1.4.2 and say so in the README; the print would break our one-line errors, so it is muted.
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         import gymnasium_robotics
 

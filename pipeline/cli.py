@@ -1,0 +1,68 @@
+"""The `rrl-pipe` command line: one subcommand per stage, plus doctor. Options mirror params.yaml keys."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from pipeline.errors import PipelineError
+
+
+def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a PipelineError into one line on stderr and exit code 2 (click's usage-error code)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PipelineError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(package_name="rrl-pipe")
+def main() -> None:
+    """rrl-pipe: frozen-encoder feature caching and BC + DAPG on the Adroit hand tasks (after RRL)."""
+
+
+@main.command("make-demos")
+@click.option("--task", default="door", help="door | hammer | pen | relocate")
+@click.option("--source", default="scripted", help="scripted | hand_dapg_human | hand_dapg_expert | minari")
+@click.option("--path", default="", help="source file or dataset folder (not for scripted)")
+@click.option("--episodes", default=25, type=int, help="rollouts to make / demos to take")
+@click.option("--seed", default=0, type=int, help="episode i resets with seed + i")
+@click.option("--reward-mode", default="sparse", help="sparse (RRL) | dense | gym-sparse")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="demo HDF5 file to write")
+@_friendly_errors
+def make_demos_cmd(task: str, source: str, path: str, episodes: int, seed: int, reward_mode: str, out: str) -> None:
+    """Make demonstrations into a demo HDF5 file."""
+    from pipeline.config import MakeDemosConfig
+    from pipeline.demos.sources import make_demos
+
+    cfg = MakeDemosConfig(task=task, source=source, path=path, episodes=episodes, seed=seed, reward_mode=reward_mode)
+    figures = make_demos(cfg, out)
+    click.echo(f"{out}: {json.dumps(figures)}")
+
+
+@main.command()
+def doctor() -> None:
+    """Check rendering, torch, devices, cached weights."""
+    from pipeline.doctor import run_checks
+
+    checks = run_checks()
+    for check in checks:
+        click.echo(f"[{'ok' if check.ok else '!!'}] {check.name}: {check.detail}")
+    essential = [c for c in checks if c.name in ("offscreen rendering", "torch + torchvision")]
+    sys.exit(0 if all(c.ok for c in essential) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""`rrl-pipe doctor`: what this machine can do (rendering, torch/torchvision, devices, cached weights)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+# A subprocess, because a broken GL stack can abort the interpreter instead of raising.
+_RENDER_PROBE = """
+import time, mujoco
+m = mujoco.MjModel.from_xml_string('<mujoco><worldbody><light pos="0 0 1"/><geom size=".1"/></worldbody></mujoco>')
+d = mujoco.MjData(m); mujoco.mj_forward(m, d)
+r = mujoco.Renderer(m, 64, 64); r.update_scene(d); t = time.perf_counter(); img = r.render()
+print(img.shape, int(img.max()), f"{1e3*(time.perf_counter()-t):.1f}ms")
+"""
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_rendering() -> Check:
+    backend = os.environ.get("MUJOCO_GL", "egl")
+    env = dict(os.environ, MUJOCO_GL=backend)
+    try:
+        proc = subprocess.run([sys.executable, "-c", _RENDER_PROBE], env=env, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return Check("offscreen rendering", False, f"MUJOCO_GL={backend}: timed out")
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        hint = "install the EGL/Mesa packages: apt-get install libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
+        return Check("offscreen rendering", False, f"MUJOCO_GL={backend}: {last}; {hint}")
+    return Check("offscreen rendering", True, f"MUJOCO_GL={backend}: rendered {proc.stdout.strip()}")
+
+
+def check_torch() -> Check:
+    try:
+        import torch
+        import torchvision
+
+        boxes = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+        torchvision.ops.nms(boxes, torch.tensor([1.0, 0.5]), 0.5)  # loads torchvision's compiled ops
+    except Exception as exc:  # noqa: BLE001 - any failure here is the finding
+        return Check("torch + torchvision", False, f"{exc.__class__.__name__}: {exc}")
+    return Check("torch + torchvision", True, f"torch {torch.__version__}, torchvision {torchvision.__version__}")
+
+
+def check_devices() -> Check:
+    import torch
+
+    parts = [f"cpu ({torch.get_num_threads()} threads, ISA {torch.backends.cpu.get_cpu_capability()})"]
+    if torch.cuda.is_available():
+        parts += [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+    else:
+        parts.append("no CUDA device")
+    return Check("devices", True, "; ".join(parts))
+
+
+def check_weights() -> Check:
+    """Which ImageNet weight files torchvision would find in the torch hub cache (no download attempted)."""
+    import torch
+    from torchvision.models import get_model_weights
+
+    hub = os.path.join(torch.hub.get_dir(), "checkpoints")
+    found, missing = [], []
+    for model in ("resnet18", "resnet34", "resnet50", "mobilenet_v3_large", "shufflenet_v2_x1_0"):
+        filename = os.path.basename(get_model_weights(model).DEFAULT.url)
+        (found if os.path.exists(os.path.join(hub, filename)) else missing).append(f"{model} ({filename})")
+    detail = f"in {hub}: " + (", ".join(found) if found else "none")
+    if missing:
+        detail += f"; not cached: {', '.join(missing)}"
+    return Check("pretrained weights", bool(found), detail)
+
+
+def run_checks() -> list[Check]:
+    return [check_rendering(), check_torch(), check_devices(), check_weights()]

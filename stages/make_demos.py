@@ -1,0 +1,24 @@
+"""DVC stage `make_demos`: params.yaml `make_demos` -> data/demos/<task>.h5."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from pipeline.config import MakeDemosConfig, load_section
+from pipeline.demos.sources import make_demos
+from stages._common import stage_main
+
+
+def _args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="demo HDF5 file to write")
+
+
+def _run(args: argparse.Namespace) -> None:
+    cfg = load_section(args.params, "make_demos", MakeDemosConfig)
+    figures = make_demos(cfg, args.out)
+    print(f"{args.out}: {json.dumps(figures)}")
+
+
+if __name__ == "__main__":
+    stage_main(__doc__, _args, _run)

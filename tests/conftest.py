@@ -1,0 +1,19 @@
+"""Shared fixtures. MuJoCo renders offscreen through EGL unless the caller chose otherwise."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+
+# ../shared/data/hand_dapg beside the checkout: reference data that tests may use but never require.
+HAND_DAPG_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hand_dapg"
+
+
+@pytest.fixture
+def hand_dapg_dir() -> Path:
+    if not HAND_DAPG_DIR.exists():
+        pytest.skip("../shared/data/hand_dapg is not present")
+    return HAND_DAPG_DIR

@@ -1,0 +1,55 @@
+"""The command line as a user meets it: real subprocesses, exit codes, one-line errors, no stray outputs."""
+
+import subprocess
+import sys
+
+import pytest
+
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def run(*args, cwd=REPO_ROOT):
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_help_lists_every_subcommand_with_one_line():
+    proc = run("pipeline.cli", "--help")
+    assert proc.returncode == 0
+    commands = proc.stdout.split("Commands:")[1].strip().splitlines()
+    names = [line.split()[0] for line in commands]
+    assert {"make-demos", "doctor"} <= set(names)
+    assert all(len(line.split(None, 1)) == 2 and not line.endswith("...") for line in commands), commands
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task", "drawer"], "make_demos.task: 'drawer' is not one of door, hammer, pen, relocate"),
+        (["--source", "hand_dapg_human"], "make_demos.path is required for source 'hand_dapg_human'"),
+        (["--source", "minari", "--path", "missing_dir"], "missing_dir"),
+    ],
+)
+def test_make_demos_bad_input_is_one_line_and_leaves_nothing(tmp_path, args, message):
+    out = tmp_path / "demos.h5"
+    proc = run("pipeline.cli", "make-demos", *args, "--out", str(out))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stage_refuses_a_params_typo(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("make_demos:\n  task: door\n  epsiodes: 2\n")
+    out = tmp_path / "door.h5"
+    proc = run("stages.make_demos", "--params", str(params), "--out", str(out))
+    assert proc.returncode == 2
+    assert "make_demos.epsiodes is not a known key; did you mean 'episodes'?" in proc.stderr
+    assert not out.exists()
+
+
+def test_doctor_reports_rendering_and_torch():
+    proc = run("pipeline.cli", "doctor")
+    assert "offscreen rendering" in proc.stdout and "torch + torchvision" in proc.stdout
+    assert "pretrained weights" in proc.stdout
+    assert proc.returncode == 0, proc.stdout  # this machine (and CI) can render and import torchvision

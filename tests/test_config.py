@@ -1,0 +1,41 @@
+"""params.yaml sections become typed configs; typos and wrong types are one clear line."""
+
+import pytest
+
+from pipeline.config import MakeDemosConfig, load_section
+from pipeline.errors import PipelineError
+
+
+def _params(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_equal_params_yaml():
+    from pathlib import Path
+
+    repo_params = Path(__file__).resolve().parents[1] / "params.yaml"
+    assert load_section(repo_params, "make_demos", MakeDemosConfig) == MakeDemosConfig()
+
+
+def test_typo_suggests_the_key(tmp_path):
+    path = _params(tmp_path, "make_demos:\n  episdoes: 3\n")
+    with pytest.raises(PipelineError, match=r"params\.yaml: make_demos\.episdoes is not a known key; did you mean 'episodes'\?"):
+        load_section(path, "make_demos", MakeDemosConfig)
+
+
+def test_wrong_type_and_bad_choice(tmp_path):
+    with pytest.raises(PipelineError, match="make_demos.episodes: 'many' is not of type int"):
+        load_section(_params(tmp_path, "make_demos:\n  episodes: many\n"), "make_demos", MakeDemosConfig)
+    with pytest.raises(PipelineError, match="make_demos.task: 'drawer' is not one of door, hammer, pen, relocate"):
+        load_section(_params(tmp_path, "make_demos:\n  task: drawer\n"), "make_demos", MakeDemosConfig)
+    with pytest.raises(PipelineError, match="make_demos.path is required for source 'minari'"):
+        MakeDemosConfig(source="minari")
+
+
+def test_missing_file_and_section(tmp_path):
+    with pytest.raises(PipelineError, match="no such params file"):
+        load_section(tmp_path / "nope.yaml", "make_demos", MakeDemosConfig)
+    with pytest.raises(PipelineError, match="no section 'make_demos'"):
+        load_section(_params(tmp_path, "other: {}\n"), "make_demos", MakeDemosConfig)
