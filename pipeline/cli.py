@@ -52,6 +52,44 @@ def make_demos_cmd(task: str, source: str, path: str, episodes: int, seed: int, 
     click.echo(f"{out}: {json.dumps(figures)}")
 
 
+@main.command("render-demos")
+@click.option("--demos", required=True, type=click.Path(dir_okay=False), help="demo HDF5 file")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="frames HDF5 file to write")
+@click.option("--size", default=256, type=int, help="square image size in pixels")
+@click.option("--quality", default="fast", help="fast | paper")
+@click.option("--camera", "cameras", multiple=True, help="camera name (repeatable); default: the task's RRL rig")
+@click.option("--workers", default=2, type=int, help="render processes")
+@click.option("--chunk", default=25, type=int, help="frames per job")
+@_friendly_errors
+def render_demos_cmd(demos: str, out: str, size: int, quality: str, cameras: tuple[str, ...], workers: int, chunk: int) -> None:
+    """Render every demo state into a frames HDF5 file."""
+    from pipeline.config import RenderDemosConfig
+    from pipeline.render.stage import render_demos
+
+    cfg = RenderDemosConfig(size=size, quality=quality, cameras=cameras, workers=workers, chunk=chunk)
+    click.echo(f"{out}: {json.dumps(render_demos(demos, out, cfg))}")
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks: ours vs the ceiling and the naive way."""
+
+
+@bench.command("render")
+@click.option("--task", default="door", help="task whose scene is rendered")
+@click.option("--size", default=256, type=int, help="image size")
+@click.option("--frames", default=0, type=int, help="frames per measurement (0: 600 fast, 120 paper)")
+@click.option("--repeats", default=3, type=int, help="measurements per cell; the median is reported")
+@click.option("--quality", "qualities", multiple=True, default=("fast", "paper"), help="presets to measure")
+@click.option("--workers", "worker_counts", multiple=True, type=int, default=(1, 2), help="process counts")
+@_friendly_errors
+def bench_render_cmd(task: str, size: int, frames: int, repeats: int, qualities: tuple[str, ...], worker_counts: tuple[int, ...]) -> None:
+    """Render stage frames/s vs a bare mujoco.Renderer loop."""
+    from pipeline.bench.render import bench_render
+
+    bench_render(task, size, frames, repeats, qualities, worker_counts, echo=click.echo)
+
+
 @main.command()
 def doctor() -> None:
     """Check rendering, torch, devices, cached weights."""

@@ -46,6 +46,26 @@ class MakeDemosConfig:
             raise PipelineError(f"make_demos.path is required for source {self.source!r}")
 
 
+@dataclass(frozen=True)
+class RenderDemosConfig:
+    """params.yaml `render_demos`: how demonstrations become frames."""
+
+    size: int = 256  # square image size in pixels (RRL: 256, then centre-cropped to 224 by the encoder)
+    quality: str = "fast"  # fast (no shadows, no multisampling) | paper (the model's own: ~7x slower on CPU)
+    cameras: tuple[str, ...] = ()  # empty: the task's RRL camera rig
+    workers: int = 2  # render processes (1: render in the stage's own process)
+    chunk: int = 25  # frames per job sent to a worker
+
+    def __post_init__(self) -> None:
+        from pipeline.render.quality import PRESETS
+
+        _choice("render_demos.quality", self.quality, tuple(PRESETS))
+        if self.size <= 0:
+            raise PipelineError(f"render_demos.size must be positive, got {self.size}")
+        if self.workers <= 0 or self.chunk <= 0:
+            raise PipelineError("render_demos.workers and render_demos.chunk must be positive")
+
+
 def _choice(key: str, value: str, valid: tuple[str, ...]) -> None:
     if value not in valid:
         raise PipelineError(f"{key}: {value!r} is not one of {', '.join(valid)}")
@@ -105,4 +125,4 @@ def config_dict(cfg: Any) -> dict[str, Any]:
     return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
 
 
-__all__ = ["DEMO_SOURCES", "MakeDemosConfig", "config_dict", "from_dict", "load_section"]
+__all__ = ["DEMO_SOURCES", "MakeDemosConfig", "RenderDemosConfig", "config_dict", "from_dict", "load_section"]

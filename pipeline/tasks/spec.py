@@ -6,6 +6,7 @@ a kinematic replay and a renderer's private copy of the scene. Facts: DESIGN.md 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from typing import Callable
@@ -118,19 +119,25 @@ class TaskSpec:
 
     @property
     def xml_path(self) -> str:
-        import gymnasium_robotics
-
-        base = os.path.dirname(gymnasium_robotics.__file__)
+        # find_spec locates the package without importing it (its import prints a notice and is slow)
+        base = os.path.dirname(importlib.util.find_spec("gymnasium_robotics").origin)
         return os.path.join(base, "envs", "assets", "adroit_hand", f"adroit_{self.name}.xml")
 
-    def build_render_model(self, cameras: tuple[CameraSpec, ...] | None = None) -> mujoco.MjModel:
+    def build_render_model(
+        self,
+        cameras: tuple[CameraSpec, ...] | None = None,
+        edit: Callable[[mujoco.MjSpec], None] | None = None,
+    ) -> mujoco.MjModel:
         """The task's scene compiled with RRL's cameras added or moved (Gymnasium ships only fixed/vil_camera).
 
         Used for kinematic rendering: the physics env keeps the stock model, whose actuator gains it edits.
+        `edit` may add render-only elements (the distractor object) before compiling.
         """
         spec = mujoco.MjSpec.from_file(self.xml_path)
         for cam in cameras if cameras is not None else self.cameras:
             _apply_camera(spec, cam)
+        if edit is not None:
+            edit(spec)
         return spec.compile()
 
 
