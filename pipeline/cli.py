@@ -70,6 +70,25 @@ def render_demos_cmd(demos: str, out: str, size: int, quality: str, cameras: tup
     click.echo(f"{out}: {json.dumps(render_demos(demos, out, cfg))}")
 
 
+@main.command("render-vae-data")
+@click.option("--task", default="door", help="task whose scene is rendered")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="image HDF5 file to write")
+@click.option("--n-images", default=8000, type=int, help="images in all, four equal parts")
+@click.option("--size", default=64, type=int, help="square image size")
+@click.option("--small-noise", default=0.1, type=float, help="action noise std, small-noise part")
+@click.option("--large-noise", default=0.5, type=float, help="action noise std, large-noise part")
+@click.option("--seed", default=0, type=int, help="first episode seed")
+@click.option("--quality", default="fast", help="fast | paper")
+@click.option("--workers", default=2, type=int, help="render processes")
+@_friendly_errors
+def render_vae_data_cmd(task: str, out: str, **options: Any) -> None:
+    """Render the VAE image dataset (expert, noisy, random)."""
+    from pipeline.config import RenderVaeDataConfig
+    from pipeline.render.vae_data import render_vae_data
+
+    click.echo(f"{out}: {json.dumps(render_vae_data(task, out, RenderVaeDataConfig(**options)))}")
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks: ours vs the ceiling and the naive way."""

@@ -66,6 +66,28 @@ class RenderDemosConfig:
             raise PipelineError("render_demos.workers and render_demos.chunk must be positive")
 
 
+@dataclass(frozen=True)
+class RenderVaeDataConfig:
+    """params.yaml `render_vae_data`: the VAE baseline's image dataset (RRL appendix 7.4)."""
+
+    n_images: int = 8000  # total images, split equally over the four parts (RRL used 1,000,000)
+    size: int = 64  # square image size (RRL: 64)
+    small_noise: float = 0.1  # action noise std of the 'expert + small noise' part (actions live in [-1, 1])
+    large_noise: float = 0.5  # action noise std of the 'expert + large noise' part
+    seed: int = 0  # first episode seed; every part's episodes are seeded from it
+    quality: str = "fast"  # render preset, as render_demos
+    workers: int = 2  # render processes
+
+    def __post_init__(self) -> None:
+        from pipeline.render.quality import PRESETS
+
+        _choice("render_vae_data.quality", self.quality, tuple(PRESETS))
+        if self.n_images < 4 or self.size <= 0 or self.workers <= 0:
+            raise PipelineError("render_vae_data: n_images must be >= 4, size and workers positive")
+        if not 0 <= self.small_noise <= self.large_noise:
+            raise PipelineError("render_vae_data: need 0 <= small_noise <= large_noise")
+
+
 def _choice(key: str, value: str, valid: tuple[str, ...]) -> None:
     if value not in valid:
         raise PipelineError(f"{key}: {value!r} is not one of {', '.join(valid)}")
@@ -125,4 +147,4 @@ def config_dict(cfg: Any) -> dict[str, Any]:
     return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
 
 
-__all__ = ["DEMO_SOURCES", "MakeDemosConfig", "RenderDemosConfig", "config_dict", "from_dict", "load_section"]
+__all__ = ["DEMO_SOURCES", "MakeDemosConfig", "RenderDemosConfig", "RenderVaeDataConfig", "config_dict", "from_dict", "load_section"]

@@ -1,0 +1,110 @@
+"""render_vae_data: the VAE image dataset of RRL appendix 7.4, reproducible from a seed.
+
+Four equal parts: the scripted expert, the expert with small action noise, with large action noise, and
+uniformly random actions. Physics runs here; frames are rendered by the same worker pool as render_demos.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from pipeline.atomic import atomic_output
+from pipeline.config import RenderVaeDataConfig, config_dict
+from pipeline.demos.experts import make_expert
+from pipeline.demos.rollout import Policy, rollout
+from pipeline.render.pool import RendererConfig, RenderJob, render_jobs
+from pipeline.tasks import get_task, make_env
+
+PARTS = ("expert", "expert_small_noise", "expert_large_noise", "random")
+
+
+class RandomActions:
+    """Uniform actions in [-1, 1], seeded per episode."""
+
+    def __init__(self, action_dim: int):
+        self.action_dim = action_dim
+        self._rng = np.random.default_rng(0)
+
+    def reset(self, seed: int) -> None:
+        self._rng = np.random.default_rng([seed, 0xA11])
+
+    def act(self, obs: np.ndarray, state: dict[str, np.ndarray]) -> np.ndarray:
+        return self._rng.uniform(-1.0, 1.0, self.action_dim)
+
+
+def part_sizes(n_images: int, n_cameras: int) -> list[int]:
+    """States per part so that the four parts hold equal shares of n_images (remainders go to the first)."""
+    states = n_images // n_cameras
+    base, extra = divmod(states, len(PARTS))
+    return [base + (1 if i < extra else 0) for i in range(len(PARTS))]
+
+
+def _policies(task: str, env, cfg: RenderVaeDataConfig) -> list[Policy]:
+    return [
+        make_expert(task, env.model),
+        make_expert(task, env.model, noise_std=cfg.small_noise),
+        make_expert(task, env.model, noise_std=cfg.large_noise),
+        RandomActions(env.action_dim),
+    ]
+
+
+def _collect(task: str, cfg: RenderVaeDataConfig, n_cameras: int, progress: bool) -> Iterator[tuple[int, int, list[dict]]]:
+    """(part, episode seed, states) for whole episodes, the last of each part cut to fill its quota exactly."""
+    env = make_env(task)
+    policies = _policies(task, env, cfg)
+    sizes = part_sizes(cfg.n_images, n_cameras)
+    bar = tqdm(total=sum(sizes), unit="state", desc=f"vae data {task}: physics", disable=not progress)
+    for part, (policy, quota) in enumerate(zip(policies, sizes)):
+        taken, episode = 0, 0
+        while taken < quota:
+            seed = cfg.seed + 100_000 * part + episode  # disjoint seeds per part
+            ep = rollout(env, policy, seed)
+            states = [ep.state_at(t) for t in range(min(ep.length + 1, quota - taken))]
+            taken += len(states)
+            episode += 1
+            bar.update(len(states))
+            yield part, seed, states
+    bar.close()
+
+
+def render_vae_data(task: str, out: str | Path, cfg: RenderVaeDataConfig, progress: bool = True) -> dict[str, float]:
+    spec = get_task(task)
+    make_expert(task, make_env(task).model)  # no expert for this task: say so before any work
+    renderer_cfg = RendererConfig(task, cfg.size, cfg.quality, None)
+    with renderer_cfg.build() as probe:
+        renderer_attrs = probe.attrs()
+    n_cams = len(spec.cameras)
+    n_states = sum(part_sizes(cfg.n_images, n_cams))
+    n = n_states * n_cams
+    start = time.perf_counter()
+    with atomic_output(out) as tmp, h5py.File(tmp, "w", libver=("v110", "v110"), track_order=True) as f:
+        f.attrs["format"] = "rrl-pipe/vae-images"
+        f.attrs["task"] = task
+        f.attrs["parts"] = list(PARTS)
+        # workers is left out: it changes speed, never content, and the file must not depend on it
+        settings = {f"config.{k}": v for k, v in config_dict(cfg).items() if k != "workers"}
+        for key, value in {**renderer_attrs, **settings}.items():
+            f.attrs[key] = value
+        images = f.create_dataset("images", (n, cfg.size, cfg.size, 3), np.uint8, chunks=(min(n, 256), cfg.size, cfg.size, 3))
+        labels = {name: f.create_dataset(name, (n,), dtype) for name, dtype in
+                  (("part", np.uint8), ("episode_seed", np.int64), ("step", np.int32), ("camera", np.uint8))}
+        jobs = (RenderJob(key=(part, seed), states=states) for part, seed, states in _collect(task, cfg, n_cams, progress))
+        row = 0
+        for job, frames in render_jobs(renderer_cfg, jobs, cfg.workers):
+            part, seed = job.key
+            k = len(frames) * n_cams
+            images[row : row + k] = frames.reshape(k, cfg.size, cfg.size, 3)  # state-major, camera-minor
+            labels["part"][row : row + k] = part
+            labels["episode_seed"][row : row + k] = seed
+            labels["step"][row : row + k] = np.repeat(np.arange(len(frames)), n_cams)
+            labels["camera"][row : row + k] = np.tile(np.arange(n_cams), len(frames))
+            row += k
+        assert row == n, f"wrote {row} images, expected {n}"
+    seconds = time.perf_counter() - start
+    return {"images": n, "images_per_s": n / seconds, **{f"part_{p}": s * n_cams for p, s in zip(PARTS, part_sizes(cfg.n_images, n_cams))}}
