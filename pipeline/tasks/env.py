@@ -48,6 +48,11 @@ class TaskEnv:
     def data(self):
         return self._raw.data
 
+    @property
+    def dt(self) -> float:
+        """Seconds per env step (timestep x frame_skip)."""
+        return float(self._raw.dt)
+
     def observe(self) -> np.ndarray:
         """The Gymnasium observation (the `state` observation of the oracle) of the current state."""
         return self._raw._get_obs()

@@ -105,11 +105,16 @@ class TaskSpec:
             raise PipelineError(
                 f"{self.name}: state qpos/qvel shapes {qpos.shape}/{qvel.shape}, model needs ({model.nq},)/({model.nv},)"
             )
-        for p in self.state_params:
-            _param_view(model, p)[:] = state[p.key]
+        self.set_params(model, {p.key: state[p.key] for p in self.state_params})
         data.qpos[:] = qpos
         data.qvel[:] = qvel
         mujoco.mj_forward(model, data)
+
+    def set_params(self, model: mujoco.MjModel, params: dict[str, np.ndarray]) -> None:
+        """Write randomised model parameters (the non-qpos part of a state) into `model`."""
+        by_key = {p.key: p for p in self.state_params}
+        for key, value in params.items():
+            _param_view(model, by_key[key])[:] = value
 
     @property
     def state_keys(self) -> tuple[str, ...]:

@@ -1,0 +1,231 @@
+"""Demonstrations from the DAPG project's files (aravindr93/hand_dapg): human demo pickles and expert policies.
+
+Both are pickles made with mjrl installed; they are read with the allow-list unpickler (safe_pickle.py), never
+with `pickle.load`, and never import mjrl.
+
+- `<task>-v0_demos.pickle`: a list of dicts `observations (T, obs_dim)`, `actions (T, A)`, `rewards (T,)`,
+  `init_state_dict`. No per-step simulator states were recorded: they are reconstructed from the observations
+  (reconstruct.py). T observations give T-1 transitions (the last action has no recorded next state).
+- `<task>-v0_policy.pickle`: an `mjrl.policies.gaussian_mlp.MLP`; its mean action is
+  `(tanh MLP((obs - in_shift) / (in_scale + 1e-8))) * out_scale + out_shift` (mjrl's FCNetwork.forward).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.demos.episode import Episode
+from pipeline.demos.reconstruct import OBS_DIM, _Scene, env_state_from_source, episode_from_observations
+from pipeline.demos.safe_pickle import Activation, StandIn, safe_load
+from pipeline.errors import PipelineError
+from pipeline.tasks.spec import REWARD_MODES, get_task
+
+
+def _check_mode(reward_mode: str) -> None:
+    if reward_mode not in REWARD_MODES:
+        raise PipelineError(f"unknown reward mode {reward_mode!r}; valid: {', '.join(REWARD_MODES)}")
+
+
+# --- human demonstrations -----------------------------------------------------------------------------------
+
+
+def load_human_demos(path: str | os.PathLike, task: str, reward_mode: str) -> list[Episode]:
+    """Episodes of a hand_dapg `<task>-v0_demos.pickle`, with states reconstructed from the observations.
+
+    Rewards: 'dense' keeps the recorded rewards (those of the v0 mj_envs env the demos were recorded in);
+    'sparse' and 'gym-sparse' are recomputed from the goal of each reconstructed state.
+    """
+    spec = get_task(task)
+    _check_mode(reward_mode)
+    path = Path(path)
+    demos = safe_load(path)
+    if not isinstance(demos, list) or not demos:
+        raise PipelineError(f"{path}: expected a non-empty list of demo dicts, found {type(demos).__name__}")
+    scene = _Scene(spec)
+    episodes = []
+    for i, demo in enumerate(demos):
+        where = f"{path}: demo {i}"
+        if not isinstance(demo, dict):
+            raise PipelineError(f"{where}: expected a dict, found {type(demo).__name__}")
+        missing = [k for k in ("observations", "actions") if k not in demo]
+        if missing:
+            raise PipelineError(f"{where}: lacks {', '.join(missing)}")
+        obs = np.asarray(demo["observations"], dtype=np.float64)
+        acts = np.asarray(demo["actions"], dtype=np.float64)
+        if acts.ndim != 2 or acts.shape[1] != spec.action_dim:
+            raise PipelineError(f"{where}: actions have shape {acts.shape}, task {task} needs (T, {spec.action_dim})")
+        if obs.ndim != 2 or obs.shape[1] != OBS_DIM[task]:
+            raise PipelineError(f"{where}: observations have shape {obs.shape}, task {task} needs (T, {OBS_DIM[task]})")
+        if obs.shape[0] != acts.shape[0] or obs.shape[0] < 2:
+            raise PipelineError(f"{where}: {obs.shape[0]} observations for {acts.shape[0]} actions (need T >= 2 of each)")
+        rewards = demo.get("rewards")
+        init = demo.get("init_state_dict") or {}
+        if not isinstance(init, dict):
+            raise PipelineError(f"{where}: init_state_dict is a {type(init).__name__}, not a dict")
+        init_qpos = np.asarray(init["qpos"], float) if "qpos" in init else None
+        if init_qpos is not None and init_qpos.shape != (spec.nq,):
+            raise PipelineError(f"{where}: init_state_dict qpos has shape {init_qpos.shape}, task {task} needs ({spec.nq},)")
+        # recorded: T observations / actions / rewards; kept: states 0..T-1, actions 0..T-2 (T-1 transitions)
+        ep = episode_from_observations(
+            task,
+            obs,
+            acts[:-1],
+            None if rewards is None else np.asarray(rewards, float)[:-1],
+            reward_mode,
+            env_state=env_state_from_source(task, init, init_qpos),
+            init_qpos=init_qpos,
+            where=where,
+            scene=scene,
+        )
+        ep.attrs["recorded_steps"] = int(acts.shape[0])
+        ep.attrs["transitions_note"] = "T recorded observations give T-1 transitions; the last action is dropped"
+        if init_qpos is not None:
+            # how far the dict's initial state is from the first recorded observation (not used for the states)
+            ep.attrs["init_qpos_vs_recon_max_abs"] = float(np.max(np.abs(init_qpos - ep.qpos[0])))
+        if reward_mode == "dense":
+            ep.attrs["dense_reward_origin"] = "recorded (hand_dapg v0 env)"
+        ep.attrs["demo_index"] = i
+        episodes.append(ep)
+    return episodes
+
+
+# --- expert policy ------------------------------------------------------------------------------------------
+
+
+class MLPExpert:
+    """The mean action of an mjrl Gaussian MLP, computed in float32 as mjrl does (torch, CPU)."""
+
+    def __init__(
+        self,
+        weights: list[tuple[np.ndarray, np.ndarray]],
+        in_shift: np.ndarray,
+        in_scale: np.ndarray,
+        out_shift: np.ndarray,
+        out_scale: np.ndarray,
+        nonlinearity: str = "tanh",
+        log_std: np.ndarray | None = None,
+        source: str = "",
+    ):
+        import torch
+
+        self._torch = torch
+        self.layers = [(torch.as_tensor(w, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32)) for w, b in weights]
+        f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32).reshape(-1))  # noqa: E731
+        self.in_shift, self.in_scale = f32(in_shift), f32(in_scale)
+        self.out_shift, self.out_scale = f32(out_shift), f32(out_scale)
+        self._activation = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[nonlinearity]
+        self.nonlinearity = nonlinearity
+        self.log_std = None if log_std is None else np.asarray(log_std, dtype=np.float64)
+        self.obs_dim = int(self.layers[0][0].shape[1])
+        self.act_dim = int(self.layers[-1][0].shape[0])
+        self.source = source
+
+    def reset(self, seed: int) -> None:
+        """The mean action is deterministic: nothing to reset."""
+
+    def mean_action(self, obs: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.no_grad():
+            x = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(-1))
+            out = (x - self.in_shift) / (self.in_scale + 1e-8)
+            for i, (w, b) in enumerate(self.layers):
+                out = out @ w.T + b
+                if i < len(self.layers) - 1:
+                    out = self._activation(out)
+            out = out * self.out_scale + self.out_shift
+        return out.numpy().astype(np.float64)
+
+    def act(self, obs: np.ndarray, state: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        return self.mean_action(obs)
+
+
+def _array(value: Any, what: str, where: str) -> np.ndarray:
+    try:
+        if hasattr(value, "detach"):
+            return value.detach().cpu().numpy().astype(np.float64)
+        return np.asarray(value, dtype=np.float64)
+    except Exception:
+        raise PipelineError(f"{where}: {what} is not an array ({type(value).__name__})") from None
+
+
+def load_expert_policy(path: str | os.PathLike, task: str) -> MLPExpert:
+    """The mean-action controller of a hand_dapg `<task>-v0_policy.pickle` (an mjrl Gaussian MLP)."""
+    spec = get_task(task)
+    path = Path(path)
+    where = str(path)
+    policy = safe_load(path)
+    if not isinstance(policy, StandIn) or not isinstance(getattr(policy, "model", None), StandIn):
+        raise PipelineError(f"{where}: not an mjrl policy (found {policy!r:.80}; expected an object with a 'model')")
+    model = policy.model
+    try:
+        linears = list(model._modules["fc_layers"]._modules.values())
+        weights = [
+            (_array(l._parameters["weight"], "weight", where), _array(l._parameters["bias"], "bias", where))
+            for l in linears
+        ]
+    except (AttributeError, KeyError, TypeError):
+        raise PipelineError(f"{where}: the policy's model has no fc_layers with weight/bias (not an mjrl FCNetwork)") from None
+    if not weights:
+        raise PipelineError(f"{where}: the policy's model has no layers")
+    for (w1, _), (w2, _) in zip(weights, weights[1:]):
+        if w1.ndim != 2 or w2.ndim != 2 or w2.shape[1] != w1.shape[0]:
+            raise PipelineError(f"{where}: layer shapes do not chain ({w1.shape} then {w2.shape})")
+    obs_dim, act_dim = weights[0][0].shape[1], weights[-1][0].shape[0]
+    if act_dim != spec.action_dim:
+        raise PipelineError(f"{where}: policy outputs {act_dim} actions, task {task} needs {spec.action_dim}")
+    if obs_dim != OBS_DIM[task]:
+        raise PipelineError(f"{where}: policy takes {obs_dim} observations, task {task} gives {OBS_DIM[task]}")
+
+    d = model.__dict__
+    transforms = d.get("transformations") or {}
+
+    def transform(key: str, size: int, default: float) -> np.ndarray:
+        value = d.get(key, transforms.get(key))
+        if value is None:  # mjrl's FCNetwork defaults: no shift, unit scale
+            return np.full(size, default)
+        arr = _array(value, key, where).reshape(-1)
+        if arr.shape != (size,):
+            raise PipelineError(f"{where}: {key} has {arr.size} entries, expected {size}")
+        return arr
+
+    nonlinearity = d.get("nonlinearity", "tanh")
+    if isinstance(nonlinearity, Activation):
+        nonlinearity = nonlinearity.name
+    if nonlinearity not in ("tanh", "relu", "sigmoid"):
+        raise PipelineError(f"{where}: unsupported nonlinearity {nonlinearity!r}")
+    log_std = getattr(policy, "log_std_val", None)
+    return MLPExpert(
+        weights,
+        transform("in_shift", obs_dim, 0.0),
+        transform("in_scale", obs_dim, 1.0),
+        transform("out_shift", act_dim, 0.0),
+        transform("out_scale", act_dim, 1.0),
+        nonlinearity=nonlinearity,
+        log_std=None if log_std is None else _array(log_std, "log_std_val", where),
+        source=path.name,
+    )
+
+
+def expert_rollouts(
+    policy: MLPExpert, task: str, reward_mode: str, seeds: Iterable[int], horizon: int | None = None
+) -> list[Episode]:
+    """Demos from running the expert's mean action (clipped to [-1, 1]) from `reset(seed)` for each seed."""
+    from pipeline.demos.rollout import rollout
+    from pipeline.tasks import make_env
+
+    _check_mode(reward_mode)
+    env = make_env(task, reward_mode, horizon=horizon)
+    try:
+        episodes = []
+        for seed in seeds:
+            ep = rollout(env, policy, int(seed))
+            ep.attrs["policy"] = f"hand_dapg expert {policy.source} (mean action)".strip()
+            episodes.append(ep)
+        return episodes
+    finally:
+        env.close()

@@ -1,0 +1,108 @@
+"""The allow-list unpickler: loads what the hand_dapg files need, refuses everything else before calling it."""
+
+from __future__ import annotations
+
+import collections
+import os
+import pickle
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.demos.safe_pickle import Activation, StandIn, safe_load, safe_loads
+from pipeline.errors import PipelineError
+
+
+def _fake_mjrl_pickle(payload: dict) -> bytes:
+    """Pickle an object whose class claims to be mjrl.policies.gaussian_mlp.MLP (mjrl is not installed)."""
+    names = ("mjrl", "mjrl.policies", "mjrl.policies.gaussian_mlp")
+    for name in names:
+        sys.modules[name] = types.ModuleType(name)
+    cls = type("MLP", (), {"__module__": "mjrl.policies.gaussian_mlp"})
+    sys.modules["mjrl.policies.gaussian_mlp"].MLP = cls
+    try:
+        obj = cls()
+        obj.__dict__.update(payload)
+        return pickle.dumps(obj, protocol=2)
+    finally:
+        for name in names:
+            del sys.modules[name]
+
+
+def test_loads_numpy_torch_and_mjrl_stand_in(tmp_path):
+    weights = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    data = _fake_mjrl_pickle(
+        {
+            "arr": np.linspace(0, 1, 5),
+            "scalar": np.float64(2.5),
+            "tensor": weights,
+            "param": torch.nn.Parameter(torch.ones(3)),
+            "od": collections.OrderedDict(a=1),
+            "things": {1, 2},
+        }
+    )
+    path = tmp_path / "policy.pickle"
+    path.write_bytes(data)
+    obj = safe_load(path)
+    assert isinstance(obj, StandIn) and obj.pickled_global == "mjrl.policies.gaussian_mlp.MLP"
+    np.testing.assert_array_equal(obj.arr, np.linspace(0, 1, 5))
+    assert obj.scalar == 2.5
+    assert torch.equal(obj.tensor, weights)
+    assert torch.equal(obj.param.detach(), torch.ones(3))
+    assert obj.od == {"a": 1} and obj.things == {1, 2}
+    assert "mjrl" not in sys.modules
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_refuses_os_system_and_does_not_run_it(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pickle"
+    path.write_bytes(pickle.dumps([np.zeros(2), _Evil(marker)]))
+    with pytest.raises(PipelineError) as err:
+        safe_load(path)
+    message = str(err.value)
+    assert str(path) in message and "system" in message and "refused" in message
+    assert "\n" not in message
+    assert not marker.exists()
+
+
+def test_refuses_getattr_outside_the_activation_case():
+    class Sneaky:
+        def __reduce__(self):
+            return (getattr, (collections.OrderedDict, "fromkeys"))
+
+    with pytest.raises(PipelineError, match="getattr"):
+        safe_loads(pickle.dumps(Sneaky()), "sneaky.pickle")
+
+
+def test_activation_reference_becomes_marker():
+    # what an mjrl pickle made with torch 0.4 holds for `torch.tanh`
+    data = b"\x80\x02cbuiltins\ngetattr\nctorch._C\n_VariableFunctions\nX\x04\x00\x00\x00tanh\x86R."
+    act = safe_loads(data, "x")
+    assert isinstance(act, Activation) and act.name == "tanh"
+
+
+@pytest.mark.parametrize("global_name", [b"builtins\neval\n", b"subprocess\nPopen\n", b"torch\nload\n"])
+def test_refuses_other_globals(global_name):
+    data = b"\x80\x02c" + global_name + b"."
+    with pytest.raises(PipelineError, match="refused to unpickle global"):
+        safe_loads(data, "bad.pickle")
+
+
+def test_truncated_and_missing(tmp_path):
+    path = tmp_path / "cut.pickle"
+    path.write_bytes(pickle.dumps({"a": np.arange(100)})[:-30])
+    with pytest.raises(PipelineError, match="cut.pickle.*truncated or corrupt"):
+        safe_load(path)
+    with pytest.raises(PipelineError, match="no such file"):
+        safe_load(tmp_path / "absent.pickle")
