@@ -89,6 +89,31 @@ def render_vae_data_cmd(task: str, out: str, **options: Any) -> None:
     click.echo(f"{out}: {json.dumps(render_vae_data(task, out, RenderVaeDataConfig(**options)))}")
 
 
+@main.command()
+@click.option("--model", default="resnet18", help="resnet18 | resnet34 | resnet50 | mobilenet_v3_large | shufflenet_v2_x1_0 | vae")
+@click.option("--weights", default="auto", help="imagenet | random | auto | <file path>")
+@click.option("--weights-sha256", default="", help="expected sha256 of a weight file")
+@click.option("--layer", default="", help="empty: final global pool; resnets: layer1 | layer2 | layer3")
+@click.option("--task", default="door", help="sets the default --frames and --out paths")
+@click.option("--frames", default=None, type=click.Path(dir_okay=False), help="frames HDF5 [data/frames/<task>.h5]")
+@click.option("--out", default=None, type=click.Path(), help="store [data/features/<task>/<model>.zarr]")
+@click.option("--batch-size", default=64, type=int, help="frames per forward pass")
+@click.option("--precision", default="fp32", help="fp32 | bf16 | fp16")
+@click.option("--device", default="auto", help="auto | cpu | cuda")
+@click.option("--dtype", default="float32", help="stored dtype: float32 | float16")
+@_friendly_errors
+def encode(model: str, weights: str, weights_sha256: str, layer: str, task: str, frames: str | None, out: str | None,
+           batch_size: int, precision: str, device: str, dtype: str) -> None:
+    """Encode a frames file into a Zarr feature store."""
+    from pipeline.cache.encode import encode_frames
+    from pipeline.encoders import EncoderConfig
+
+    frames = frames or f"data/frames/{task}.h5"
+    out = out or f"data/features/{task}/{model}.zarr"
+    config = EncoderConfig(model=model, weights=weights, weights_sha256=weights_sha256, layer=layer, precision=precision, device=device)
+    click.echo(f"{out}: {json.dumps(encode_frames(frames, out, config, batch_size, dtype))}")
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks: ours vs the ceiling and the naive way."""

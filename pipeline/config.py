@@ -12,11 +12,14 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from pipeline.encoders.encoder import EncoderConfig
 
 T = TypeVar("T")
 
@@ -88,6 +91,36 @@ class RenderVaeDataConfig:
             raise PipelineError("render_vae_data: need 0 <= small_noise <= large_noise")
 
 
+@dataclass(frozen=True)
+class EncodeConfig:
+    """params.yaml `encode`: the frozen ImageNet encoders whose features are cached (a DVC matrix over `encoders`)."""
+
+    encoders: tuple[str, ...] = ("resnet18",)  # resnet18 | resnet34 | resnet50 | mobilenet_v3_large | shufflenet_v2_x1_0
+    weights: str = "auto"  # imagenet (fail when not cached) | auto (imagenet, else random + warning) | random | <file>
+    weights_sha256: str = ""  # with a weight file: its expected sha256
+    layer: str = ""  # empty: the final global pool; resnets also layer1 | layer2 | layer3 (pooled)
+    precision: str = "fp32"  # fp32 (bit-stable on CPU) | bf16 (AVX-512 CPU or GPU) | fp16 (GPU)
+    device: str = "auto"  # auto (cuda when present) | cpu | cuda
+    batch_size: int = 64  # frames per forward pass
+    dtype: str = "float32"  # stored feature dtype: float32 | float16
+
+    def __post_init__(self) -> None:
+        from pipeline.encoders.registry import ENCODERS
+
+        for name in self.encoders:
+            _choice("encode.encoders", name, tuple(n for n in ENCODERS if n != "vae"))
+        _choice("encode.precision", self.precision, ("fp32", "bf16", "fp16"))
+        _choice("encode.dtype", self.dtype, ("float32", "float16"))
+        if self.batch_size <= 0:
+            raise PipelineError(f"encode.batch_size must be positive, got {self.batch_size}")
+
+    def encoder_config(self, model: str) -> "EncoderConfig":
+        from pipeline.encoders.encoder import EncoderConfig
+
+        return EncoderConfig(model=model, weights=self.weights, weights_sha256=self.weights_sha256,
+                             layer=self.layer, precision=self.precision, device=self.device)
+
+
 def _choice(key: str, value: str, valid: tuple[str, ...]) -> None:
     if value not in valid:
         raise PipelineError(f"{key}: {value!r} is not one of {', '.join(valid)}")
@@ -147,4 +180,4 @@ def config_dict(cfg: Any) -> dict[str, Any]:
     return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
 
 
-__all__ = ["DEMO_SOURCES", "MakeDemosConfig", "RenderDemosConfig", "RenderVaeDataConfig", "config_dict", "from_dict", "load_section"]
+__all__ = ["DEMO_SOURCES", "MakeDemosConfig", "RenderDemosConfig", "RenderVaeDataConfig", "EncodeConfig", "config_dict", "from_dict", "load_section"]

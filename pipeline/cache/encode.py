@@ -1,0 +1,177 @@
+"""Frames file -> feature store, pipelined: frames are read in a background thread, encoded in batches on the
+device, and shards are written in a background thread. Memory holds a few batches and one shard, whatever the
+dataset size. Interrupted runs resume at the last complete shard; a complete store with the same key is kept.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+import zarr
+from tqdm import tqdm
+
+from pipeline.cache.store import FeatureStoreWriter, StoreLayout, is_complete, store_key
+from pipeline.encoders.encoder import Encoder, EncoderConfig
+from pipeline.errors import PipelineError
+from pipeline.render.frames_store import FramesFile, file_sha256
+
+T = TypeVar("T")
+STORE_DTYPES = ("float32", "float16")
+
+
+def background(items: Iterable[T], depth: int = 3) -> Iterator[T]:
+    """Run a producer in a thread, `depth` items ahead; its exceptions surface in the consumer."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                q.put(item)
+            q.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def check_frames_file(frames: FramesFile) -> tuple[int, int]:
+    """(H, W) of the frames, refusing datasets that are not (T, H, W, 3) uint8."""
+    shapes = set()
+    for i in range(frames.n_demos):
+        for camera in frames.cameras:
+            ds = frames.frames(i, camera)
+            if ds.dtype != np.uint8 or ds.ndim != 4 or ds.shape[-1] != 3:
+                raise PipelineError(f"{frames.path}: data/demo_{i}/frames/{camera} has shape {ds.shape} and dtype {ds.dtype}: expected (T, H, W, 3) uint8")
+            shapes.add(ds.shape[1:3])
+    if len(shapes) != 1:
+        raise PipelineError(f"{frames.path}: frames of several sizes {sorted(shapes)}")
+    return shapes.pop()
+
+
+def read_batches(frames: FramesFile, start_row: int, batch_rows: int) -> Iterator[np.ndarray]:
+    """(rows, n_cameras, H, W, 3) uint8 batches in store order (demo by demo, step by step) from start_row."""
+    lengths = frames.lengths()
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    pieces: list[np.ndarray] = []
+    have = 0
+    for demo, length in enumerate(lengths):
+        lo = max(0, start_row - offsets[demo])
+        while lo < length:
+            hi = min(length, lo + batch_rows - have)
+            pieces.append(np.stack([frames.frames(demo, c)[lo:hi] for c in frames.cameras], axis=1))
+            have += hi - lo
+            lo = hi
+            if have == batch_rows:
+                yield np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+                pieces, have = [], 0
+    if pieces:
+        yield np.concatenate(pieces)
+
+
+class _ShardQueue:
+    """Collects feature rows into whole shards and hands each to the writer thread (one in flight at most)."""
+
+    def __init__(self, writer: FeatureStoreWriter, pool: ThreadPoolExecutor, shard_rows: int):
+        self.writer, self.pool, self.shard_rows = writer, pool, shard_rows
+        self.next_shard = writer.shards_done
+        self.rows: list[np.ndarray] = []
+        self.count = 0
+        self.in_flight: Future | None = None
+
+    def add(self, features: np.ndarray) -> None:
+        self.rows.append(features)
+        self.count += len(features)
+        while self.count >= self.shard_rows:
+            block = np.concatenate(self.rows)
+            self._submit(block[: self.shard_rows])
+            self.rows = [block[self.shard_rows :]]
+            self.count = len(self.rows[0])
+
+    def flush(self) -> None:
+        if self.count:
+            self._submit(np.concatenate(self.rows))
+            self.rows, self.count = [], 0
+        if self.in_flight is not None:
+            self.in_flight.result()
+
+    def _submit(self, block: np.ndarray) -> None:
+        if self.in_flight is not None:
+            self.in_flight.result()  # surfaces write errors; bounds memory to one shard being written
+        self.in_flight = self.pool.submit(self.writer.write_shard, self.next_shard, block)
+        self.next_shard += 1
+
+
+def encode_frames(
+    frames_path: str | Path,
+    out: str | Path,
+    config: EncoderConfig,
+    batch_size: int = 64,
+    dtype: str = "float32",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Encode every frame of every camera into the store at `out`; returns figures for logs and benches."""
+    if dtype not in STORE_DTYPES:
+        raise PipelineError(f"unknown store dtype {dtype!r}; valid: {', '.join(STORE_DTYPES)}")
+    if batch_size <= 0:
+        raise PipelineError(f"batch size must be positive, got {batch_size}")
+    encoder = Encoder(config)  # unknown model, missing weights, unsupported precision: fail before any work
+    with FramesFile(frames_path) as frames:
+        height, width = check_frames_file(frames)
+        cameras = frames.cameras
+        frames_sha256 = file_sha256(frames_path)
+        key = store_key(frames_sha256, cameras, encoder.key(), dtype)
+        if is_complete(out, key):
+            return {"skipped": True, "reason": "a complete store with this key exists", "key": key}
+        lengths = frames.lengths()
+        layout = StoreLayout(sum(lengths), encoder.dim * len(cameras), dtype, np.cumsum(lengths))
+        attrs = {
+            **encoder.key(),
+            "frames_file": Path(frames_path).name,
+            "frames_sha256": frames_sha256,
+            "cameras": cameras,
+            "task": frames.attrs.get("task", ""),
+            "input_size": [int(height), int(width)],
+            "feature_dim_per_camera": encoder.dim,
+            "dtype": dtype,
+            "versions": {"torch": torch.__version__, "zarr": zarr.__version__, "numpy": np.__version__},
+        }
+        writer = FeatureStoreWriter(out, key, layout, attrs)
+        n_cams = len(cameras)
+        bar = tqdm(total=layout.n_rows * n_cams, initial=writer.start_row * n_cams, unit="img",
+                   desc=f"encode {encoder.spec.name}", disable=not progress, smoothing=0.05)
+        start = time.perf_counter()
+        encoded = 0
+        with ThreadPoolExecutor(1, thread_name_prefix="shard-writer") as pool:
+            shards = _ShardQueue(writer, pool, layout.shard_rows)
+            for batch in background(read_batches(frames, writer.start_row, batch_size)):
+                rows = len(batch)
+                features = encoder.encode(batch.reshape(rows * n_cams, height, width, 3)).reshape(rows, -1)
+                shards.add(features.numpy())
+                encoded += rows * n_cams
+                bar.update(rows * n_cams)
+            shards.flush()
+        bar.close()
+        seconds = time.perf_counter() - start
+        writer.finish()
+    return {"skipped": False, "key": key, "images": encoded, "images_per_s": encoded / seconds if seconds else 0.0,
+            "rows": layout.n_rows, "dim": layout.dim, "weights_source": encoder.weights.source}

@@ -1,0 +1,157 @@
+"""The Zarr feature store (README, 'Feature store'): keyed, sharded, resumable, `complete` set last.
+
+A store under construction lives beside its final path as `.<name>.partial`; it is renamed into place only
+when every shard is written and `complete` is set. A killed run leaves the partial store with a count of the
+shards it finished (`shards_done`), and the next run with the same key resumes from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from pipeline.errors import PipelineError
+
+FORMAT = "rrl-pipe/features"
+CHUNK_ROWS = 256  # rows per chunk: the unit of a read
+TARGET_SHARDS = 8  # a store is a handful of files (DVC hashes every file); also the resume granularity
+
+
+def store_key(frames_sha256: str, cameras: list[str], encoder_key: dict[str, str], dtype: str) -> str:
+    """sha256 of everything the features depend on: the frames, the cameras, the encoder, the stored dtype."""
+    payload = {"frames_sha256": frames_sha256, "cameras": list(cameras), "encoder": encoder_key, "dtype": dtype}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def rows_per_shard(n_rows: int) -> int:
+    return max(CHUNK_ROWS, math.ceil(n_rows / TARGET_SHARDS / CHUNK_ROWS) * CHUNK_ROWS)
+
+
+def partial_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+@dataclass
+class StoreLayout:
+    n_rows: int
+    dim: int
+    dtype: str  # float32 | float16
+    episode_ends: np.ndarray
+
+    @property
+    def shard_rows(self) -> int:
+        return rows_per_shard(self.n_rows)
+
+    @property
+    def n_shards(self) -> int:
+        return math.ceil(self.n_rows / self.shard_rows)
+
+
+class FeatureStoreWriter:
+    """Writes whole shards in order; `finish` marks the store complete and renames it into place."""
+
+    def __init__(self, path: str | Path, key: str, layout: StoreLayout, attrs: dict[str, Any]):
+        self.path, self.key, self.layout = Path(path), key, layout
+        self.tmp = partial_path(self.path)
+        self.shards_done = self._resume_point()
+        if self.shards_done == 0:
+            self._create(attrs)
+        self.group = zarr.open_group(self.tmp, mode="r+")
+        self.features = self.group["features"]
+
+    def _resume_point(self) -> int:
+        """Shards already written by an interrupted run with the same key (0: start afresh)."""
+        if not self.tmp.exists():
+            return 0
+        try:
+            attrs = zarr.open_group(self.tmp, mode="r").attrs
+            if attrs.get("key") == self.key and not attrs.get("complete"):
+                return int(attrs.get("shards_done", 0))
+        except Exception:  # noqa: BLE001 - an unreadable leftover is simply rebuilt
+            pass
+        return 0
+
+    def _create(self, attrs: dict[str, Any]) -> None:
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        layout = self.layout
+        group = zarr.open_group(self.tmp, mode="w", zarr_format=3)
+        group.create_array(
+            "features",
+            shape=(layout.n_rows, layout.dim),
+            dtype=layout.dtype,
+            chunks=(CHUNK_ROWS, layout.dim),
+            shards=(layout.shard_rows, layout.dim),
+        )
+        group.create_array("episode_ends", data=np.asarray(layout.episode_ends, dtype=np.int64))
+        group.attrs.update({**attrs, "format": FORMAT, "key": self.key, "complete": False, "shards_done": 0,
+                            "n_shards": layout.n_shards, "shard_rows": layout.shard_rows})
+
+    @property
+    def start_row(self) -> int:
+        return self.shards_done * self.layout.shard_rows
+
+    def write_shard(self, index: int, rows: np.ndarray) -> None:
+        """Shard `index` in full (the last may be short). Written data first, then the count that vouches for it."""
+        if index != self.shards_done:
+            raise RuntimeError(f"shard {index} written out of order (expected {self.shards_done})")
+        start = index * self.layout.shard_rows
+        self.features[start : start + len(rows)] = rows.astype(self.layout.dtype, copy=False)
+        self.shards_done += 1
+        self.group.attrs["shards_done"] = self.shards_done
+
+    def finish(self) -> Path:
+        if self.shards_done != self.layout.n_shards:
+            raise RuntimeError(f"finish() after {self.shards_done} of {self.layout.n_shards} shards")
+        self.group.attrs["complete"] = True
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.tmp.rename(self.path)
+        return self.path
+
+
+class FeatureStore:
+    """Read access that refuses what it must not use: an incomplete store or one with another key."""
+
+    def __init__(self, path: str | Path, expect_key: str | None = None):
+        self.path = Path(path)
+        try:
+            self.group = zarr.open_group(self.path, mode="r")
+        except Exception as exc:  # noqa: BLE001 - missing dir, foreign data, broken metadata
+            raise PipelineError(f"{self.path}: not a feature store ({exc.__class__.__name__})") from None
+        self.attrs = dict(self.group.attrs)
+        if self.attrs.get("format") != FORMAT:
+            raise PipelineError(f"{self.path}: not an rrl-pipe feature store")
+        if not self.attrs.get("complete"):
+            raise PipelineError(f"{self.path}: incomplete feature store ({self.attrs.get('shards_done')} of {self.attrs.get('n_shards')} shards)")
+        if expect_key is not None and self.attrs.get("key") != expect_key:
+            raise PipelineError(f"{self.path}: key {str(self.attrs.get('key'))[:12]}... does not match the expected {expect_key[:12]}... (other frames or encoder)")
+        self.features = self.group["features"]
+        self.episode_ends = self.group["episode_ends"][:]
+
+    @property
+    def key(self) -> str:
+        return str(self.attrs["key"])
+
+    def episode(self, index: int) -> np.ndarray:
+        start = 0 if index == 0 else int(self.episode_ends[index - 1])
+        return self.features[start : int(self.episode_ends[index])]
+
+    def all(self) -> np.ndarray:
+        return self.features[:]
+
+
+def is_complete(path: str | Path, key: str) -> bool:
+    try:
+        FeatureStore(path, expect_key=key)
+    except PipelineError:
+        return False
+    return True

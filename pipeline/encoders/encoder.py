@@ -1,0 +1,170 @@
+"""A frozen image encoder: weights + backbone cut + preprocessing + precision + device, in one object.
+
+The feature cache and the encoder service both build this class from the same EncoderConfig, so the features
+a policy is trained on and the features it acts on come from identical code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision.models import get_model
+
+from pipeline.encoders.preprocess import DESCRIPTIONS, PREPROCESSORS
+from pipeline.encoders.registry import EncoderSpec, get_encoder_spec
+from pipeline.encoders.weights import ResolvedWeights, resolve_weights
+from pipeline.errors import PipelineError
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+_AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Everything that determines the features (plus the device, which must not change them beyond rounding)."""
+
+    model: str = "resnet18"
+    weights: str = "auto"  # imagenet | random | auto | <file path>
+    weights_sha256: str = ""  # for a file: the expected sha256 (empty: only the name's hash prefix is checked)
+    layer: str = ""  # empty: the model's default (the final global pool)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast)
+    device: str = "auto"  # auto (cuda when present) | cpu | cuda | cuda:N
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise PipelineError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise PipelineError(f"device {device!r} requested but no CUDA device is available")
+    return dev
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """Refuse a precision the device cannot run fast (or at all) before any work."""
+    if precision not in PRECISIONS:
+        raise PipelineError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    if device.type == "cpu":
+        isa = torch.backends.cpu.get_cpu_capability()
+        if precision == "bf16" and "AVX512" not in isa and "AMX" not in isa:
+            raise PipelineError(f"--precision bf16 needs an AVX-512 or AMX CPU; this CPU offers {isa}: use fp32")
+        if precision == "fp16":
+            raise PipelineError("--precision fp16 runs on CUDA only; on a CPU use bf16 (AVX-512) or fp32")
+    elif precision == "bf16" and not torch.cuda.is_bf16_supported():
+        raise PipelineError(f"--precision bf16 is not supported on {torch.cuda.get_device_name(device)}: use fp16")
+
+
+class _ResNetTrunk(nn.Module):
+    """ResNet up to a stage, then global average pooling (fc removed)."""
+
+    def __init__(self, net: nn.Module, layer: str):
+        super().__init__()
+        stages = ["layer1", "layer2", "layer3", "layer4"]
+        last = stages.index(layer) + 1 if layer in stages else 4
+        self.body = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, *(getattr(net, s) for s in stages[:last]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(self.body(x), 1), 1)
+
+
+class _MobileNetTrunk(nn.Module):
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.features, self.avgpool = net.features, net.avgpool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.avgpool(self.features(x)), 1)
+
+
+class _ShuffleNetTrunk(nn.Module):
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.body = nn.Sequential(net.conv1, net.maxpool, net.stage2, net.stage3, net.stage4, net.conv5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).mean([2, 3])  # torchvision's own pooling before fc
+
+
+def build_trunk(spec: EncoderSpec, weights: ResolvedWeights, layer: str) -> nn.Module:
+    if spec.family == "vae":
+        from pipeline.vae.model import load_vae_encoder  # the trained baseline: its own file format
+
+        return load_vae_encoder(weights)
+    net = get_model(spec.name, weights=None)
+    try:
+        net.load_state_dict(weights.state_dict)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise PipelineError(f"weights {weights.source} do not fit {spec.name}: {first}") from None
+    if spec.family == "resnet":
+        return _ResNetTrunk(net, layer)
+    if spec.family == "mobilenet":
+        return _MobileNetTrunk(net)
+    return _ShuffleNetTrunk(net)
+
+
+class Encoder:
+    """uint8 frames (N, H, W, 3) in, float32 features (N, D) out; frozen, eval mode, channels_last."""
+
+    def __init__(self, config: EncoderConfig):
+        self.config = config
+        self.spec = get_encoder_spec(config.model)
+        self.layer = config.layer or self.spec.default_layer
+        self.dim = self.spec.feature_dim(self.layer)
+        self.device = resolve_device(config.device)
+        check_precision(config.precision, self.device)
+        if self.spec.family == "vae" and config.weights in ("imagenet", "random", "auto"):
+            raise PipelineError("model vae needs --weights PATH: the model file written by train_vae")
+        self.weights = self._resolve_weights()
+        self.preprocess = PREPROCESSORS[self.spec.preprocessing]
+        self.module = build_trunk(self.spec, self.weights, self.layer).eval().requires_grad_(False)
+        self.module = self.module.to(self.device, memory_format=torch.channels_last)
+
+    def _resolve_weights(self) -> ResolvedWeights:
+        if self.spec.family == "vae":
+            from pipeline.vae.model import resolve_vae_weights
+
+            return resolve_vae_weights(self.config.weights, self.config.weights_sha256)
+        return resolve_weights(self.spec.name, self.config.weights, self.config.weights_sha256)
+
+    def key(self) -> dict[str, str]:
+        """What the features depend on: part of every feature store's key and of every run's provenance."""
+        return {
+            "model": self.spec.name,
+            "layer": self.layer,
+            "weights_source": self.weights.source,
+            "weights_sha256": self.weights.sha256,
+            "preprocessing": DESCRIPTIONS[self.spec.preprocessing],
+            "precision": self.config.precision,
+        }
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.config.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=_AUTOCAST[self.config.precision])
+
+    @staticmethod
+    def check_frames(frames: np.ndarray | torch.Tensor) -> None:
+        shape, dtype = tuple(frames.shape), frames.dtype
+        if len(shape) != 4 or shape[-1] != 3 or dtype not in (np.uint8, torch.uint8):
+            raise PipelineError(f"frames of shape {shape} and dtype {dtype}: the encoder takes (N, H, W, 3) uint8")
+
+    @torch.inference_mode()
+    def encode(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Features of a batch, float32 on the CPU."""
+        self.check_frames(frames)
+        x = torch.as_tensor(frames).to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+        x = self.preprocess(x).contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            features = self.module(x)
+        return features.float().cpu()
+
+    def describe(self) -> dict[str, str]:
+        return {**self.key(), "device": str(self.device), **{f"config.{k}": str(v) for k, v in asdict(self.config).items()}}
