@@ -101,9 +101,10 @@ def render_vae_data_cmd(task: str, out: str, **options: Any) -> None:
 @click.option("--precision", default="fp32", help="fp32 | bf16 | fp16")
 @click.option("--device", default="auto", help="auto | cpu | cuda")
 @click.option("--dtype", default="float32", help="stored dtype: float32 | float16")
+@click.option("--shard-rows", default=0, type=int, hidden=True, help="rows per shard (0: ~8 shards)")
 @_friendly_errors
 def encode(model: str, weights: str, weights_sha256: str, layer: str, task: str, frames: str | None, out: str | None,
-           batch_size: int, precision: str, device: str, dtype: str) -> None:
+           batch_size: int, precision: str, device: str, dtype: str, shard_rows: int) -> None:
     """Encode a frames file into a Zarr feature store."""
     from pipeline.cache.encode import encode_frames
     from pipeline.encoders import EncoderConfig
@@ -111,7 +112,7 @@ def encode(model: str, weights: str, weights_sha256: str, layer: str, task: str,
     frames = frames or f"data/frames/{task}.h5"
     out = out or f"data/features/{task}/{model}.zarr"
     config = EncoderConfig(model=model, weights=weights, weights_sha256=weights_sha256, layer=layer, precision=precision, device=device)
-    click.echo(f"{out}: {json.dumps(encode_frames(frames, out, config, batch_size, dtype))}")
+    click.echo(f"{out}: {json.dumps(encode_frames(frames, out, config, batch_size, dtype, shard_rows=shard_rows))}")
 
 
 @main.group()

@@ -128,6 +128,7 @@ def encode_frames(
     batch_size: int = 64,
     dtype: str = "float32",
     progress: bool = True,
+    shard_rows: int = 0,
 ) -> dict[str, Any]:
     """Encode every frame of every camera into the store at `out`; returns figures for logs and benches."""
     if dtype not in STORE_DTYPES:
@@ -143,7 +144,7 @@ def encode_frames(
         if is_complete(out, key):
             return {"skipped": True, "reason": "a complete store with this key exists", "key": key}
         lengths = frames.lengths()
-        layout = StoreLayout(sum(lengths), encoder.dim * len(cameras), dtype, np.cumsum(lengths))
+        layout = StoreLayout(sum(lengths), encoder.dim * len(cameras), dtype, np.cumsum(lengths), shard_rows)
         attrs = {
             **encoder.key(),
             "frames_file": Path(frames_path).name,
@@ -156,6 +157,7 @@ def encode_frames(
             "versions": {"torch": torch.__version__, "zarr": zarr.__version__, "numpy": np.__version__},
         }
         writer = FeatureStoreWriter(out, key, layout, attrs)
+        resumed_from = writer.start_row
         n_cams = len(cameras)
         bar = tqdm(total=layout.n_rows * n_cams, initial=writer.start_row * n_cams, unit="img",
                    desc=f"encode {encoder.spec.name}", disable=not progress, smoothing=0.05)
@@ -173,5 +175,5 @@ def encode_frames(
         bar.close()
         seconds = time.perf_counter() - start
         writer.finish()
-    return {"skipped": False, "key": key, "images": encoded, "images_per_s": encoded / seconds if seconds else 0.0,
+    return {"skipped": False, "key": key, "resumed_from_row": resumed_from, "images": encoded, "images_per_s": encoded / seconds if seconds else 0.0,
             "rows": layout.n_rows, "dim": layout.dim, "weights_source": encoder.weights.source}
