@@ -135,6 +135,22 @@ def bench_render_cmd(task: str, size: int, frames: int, repeats: int, qualities:
     bench_render(task, size, frames, repeats, qualities, worker_counts, echo=click.echo)
 
 
+@bench.command("encode")
+@click.option("--model", default="resnet34", help="encoder to measure")
+@click.option("--weights", default="random", help="weights (speed does not depend on their values)")
+@click.option("--frames", "n_frames", default=1024, type=int, help="frames for the full path")
+@click.option("--naive-frames", default=100, type=int, help="frames for the naive path")
+@click.option("--repeats", default=3, type=int, help="measurements per cell; the median is reported")
+@click.option("--device", default="auto", help="auto | cpu | cuda")
+@click.option("--batch-size", "batch_sizes", multiple=True, type=int, default=(16, 32, 64), help="batch sizes to sweep")
+@_friendly_errors
+def bench_encode_cmd(model: str, weights: str, n_frames: int, naive_frames: int, repeats: int, device: str, batch_sizes: tuple[int, ...]) -> None:
+    """Encode path img/s vs bare forward and the naive way."""
+    from pipeline.bench.encode import bench_encode
+
+    bench_encode(model, weights, n_frames, naive_frames, repeats, device, batch_sizes, echo=click.echo)
+
+
 @main.command()
 def doctor() -> None:
     """Check rendering, torch, devices, cached weights."""

@@ -1,0 +1,124 @@
+"""`rrl-pipe bench encode`: (a) the model's bare forward pass at its best batch size and precision (the ceiling),
+(b) the full path from a frames file to a complete feature store, (c) the reference code's way: one frame at a
+time, PIL resize and crop, fp32. All three in one run, on the same frames; medians of repeats.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision import transforms
+
+from pipeline.bench.common import median_of, table
+from pipeline.cache.encode import encode_frames
+from pipeline.config import RenderDemosConfig
+from pipeline.encoders.encoder import PRECISIONS, Encoder, EncoderConfig, check_precision, resolve_device
+from pipeline.errors import PipelineError
+from pipeline.render.frames_store import FramesFile
+from pipeline.render.stage import render_demos
+
+
+def _make_frames(tmp: Path, n_frames: int) -> Path:
+    from pipeline.bench.render import _RandomPolicy
+    from pipeline.demos.rollout import rollout
+    from pipeline.demos.store import write_demos
+    from pipeline.tasks import make_env
+
+    env = make_env("door")
+    episodes, left, seed = [], n_frames, 0
+    while left > 0:
+        steps = min(env.horizon, left) - 1
+        episodes.append(rollout(env, _RandomPolicy(env.action_dim), seed, max(steps, 1)))
+        left -= episodes[-1].length + 1
+        seed += 1
+    write_demos(tmp / "demos.h5", "door", "bench", episodes, "sparse")
+    render_demos(tmp / "demos.h5", tmp / "frames.h5", RenderDemosConfig(size=256, workers=2), progress=False)
+    return tmp / "frames.h5"
+
+
+def _ceiling(encoder: Encoder, batch: int, seconds: float = 3.0) -> float:
+    """Bare forward on already-preprocessed input: no reading, no preprocessing, no copies back."""
+    x = torch.randn(batch, 3, 224, 224, device=encoder.device).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(), encoder._autocast():
+        for _ in range(2):
+            encoder.module(x)
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            encoder.module(x)
+            n += batch
+        if encoder.device.type == "cuda":
+            torch.cuda.synchronize()
+    return n / (time.perf_counter() - start)
+
+
+def _naive(frames: np.ndarray, model: str, weights: str, device: str) -> float:
+    """RRL's reference loop: PIL transforms and a batch-1 fp32 forward per frame."""
+    encoder = Encoder(EncoderConfig(model=model, weights=weights, device=device))
+    transform = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                                    transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for frame in frames:
+            x = transform(Image.fromarray(frame)).unsqueeze(0).to(encoder.device)
+            encoder.module(x).cpu()
+    return len(frames) / (time.perf_counter() - start)
+
+
+def bench_encode(model: str, weights: str, n_frames: int, naive_frames: int, repeats: int, device: str,
+                 batch_sizes: tuple[int, ...], echo: Callable[[str], None] = print) -> dict[str, object]:
+    dev = resolve_device(device)
+    precisions = []
+    for p in PRECISIONS:
+        try:
+            check_precision(p, dev)
+            precisions.append(p)
+        except PipelineError:
+            pass
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        echo(f"rendering {n_frames} frames (256x256, door) for the bench ...")
+        frames_path = _make_frames(tmp, n_frames)
+        with FramesFile(frames_path) as f:
+            sample = f.frames(0, "top")[: min(naive_frames, f.lengths()[0])]
+            total = sum(f.lengths())
+
+        # (a) the ceiling: best batch size and precision
+        rows = []
+        for precision in precisions:
+            encoder = Encoder(EncoderConfig(model=model, weights=weights, precision=precision, device=device))
+            for batch in batch_sizes:
+                rate = median_of(repeats, lambda: _ceiling(encoder, batch))
+                rows.append((precision, batch, rate))
+                echo(f"  ceiling {model} {precision} batch {batch}: {rate:.1f} img/s")
+        best_precision, best_batch, ceiling = max(rows, key=lambda r: r[2])
+
+        # (b) the full path with that setting
+        def full_path() -> float:
+            out = tmp / "store.zarr"
+            shutil.rmtree(out, ignore_errors=True)
+            start = time.perf_counter()
+            encode_frames(frames_path, out, EncoderConfig(model=model, weights=weights, precision=best_precision, device=device),
+                          batch_size=best_batch, progress=False)
+            return total / (time.perf_counter() - start)
+
+        ours = median_of(repeats, full_path)
+        echo(f"  full path {best_precision} batch {best_batch}: {ours:.1f} img/s")
+        # (c) the reference way
+        naive = median_of(repeats, lambda: _naive(sample, model, weights, device))
+        echo(f"  naive (batch 1, PIL, fp32): {naive:.1f} img/s")
+
+    echo(f"\nbench encode: {model}, device {dev}, {torch.get_num_threads()} threads, {total} frames, median of {repeats}")
+    echo(table(["path", "precision", "batch", "img/s", "vs ceiling"],
+               [["(a) ceiling: bare forward", best_precision, best_batch, ceiling, 1.0],
+                ["(b) frames -> complete store", best_precision, best_batch, ours, ours / ceiling],
+                ["(c) naive: PIL, batch 1", "fp32", 1, naive, naive / ceiling]]))
+    echo(f"b/a = {ours / ceiling:.2f}   b/c = {ours / naive:.2f}")
+    return {"ceiling": ceiling, "full_path": ours, "naive": naive, "b_over_a": ours / ceiling, "b_over_c": ours / naive,
+            "precision": best_precision, "batch": best_batch, "sweep": rows}
