@@ -115,6 +115,66 @@ def encode(model: str, weights: str, weights_sha256: str, layer: str, task: str,
     click.echo(f"{out}: {json.dumps(encode_frames(frames, out, config, batch_size, dtype, shard_rows=shard_rows))}")
 
 
+@main.command("train-policy")
+@click.option("--task", default="door", help="task")
+@click.option("--encoder", default="resnet18", help="feature store name: data/features/<task>/<encoder>.zarr")
+@click.option("--params", "params_path", default="params.yaml", type=click.Path(dir_okay=False), help="params file (sections train_policy, encode)")
+@click.option("--vae-model", default="", help="trained VAE file, for --encoder vae")
+@click.option("--out", default=None, help="run folder [data/runs/<task>/<encoder>]")
+@_friendly_errors
+def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, out: str | None) -> None:
+    """BC + DAPG (or NPG, BC) on cached features or state."""
+    from pipeline.config import TrainPolicyConfig, load_section
+    from pipeline.rl.demo_data import state_demos, vision_demos
+    from pipeline.rl.train import train_policy
+    from stages.train_policy import service_encoder
+
+    cfg = load_section(params_path, "train_policy", TrainPolicyConfig)
+    if cfg.obs == "state":
+        demos, enc = state_demos(f"data/demos/{task}.h5"), None
+    else:
+        demos = vision_demos(f"data/features/{task}/{encoder}.zarr", f"data/frames/{task}.h5", cfg.proprio)
+        enc = service_encoder(params_path, encoder, vae_model or f"data/vae/{task}/model.pt")
+    metrics = train_policy(task, cfg, demos, out or f"data/runs/{task}/{encoder}", enc)
+    click.echo(json.dumps({k: metrics[k] for k in ("success_rate", "return_mean", "weights_source", "seconds")}))
+
+
+@main.command()
+@click.option("--policy", required=True, type=click.Path(dir_okay=False), help="policy.pt of a run")
+@click.option("--encoder", default="resnet18", help="encoder the policy was trained on")
+@click.option("--params", "params_path", default="params.yaml", type=click.Path(dir_okay=False), help="params file")
+@click.option("--vae-model", default="", help="trained VAE file, for --encoder vae")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="metrics JSON to write")
+@_friendly_errors
+def evaluate(policy: str, encoder: str, params_path: str, vae_model: str, out: str) -> None:
+    """Deterministic episodes, plain and with distractors."""
+    from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section
+    from pipeline.rl.evaluate import evaluate_policy
+    from stages.train_policy import service_encoder
+
+    train = load_section(params_path, "train_policy", TrainPolicyConfig)
+    render = load_section(params_path, "render_demos", RenderDemosConfig)
+    enc = None if train.obs == "state" else service_encoder(params_path, encoder, vae_model)
+    metrics = evaluate_policy(policy, load_section(params_path, "evaluate", EvaluateConfig), out, train.reward_mode,
+                              enc, render.size, render.quality)
+    click.echo(json.dumps({c: r["success_rate"] for c, r in metrics["conditions"].items()}))
+
+
+@main.command()
+@click.option("--runs", default="data/runs/door", type=click.Path(file_okay=False), help="folder of run folders")
+@click.option("--evals", default="data/eval/door", type=click.Path(file_okay=False), help="folder of evaluation files")
+@click.option("--out", default="reports/door", type=click.Path(file_okay=False), help="report folder")
+@_friendly_errors
+def report(runs: str, evals: str, out: str) -> None:
+    """Markdown report with figures from runs and evaluations."""
+    from pathlib import Path
+
+    from pipeline.report.report import write_report
+
+    run_dirs = sorted(p for p in Path(runs).iterdir() if (p / "metrics.json").exists()) if Path(runs).is_dir() else []
+    click.echo(write_report(run_dirs, [Path(evals) / f"{r.name}.json" for r in run_dirs], Path(out)))
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks: ours vs the ceiling and the naive way."""

@@ -114,11 +114,77 @@ class EncodeConfig:
         if self.batch_size <= 0:
             raise PipelineError(f"encode.batch_size must be positive, got {self.batch_size}")
 
-    def encoder_config(self, model: str) -> "EncoderConfig":
+    def encoder_config(self, model: str, weights: str = "") -> "EncoderConfig":
+        """The encoder this section describes; `weights` overrides for a file the params cannot name (the VAE)."""
         from pipeline.encoders.encoder import EncoderConfig
 
+        if weights:
+            return EncoderConfig(model=model, weights=weights, precision=self.precision, device=self.device)
         return EncoderConfig(model=model, weights=self.weights, weights_sha256=self.weights_sha256,
                              layer=self.layer, precision=self.precision, device=self.device)
+
+
+@dataclass(frozen=True)
+class TrainPolicyConfig:
+    """params.yaml `train_policy`: BC + DAPG (RRL) or NPG / BC alone, on vision features or the state oracle."""
+
+    encoders: tuple[str, ...] = ("resnet18",)  # feature stores to train on (a DVC matrix); ignored by obs: state
+    mode: str = "dapg"  # dapg (BC, then NPG + demo term) | npg (no demos) | bc (behaviour cloning only)
+    obs: str = "vision"  # vision ([features of every camera, 24 joints]) | state (Gymnasium's state vector)
+    proprio: bool = True  # vision: append the 24 hand joints (False: vision only)
+    proprio_noise: float = 0.0  # vision: joint noise std as a fraction of each joint's range (RRL: 0.02)
+    iterations: int = 3  # NPG/DAPG iterations (RRL: hundreds)
+    episodes: int = 8  # trajectories per iteration (RRL: 200, i.e. 40,000 samples)
+    horizon: int = 0  # 0: the task's (200; pen 100)
+    reward_mode: str = "sparse"  # sparse (RRL) | dense | gym-sparse
+    bc_epochs: int = 5  # behaviour cloning before RL (mjrl: 5 epochs, batch 32, lr 1e-3)
+    bc_batch: int = 32
+    bc_lr: float = 1e-3
+    hidden: tuple[int, ...] = (256, 256)  # policy MLP (tanh)
+    init_log_std: float = 0.0
+    min_log_std: float = -3.0
+    vf_hidden: tuple[int, ...] = (128, 128)  # value baseline MLP (ReLU)
+    vf_batch: int = 64
+    vf_epochs: int = 2
+    vf_lr: float = 1e-3
+    vf_weight_decay: float = 1e-3
+    gamma: float = 0.995
+    gae_lambda: float = 0.97
+    delta: float = 0.05  # normalised NPG step (KL)
+    cg_iters: int = 10
+    damping: float = 1e-4
+    lam_0: float = 0.01  # DAPG demo weight lam_0 * lam_1^k
+    lam_1: float = 0.95
+    workers: int = 2  # env worker processes (0: everything in this process)
+    seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i
+
+    def __post_init__(self) -> None:
+        from pipeline.tasks.spec import REWARD_MODES
+
+        _choice("train_policy.mode", self.mode, ("dapg", "npg", "bc"))
+        _choice("train_policy.obs", self.obs, ("vision", "state"))
+        _choice("train_policy.reward_mode", self.reward_mode, REWARD_MODES)
+        if self.iterations < 0 or self.episodes <= 0 or self.workers < 0 or self.horizon < 0:
+            raise PipelineError("train_policy: iterations, horizon and workers must be >= 0, episodes > 0")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """params.yaml `evaluate`: deterministic (mean-action) episodes, plain and under each visual distractor."""
+
+    episodes: int = 10  # episodes per condition
+    seed: int = 10_000  # episode i uses seed + i (disjoint from training seeds for seed < 1e4)
+    distractors: tuple[str, ...] = ("light_position", "light_direction", "object_colour", "extra_object")
+    horizon: int = 0  # 0: the task's (200; pen 100)
+    workers: int = 2  # env worker processes (0: in-process)
+
+    def __post_init__(self) -> None:
+        from pipeline.render.distractors import DISTRACTOR_KINDS
+
+        for kind in self.distractors:
+            _choice("evaluate.distractors", kind, DISTRACTOR_KINDS)
+        if self.episodes <= 0 or self.workers < 0:
+            raise PipelineError("evaluate: episodes must be positive and workers >= 0")
 
 
 def _choice(key: str, value: str, valid: tuple[str, ...]) -> None:
@@ -180,4 +246,4 @@ def config_dict(cfg: Any) -> dict[str, Any]:
     return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
 
 
-__all__ = ["DEMO_SOURCES", "MakeDemosConfig", "RenderDemosConfig", "RenderVaeDataConfig", "EncodeConfig", "config_dict", "from_dict", "load_section"]
+__all__ = ["DEMO_SOURCES", "MakeDemosConfig", "RenderDemosConfig", "RenderVaeDataConfig", "EncodeConfig", "TrainPolicyConfig", "EvaluateConfig", "config_dict", "from_dict", "load_section"]

@@ -151,6 +151,7 @@ def encode_frames(
             "frames_sha256": frames_sha256,
             "cameras": cameras,
             "task": frames.attrs.get("task", ""),
+            "render_quality": frames.attrs.get("quality", ""),
             "input_size": [int(height), int(width)],
             "feature_dim_per_camera": encoder.dim,
             "dtype": dtype,

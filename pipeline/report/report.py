@@ -1,0 +1,135 @@
+"""`rrl-pipe report`: a markdown report with PNG figures from run folders and evaluation files.
+
+Figures: success vs iteration per encoder (RRL Figures 3 and 5), compute seconds by part per encoder (Figure 4,
+left), success under each visual distractor (Figure 4, centre and right); and a provenance table of every run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+
+from pipeline.atomic import atomic_output  # noqa: E402
+from pipeline.errors import PipelineError  # noqa: E402
+
+PARTS = ("bc_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s")
+
+
+def load_run(run_dir: Path, eval_file: Path | None) -> dict[str, Any]:
+    metrics_path = run_dir / "metrics.json"
+    if not metrics_path.exists():
+        raise PipelineError(f"{run_dir}: no metrics.json (is it a train_policy run folder?)")
+    run = {"name": run_dir.name, "metrics": json.loads(metrics_path.read_text()), "curve": [], "eval": None}
+    with open(run_dir / "curves.csv") as f:
+        run["curve"] = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    if eval_file is not None and eval_file.exists():
+        run["eval"] = json.loads(eval_file.read_text())
+    return run
+
+
+def _label(run: dict) -> str:
+    m = run["metrics"]
+    source = m.get("weights_source", "")
+    tag = " (random init)" if source.startswith("random") else ""
+    return f"{run['name']}{tag}"
+
+
+def plot_success(runs: list[dict], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for run in runs:
+        xs = [0] + [r["iteration"] for r in run["curve"]]
+        ys = [float("nan")] + [r["success_rate"] for r in run["curve"]]
+        ax.plot(xs, ys, marker="o", label=_label(run))
+    ax.set(xlabel="DAPG iteration", ylabel="success rate (sampled episodes)", ylim=(-0.05, 1.05),
+           title="Success vs iteration (RRL Fig. 3/5)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_compute(runs: list[dict], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bottoms = [0.0] * len(runs)
+    names = [_label(r) for r in runs]
+    for part in PARTS:
+        values = [float(r["metrics"]["seconds"].get(part, 0.0)) for r in runs]
+        ax.bar(names, values, bottom=bottoms, label=part.removesuffix("_s"))
+        bottoms = [b + v for b, v in zip(bottoms, values)]
+    ax.set(ylabel="seconds (worker seconds for render/encode/physics/policy)", title="Compute by part (RRL Fig. 4, left)")
+    ax.legend(fontsize=8)
+    plt.setp(ax.get_xticklabels(), rotation=15, ha="right")
+    _save(fig, path)
+
+
+def plot_robustness(runs: list[dict], path: Path) -> None:
+    evaluated = [r for r in runs if r["eval"]]
+    if not evaluated:
+        return
+    conditions = list(evaluated[0]["eval"]["conditions"])
+    width = 0.8 / len(evaluated)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, run in enumerate(evaluated):
+        values = [run["eval"]["conditions"].get(c, {}).get("success_rate", float("nan")) for c in conditions]
+        ax.bar([j + i * width for j in range(len(conditions))], values, width, label=_label(run))
+    ax.set_xticks([j + width * (len(evaluated) - 1) / 2 for j in range(len(conditions))], conditions, rotation=15)
+    ax.set(ylabel="success rate (deterministic episodes)", ylim=(0, 1.05), title="Robustness to distractors (RRL Fig. 4)")
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def provenance_table(runs: list[dict]) -> str:
+    lines = ["| run | encoder | layer | weights | sha256 | precision | render | obs | mode | seed | success (train) | success (eval) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for run in runs:
+        m = run["metrics"]
+        ev = run["eval"]["success_rate"] if run["eval"] else float("nan")
+        lines.append(f"| {run['name']} | {m.get('encoder')} | {m.get('layer') or '-'} | {m.get('weights_source')} | "
+                     f"`{str(m.get('weights_sha256', ''))[:12]}` | {m.get('precision') or '-'} | "
+                     f"{m.get('render_quality') or '-'} {m.get('image_size') or ''} | {m.get('obs')} | {m.get('mode')} | "
+                     f"{m.get('seed')} | {m.get('success_rate', float('nan')):.2f} | {ev:.2f} |")
+    return "\n".join(lines)
+
+
+def write_report(run_dirs: list[Path], eval_files: list[Path | None], out_dir: Path) -> Path:
+    runs = [load_run(Path(r), Path(e) if e else None) for r, e in zip(run_dirs, eval_files)]
+    if not runs:
+        raise PipelineError("report: no runs given")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_success(runs, out_dir / "success.png")
+    plot_compute(runs, out_dir / "compute.png")
+    plot_robustness(runs, out_dir / "robustness.png")
+    seconds_rows = ["| run | " + " | ".join(p.removesuffix("_s") for p in PARTS) + " | total |",
+                    "| --- |" + " --- |" * (len(PARTS) + 1)]
+    for run in runs:
+        secs = run["metrics"]["seconds"]
+        seconds_rows.append(f"| {run['name']} | " + " | ".join(f"{secs.get(p, 0.0):.1f}" for p in PARTS) +
+                            f" | {sum(secs.get(p, 0.0) for p in PARTS):.1f} |")
+    robustness = ""
+    if any(r["eval"] for r in runs):
+        conditions = list(next(r for r in runs if r["eval"])["eval"]["conditions"])
+        rows = ["| run | " + " | ".join(conditions) + " |", "| --- |" + " --- |" * len(conditions)]
+        for run in runs:
+            if run["eval"]:
+                rows.append(f"| {run['name']} | " + " | ".join(f"{run['eval']['conditions'][c]['success_rate']:.2f}" for c in conditions) + " |")
+        robustness = "\n## Robustness (deterministic evaluation)\n\n![robustness](robustness.png)\n\n" + "\n".join(rows) + "\n"
+    text = (f"# rrl-pipe report\n\n{len(runs)} run(s), task {runs[0]['metrics'].get('task')}.\n\n"
+            "## Success vs iteration\n\n![success](success.png)\n\n"
+            "## Compute by part (seconds)\n\n![compute](compute.png)\n\n" + "\n".join(seconds_rows) + "\n" + robustness +
+            "\n## Provenance\n\n" + provenance_table(runs) + "\n")
+    with atomic_output(out_dir / "report.md") as tmp:
+        tmp.write_text(text)
+    return out_dir / "report.md"

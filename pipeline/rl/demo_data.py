@@ -1,0 +1,50 @@
+"""Demonstrations as the learner sees them: (observation, action) pairs in the policy's observation layout.
+
+Vision: cached features of every camera at step t (the feature store) next to the 24 joints of step t (the frames
+file). State: the demo file's own observations. The last state of each demo has no action and is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.cache.store import FeatureStore
+from pipeline.demos.store import read_demos
+from pipeline.errors import PipelineError
+from pipeline.render.frames_store import FramesFile
+
+
+@dataclass
+class DemoData:
+    observations: np.ndarray  # (N, obs_dim) float32
+    actions: np.ndarray  # (N, A) float32
+    n_demos: int
+    provenance: dict  # feature store attributes (vision) or demo file attributes (state)
+
+
+def vision_demos(features_path: str | Path, frames_path: str | Path, proprio: bool) -> DemoData:
+    store = FeatureStore(features_path)
+    obs, actions = [], []
+    with FramesFile(frames_path) as frames:
+        if store.attrs.get("frames_sha256") and store.attrs["frames_file"] != Path(frames_path).name:
+            raise PipelineError(f"{features_path}: encodes {store.attrs['frames_file']}, not {Path(frames_path).name}")
+        if frames.n_demos != len(store.episode_ends):
+            raise PipelineError(f"{features_path}: {len(store.episode_ends)} episodes, {frames_path} has {frames.n_demos}")
+        for i in range(frames.n_demos):
+            features = store.episode(i)[:-1]
+            parts = [features.astype(np.float32)]
+            if proprio:
+                parts.append(frames.demo(i)["proprio"][:-1].astype(np.float32))
+            obs.append(np.concatenate(parts, axis=1))
+            actions.append(frames.demo(i)["actions"][()].astype(np.float32))
+    return DemoData(np.concatenate(obs), np.concatenate(actions), len(obs), dict(store.attrs))
+
+
+def state_demos(demos_path: str | Path) -> DemoData:
+    attrs, episodes = read_demos(demos_path)
+    obs = np.concatenate([ep.obs[:-1] for ep in episodes]).astype(np.float32)
+    actions = np.concatenate([ep.actions for ep in episodes]).astype(np.float32)
+    return DemoData(obs, actions, len(episodes), attrs)

@@ -1,0 +1,58 @@
+"""evaluate: K deterministic episodes through the encoder service, plain and under each visual distractor
+(RRL Figure 4's robustness panel). Each frame is encoded exactly once (the observation of its step)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.atomic import atomic_output
+from pipeline.config import EvaluateConfig
+from pipeline.encoders.encoder import EncoderConfig
+from pipeline.errors import PipelineError
+from pipeline.render.distractors import sample_distractor
+from pipeline.rl.policy import GaussianMLPPolicy
+from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
+from pipeline.rl.train import KEY_FIELDS
+
+
+def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Path, reward_mode: str = "sparse",
+                    encoder_config: EncoderConfig | None = None, image_size: int = 256, quality: str = "fast") -> dict[str, Any]:
+    policy = GaussianMLPPolicy.load(policy_path)
+    layout = policy.obs_layout
+    task = layout["task"]
+    vision = layout["obs"] == "vision"
+    obs_cfg = ObsConfig(mode=layout["obs"], proprio=layout.get("proprio", True), image_size=image_size, quality=quality,
+                        cameras=tuple(layout.get("cameras", ())))
+    seeds = [cfg.seed + i for i in range(cfg.episodes)]
+    conditions = ["plain"] + (list(cfg.distractors) if vision else [])
+    results: dict[str, dict[str, float]] = {}
+    with Sampler(task, obs_cfg, cfg.workers, reward_mode, cfg.horizon or None, encoder_config) as sampler:
+        if vision:
+            service = {k: sampler.feature_key[k] for k in KEY_FIELDS}
+            if service != layout["encoder"]:
+                raise PipelineError(f"{policy_path}: policy was trained on {layout['encoder']['model']} features "
+                                    f"({layout['encoder']['weights_sha256'][:12]}...), the service runs "
+                                    f"{service['model']} ({service['weights_sha256'][:12]}...)")
+        for condition in conditions:
+            distractors = None if condition == "plain" else [sample_distractor(condition, task, s) for s in seeds]
+            start = time.perf_counter()
+            episodes = sampler.sample(policy, seeds, deterministic=True, distractors=distractors)
+            steps = sum(len(ep.actions) for ep in episodes)
+            results[condition] = {
+                "success_rate": float(np.mean([ep.success for ep in episodes])),
+                "return_mean": float(np.mean([ep.rewards.sum() for ep in episodes])),
+                "episodes": len(episodes), "steps": steps,
+                "frames_encoded": steps * len(sampler.obs.cameras or sampler.spec.camera_names) if vision else 0,
+                "seconds": time.perf_counter() - start, **time_by_part(episodes),
+            }
+    metrics = {"task": task, "obs": layout["obs"], "encoder": layout.get("encoder", {}).get("model", "state"),
+               "success_rate": results["plain"]["success_rate"], "return_mean": results["plain"]["return_mean"],
+               "conditions": results}
+    with atomic_output(out) as tmp:
+        Path(tmp).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metrics

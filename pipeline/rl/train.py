@@ -1,0 +1,184 @@
+"""train_policy: BC on the demonstrations, then NPG/DAPG iterations through the sampler, checkpointed each
+iteration. A rerun with the same configuration resumes after the last finished iteration; the outputs are
+metrics.json, curves.csv (one row per iteration, for `dvc plots`) and policy.pt.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pipeline.atomic import atomic_output
+from pipeline.config import TrainPolicyConfig
+from pipeline.encoders.encoder import EncoderConfig
+from pipeline.errors import PipelineError
+from pipeline.rl.baseline import MLPBaseline
+from pipeline.rl.bc import behaviour_clone
+from pipeline.rl.demo_data import DemoData
+from pipeline.rl.gae import compute_advantages, compute_returns
+from pipeline.rl.npg import dapg_demo_weight, npg_step
+from pipeline.rl.policy import GaussianMLPPolicy
+from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
+from pipeline.tasks import get_task
+
+CURVE_FIELDS = ("iteration", "success_rate", "return_mean", "samples", "sampling_s", "render_s", "encode_s", "physics_s",
+                "policy_s", "npg_s", "vf_s", "kl", "alpha", "demo_weight")
+KEY_FIELDS = ("model", "layer", "weights_sha256", "preprocessing", "precision")
+
+
+def obs_layout(cfg: TrainPolicyConfig, task: str, demos: DemoData) -> dict[str, Any]:
+    """What the policy's input means; a checkpoint is refused when fed anything else."""
+    if cfg.obs == "state":
+        return {"task": task, "obs": "state"}
+    p = demos.provenance
+    return {"task": task, "obs": "vision", "encoder": {k: p[k] for k in KEY_FIELDS}, "cameras": list(p["cameras"]),
+            "proprio": cfg.proprio}
+
+
+def check_encoder_matches(service_key: dict[str, str], store_attrs: dict[str, Any], store: str) -> None:
+    """The service must run the encoder the cached demo features came from, or demo and rollout features differ."""
+    diffs = [k for k in KEY_FIELDS if service_key.get(k) != store_attrs.get(k)]
+    if diffs:
+        detail = ", ".join(f"{k}: store {store_attrs.get(k)!s:.24} vs service {service_key.get(k)!s:.24}" for k in diffs)
+        raise PipelineError(f"{store}: features come from another encoder than the service runs ({detail})")
+
+
+def _paths(episodes) -> list[dict]:
+    return [{"observations": ep.observations, "actions": ep.actions, "rewards": ep.rewards} for ep in episodes]
+
+
+def _config_hash(cfg: TrainPolicyConfig, layout: dict) -> str:
+    # workers change speed, not results; more iterations extend the same run (resume), they do not start another
+    payload = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "encoders", "iterations")}
+    return hashlib.sha256(json.dumps({"cfg": payload, "layout": layout}, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | Path,
+                 encoder_config: EncoderConfig | None = None, progress: bool = True) -> dict[str, Any]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = get_task(task)
+    layout = obs_layout(cfg, task, demos)
+    run_hash = _config_hash(cfg, layout)
+    ckpt_path = out / "checkpoint.pt"
+    start_iter, rows, seconds = 0, [], {"bc_s": 0.0}
+
+    policy = GaussianMLPPolicy(demos.observations.shape[1], spec.action_dim, cfg.hidden, cfg.init_log_std,
+                               cfg.min_log_std, seed=cfg.seed, obs_layout=layout)
+    baseline = MLPBaseline(demos.observations.shape[1], cfg.vf_hidden, lr=cfg.vf_lr, batch_size=cfg.vf_batch,
+                           epochs=cfg.vf_epochs, weight_decay=cfg.vf_weight_decay, seed=cfg.seed)
+    resumed = _resume(ckpt_path, run_hash, policy, baseline)
+    if resumed is not None:
+        start_iter, rows, seconds = resumed
+    else:
+        # BC: the policy starts from the demonstrations (mjrl: MSE on the mean action, 5 epochs, batch 32, 1e-3)
+        policy.set_normalisation(demos.observations, demos.actions)
+        t0 = time.perf_counter()
+        bc_losses = behaviour_clone(policy, demos.observations, demos.actions, cfg.bc_epochs, cfg.bc_batch, cfg.bc_lr, cfg.seed)
+        seconds = {"bc_s": time.perf_counter() - t0, "bc_final_loss": float(bc_losses[-1]) if bc_losses else float("nan")}
+        _save_checkpoint(ckpt_path, run_hash, policy, baseline, 0, rows, seconds)
+
+    iterations = 0 if cfg.mode == "bc" else cfg.iterations
+    if start_iter < iterations:
+        obs_cfg = ObsConfig(mode=cfg.obs, proprio=cfg.proprio, proprio_noise=cfg.proprio_noise,
+                            cameras=tuple(demos.provenance.get("cameras", ())) if cfg.obs == "vision" else (),
+                            image_size=int(demos.provenance.get("image_size", 256)) if cfg.obs == "vision" else 256)
+        with Sampler(task, obs_cfg, cfg.workers, cfg.reward_mode, cfg.horizon or None, encoder_config) as sampler:
+            if cfg.obs == "vision":
+                check_encoder_matches(sampler.feature_key, demos.provenance, "demo features")
+            bar = tqdm(range(start_iter, iterations), desc=f"{cfg.mode} {task}", unit="iter", disable=not progress,
+                       initial=start_iter, total=iterations)
+            for k in bar:
+                rows.append(_iteration(k, cfg, sampler, policy, baseline, demos))
+                bar.set_postfix(success=f"{rows[-1]['success_rate']:.2f}", ret=f"{rows[-1]['return_mean']:.1f}")
+                _save_checkpoint(ckpt_path, run_hash, policy, baseline, k + 1, rows, seconds)
+    return _write_outputs(out, task, cfg, layout, demos, policy, rows, seconds)
+
+
+def _iteration(k: int, cfg: TrainPolicyConfig, sampler: Sampler, policy: GaussianMLPPolicy, baseline: MLPBaseline,
+               demos: DemoData) -> dict[str, float]:
+    seeds = [cfg.seed * 1_000_000 + k * cfg.episodes + i for i in range(cfg.episodes)]
+    t0 = time.perf_counter()
+    episodes = sampler.sample(policy, seeds)
+    sampling_s = time.perf_counter() - t0
+    paths = _paths(episodes)
+    # returns, then GAE advantages with the current value function (mjrl: process_samples)
+    compute_returns(paths, cfg.gamma)
+    compute_advantages(paths, baseline, cfg.gamma, cfg.gae_lambda)
+    obs = np.concatenate([p["observations"] for p in paths])
+    actions = np.concatenate([p["actions"] for p in paths])
+    advantages = np.concatenate([p["advantages"] for p in paths])
+    t1 = time.perf_counter()
+    demo = (demos.observations, demos.actions) if cfg.mode == "dapg" else None
+    weight = dapg_demo_weight(cfg.lam_0, cfg.lam_1, k) if demo is not None else 0.0
+    stats = npg_step(policy, obs, actions, advantages, cfg.delta, cfg.cg_iters, cfg.damping, demo, weight)
+    t2 = time.perf_counter()
+    baseline.fit(paths)  # after the policy update, as mjrl
+    t3 = time.perf_counter()
+    parts = time_by_part(episodes)
+    returns = [float(ep.rewards.sum()) for ep in episodes]
+    return {"iteration": k + 1, "success_rate": float(np.mean([ep.success for ep in episodes])),
+            "return_mean": float(np.mean(returns)), "samples": int(len(obs)), "sampling_s": sampling_s,
+            **parts, "npg_s": t2 - t1, "vf_s": t3 - t2, "kl": float(stats.get("kl", float("nan"))),
+            "alpha": float(stats.get("alpha", float("nan"))), "demo_weight": weight}
+
+
+def _save_checkpoint(path: Path, run_hash: str, policy: GaussianMLPPolicy, baseline: MLPBaseline, iteration: int,
+                     rows: list[dict], seconds: dict) -> None:
+    with atomic_output(path) as tmp:
+        torch.save({"run_hash": run_hash, "iteration": iteration, "policy": policy.state_dict(),
+                    "baseline": baseline.state_dict(), "rows": json.dumps(rows), "seconds": json.dumps(seconds)}, tmp)
+
+
+def _resume(path: Path, run_hash: str, policy: GaussianMLPPolicy, baseline: MLPBaseline):
+    """(next iteration, curve rows, seconds) from a checkpoint of this very configuration, else None."""
+    if not path.exists():
+        return None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - a broken checkpoint is simply not resumed from
+        return None
+    if ckpt.get("run_hash") != run_hash:
+        return None
+    policy.load_state_dict(ckpt["policy"])
+    baseline.load_state_dict(ckpt["baseline"])
+    return int(ckpt["iteration"]), json.loads(ckpt["rows"]), json.loads(ckpt["seconds"])
+
+
+def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, demos: DemoData,
+                   policy: GaussianMLPPolicy, rows: list[dict], seconds: dict) -> dict[str, Any]:
+    policy.save(out / "policy.pt")
+    with atomic_output(out / "curves.csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CURVE_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items() if k in CURVE_FIELDS})
+    totals = {f"{part}": float(sum(r[part] for r in rows)) for part in
+              ("sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s")}
+    p = demos.provenance
+    metrics = {
+        "task": task, "mode": cfg.mode, "obs": cfg.obs, "iterations": len(rows),
+        "encoder": p.get("model", "state") if cfg.obs == "vision" else "state",
+        "weights_source": p.get("weights_source", "none"), "weights_sha256": p.get("weights_sha256", ""),
+        "layer": p.get("layer", ""), "precision": p.get("precision", ""),
+        "render_quality": p.get("render_quality", ""), "image_size": (p.get("input_size") or [0])[0],
+        "demos": demos.n_demos, "demo_samples": int(len(demos.observations)),
+        "success_rate": rows[-1]["success_rate"] if rows else float("nan"),
+        "return_mean": rows[-1]["return_mean"] if rows else float("nan"),
+        "best_success_rate": max((r["success_rate"] for r in rows), default=float("nan")),
+        "samples": int(sum(r["samples"] for r in rows)),
+        "seconds": {**{k: float(v) for k, v in seconds.items() if k.endswith("_s")}, **totals},
+        "bc_final_loss": seconds.get("bc_final_loss"), "reward_mode": cfg.reward_mode, "seed": cfg.seed,
+    }
+    with atomic_output(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metrics

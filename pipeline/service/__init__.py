@@ -1,0 +1,6 @@
+"""The batched encoder service: the same Encoder as the feature cache, shared by every rollout worker."""
+
+from pipeline.service.client import FrameEncoder, InProcessEncoder, ServiceClient, ServiceHandle
+from pipeline.service.server import ServiceConfig
+
+__all__ = ["FrameEncoder", "InProcessEncoder", "ServiceClient", "ServiceConfig", "ServiceHandle"]

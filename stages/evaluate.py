@@ -1,0 +1,31 @@
+"""DVC stage `evaluate` (a matrix over train_policy.encoders): policy -> data/eval/<task>/<encoder>.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section
+from pipeline.rl.evaluate import evaluate_policy
+from stages._common import stage_main
+from stages.train_policy import service_encoder
+
+
+def _args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoder", required=True)
+    parser.add_argument("--policy", required=True, help="policy.pt of a run")
+    parser.add_argument("--vae-model", default="")
+    parser.add_argument("--out", required=True, help="metrics JSON to write")
+
+
+def _run(args: argparse.Namespace) -> None:
+    cfg = load_section(args.params, "evaluate", EvaluateConfig)
+    train = load_section(args.params, "train_policy", TrainPolicyConfig)
+    render = load_section(args.params, "render_demos", RenderDemosConfig)
+    encoder = None if train.obs == "state" else service_encoder(args.params, args.encoder, args.vae_model)
+    metrics = evaluate_policy(args.policy, cfg, args.out, train.reward_mode, encoder, render.size, render.quality)
+    print(f"{args.out}: {json.dumps({c: r['success_rate'] for c, r in metrics['conditions'].items()})}")
+
+
+if __name__ == "__main__":
+    stage_main(__doc__, _args, _run)

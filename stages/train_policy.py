@@ -1,0 +1,41 @@
+"""DVC stage `train_policy` (a matrix over train_policy.encoders): demos/features -> data/runs/<task>/<encoder>/."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from pipeline.config import EncodeConfig, TrainPolicyConfig, load_section
+from pipeline.encoders.encoder import EncoderConfig
+from pipeline.rl.demo_data import state_demos, vision_demos
+from pipeline.rl.train import train_policy
+from stages._common import stage_main
+
+
+def service_encoder(params: str, encoder: str, vae_model: str) -> EncoderConfig:
+    """The encoder the rollout service runs: exactly what the encode stage cached (params `encode`)."""
+    return load_section(params, "encode", EncodeConfig).encoder_config(encoder, vae_model if encoder == "vae" else "")
+
+
+def _args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--encoder", required=True, help="feature store name (resnet18, vae, ...)")
+    parser.add_argument("--demos", required=True, help="demo HDF5 (state observations)")
+    parser.add_argument("--frames", required=True, help="frames HDF5 (joints of each demo step)")
+    parser.add_argument("--features", required=True, help="feature store of the demos")
+    parser.add_argument("--vae-model", default="", help="trained VAE file, for --encoder vae")
+    parser.add_argument("--out", required=True, help="run folder")
+
+
+def _run(args: argparse.Namespace) -> None:
+    cfg = load_section(args.params, "train_policy", TrainPolicyConfig)
+    if cfg.obs == "state":
+        demos, encoder = state_demos(args.demos), None
+    else:
+        demos, encoder = vision_demos(args.features, args.frames, cfg.proprio), service_encoder(args.params, args.encoder, args.vae_model)
+    metrics = train_policy(args.task, cfg, demos, args.out, encoder)
+    print(f"{args.out}: {json.dumps({k: metrics[k] for k in ('success_rate', 'return_mean', 'weights_source')})}")
+
+
+if __name__ == "__main__":
+    stage_main(__doc__, _args, _run)

@@ -1,0 +1,84 @@
+"""train_policy and evaluate end to end on tiny settings: outputs, resume, layout and encoder checks."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from pipeline.cache.encode import encode_frames
+from pipeline.config import EvaluateConfig, TrainPolicyConfig
+from pipeline.encoders import EncoderConfig
+from pipeline.errors import PipelineError
+from pipeline.rl.demo_data import state_demos, vision_demos
+from pipeline.rl.evaluate import evaluate_policy
+from pipeline.rl.policy import GaussianMLPPolicy
+from pipeline.rl.train import train_policy
+from tests.encoders.conftest import make_frames
+
+TINY = dict(iterations=2, episodes=2, horizon=15, workers=0, hidden=(16, 16), vf_hidden=(16, 16), bc_epochs=1)
+ENCODER = EncoderConfig(weights="random")
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("demo")
+    frames = make_frames(tmp / "door.h5", size=64, n=2, horizon=10)
+    features = tmp / "resnet18.zarr"
+    encode_frames(frames, features, ENCODER, progress=False)
+    return frames.with_suffix(".demos.h5"), frames, features
+
+
+def _rows(run):
+    with open(run / "curves.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_state_training_writes_metrics_curves_and_policy(tmp_path, demo_files):
+    demos, _, _ = demo_files
+    cfg = TrainPolicyConfig(obs="state", **TINY)
+    metrics = train_policy("door", cfg, state_demos(demos), tmp_path)
+    assert metrics["iterations"] == 2 and metrics["encoder"] == "state" and 0 <= metrics["success_rate"] <= 1
+    assert set(metrics["seconds"]) >= {"bc_s", "sampling_s", "physics_s", "npg_s", "vf_s"}
+    rows = _rows(tmp_path)
+    assert [r["iteration"] for r in rows] == ["1", "2"] and all(int(r["samples"]) == 30 for r in rows)
+    assert float(rows[1]["demo_weight"]) == pytest.approx(0.01 * 0.95)
+    policy = GaussianMLPPolicy.load(tmp_path / "policy.pt", expect_layout={"task": "door", "obs": "state"})
+    assert policy.obs_dim == 39
+
+
+def test_resume_continues_the_same_run(tmp_path, demo_files):
+    demos, _, _ = demo_files
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train_policy("door", TrainPolicyConfig(obs="state", **TINY), state_demos(demos), straight)
+    train_policy("door", TrainPolicyConfig(obs="state", **{**TINY, "iterations": 1}), state_demos(demos), split)
+    train_policy("door", TrainPolicyConfig(obs="state", **TINY), state_demos(demos), split)  # resumes at iteration 2
+    keep = ("iteration", "success_rate", "return_mean", "samples", "kl", "alpha")
+    assert [{k: r[k] for k in keep} for r in _rows(split)] == [{k: r[k] for k in keep} for r in _rows(straight)]
+    a = GaussianMLPPolicy.load(straight / "policy.pt").get_flat_params()
+    b = GaussianMLPPolicy.load(split / "policy.pt").get_flat_params()
+    assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_vision_training_and_evaluation_with_distractors(tmp_path, demo_files):
+    _, frames, features = demo_files
+    demos = vision_demos(features, frames, proprio=True)
+    assert demos.observations.shape == (20, 512 + 24)
+    cfg = TrainPolicyConfig(**{**TINY, "iterations": 1})
+    metrics = train_policy("door", cfg, demos, tmp_path / "run", ENCODER)
+    assert metrics["weights_source"] == "random:seed=0" and metrics["seconds"]["encode_s"] > 0
+    out = tmp_path / "eval.json"
+    ev = evaluate_policy(tmp_path / "run" / "policy.pt", EvaluateConfig(episodes=1, distractors=("extra_object",), horizon=12, workers=0),
+                         out, encoder_config=ENCODER, image_size=64)
+    assert set(ev["conditions"]) == {"plain", "extra_object"}
+    plain = ev["conditions"]["plain"]
+    assert plain["frames_encoded"] == plain["steps"] == 12  # one encode per step and camera (door: one camera)
+    assert json.loads(out.read_text())["encoder"] == "resnet18"
+
+
+def test_features_from_another_encoder_are_refused(tmp_path, demo_files):
+    _, frames, features = demo_files
+    demos = vision_demos(features, frames, proprio=True)
+    other = EncoderConfig(weights="random", layer="layer3")
+    with pytest.raises(PipelineError, match="features come from another encoder than the service runs"):
+        train_policy("door", TrainPolicyConfig(**{**TINY, "iterations": 1}), demos, tmp_path, other)
