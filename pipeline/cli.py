@@ -115,6 +115,25 @@ def encode(model: str, weights: str, weights_sha256: str, layer: str, task: str,
     click.echo(f"{out}: {json.dumps(encode_frames(frames, out, config, batch_size, dtype, shard_rows=shard_rows))}")
 
 
+@main.command("train-vae")
+@click.option("--data", "dataset", required=True, type=click.Path(dir_okay=False), help="image HDF5 from render-vae-data")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="output folder (model.pt, metrics.json, ...)")
+@click.option("--checkpoints", default=None, type=click.Path(file_okay=False), help="checkpoint folder [<out>/checkpoints]")
+@click.option("--epochs", default=10, type=int, help="passes over the training images; raising it resumes")
+@click.option("--batch-size", default=64, type=int, help="images per Adam step")
+@click.option("--lr", default=1e-3, type=float, help="Adam learning rate")
+@click.option("--kl-weight", default=0.1, type=float, help="weight of the KL term (beta)")
+@click.option("--val-fraction", default=0.1, type=float, help="share held out, as whole episodes")
+@click.option("--seed", default=0, type=int, help="seed of init, split, shuffles and noise")
+@_friendly_errors
+def train_vae_cmd(dataset: str, out: str, checkpoints: str | None, **options: Any) -> None:
+    """Train the baseline VAE; rerunning resumes."""
+    from pipeline.config import TrainVaeConfig
+    from pipeline.vae.train import train_vae
+
+    click.echo(f"{out}: {json.dumps(train_vae(dataset, out, TrainVaeConfig(**options), checkpoints=checkpoints))}")
+
+
 @main.command("train-policy")
 @click.option("--task", default="door", help="task")
 @click.option("--encoder", default="resnet18", help="feature store name: data/features/<task>/<encoder>.zarr")

@@ -1,0 +1,396 @@
+"""Train the baseline VAE (RRL appendix 7.4) on a render_vae_data image file; resumable, deterministic from a seed.
+
+Loss per image: reconstruction = sum over the 3x64x64 pixels of the squared error (images in [0, 1]),
+KL = sum over the latent dims of KL(q(z|x) || N(0, I)); both averaged over the batch;
+loss = reconstruction + kl_weight * KL (kl_weight 1 would be a Gaussian decoder of variance 1/2).
+Reported figures are the same per-image sums, averaged over images (train: over the epoch's batches, in train
+mode; validation: after the epoch, in eval mode, z sampled from a generator seeded the same every epoch).
+
+Data is streamed from the HDF5 file: the training rows are cut into contiguous blocks (`block` images, never
+crossing an episode of the validation split); each epoch shuffles the block order, reads `buffer_blocks` blocks
+at a time and shuffles the images within them. Memory holds one buffer, whatever the dataset size.
+The validation split holds whole episodes (by `episode_seed`), taken from every part of the dataset.
+
+Outputs in out_dir: model.pt (+ model.sha256), metrics.json, curves.csv, reconstructions.png; and
+checkpoints/epoch_NNN.pt (the latest only; another folder may be given) from which a rerun resumes: the curve continues exactly as an
+uninterrupted run's would (every epoch reseeds its shuffle and noise from (seed, epoch)).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pipeline.atomic import atomic_output
+from pipeline.config import TrainVaeConfig
+from pipeline.encoders.preprocess import vae64
+from pipeline.errors import PipelineError
+from pipeline.vae.model import IMAGE_SIZE, VAE, VAEConfig, check_state_dict, model_bytes
+
+DATASET_FORMAT = "rrl-pipe/vae-images"
+CHECKPOINT_FORMAT = "rrl-pipe/vae-checkpoint"
+CURVE_COLUMNS = ("epoch", "train_recon", "train_kl", "val_recon", "val_kl", "seconds")
+PIXELS = 3 * IMAGE_SIZE * IMAGE_SIZE
+
+
+GRAD_CLIP = 100.0  # global gradient norm; the summed-pixel loss makes typical norms O(10)
+
+
+# ----------------------------------------------------------------------------------------------------- dataset
+
+
+class ImageFile:
+    """A render_vae_data file, checked before any work."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise PipelineError(f"{self.path}: no such VAE image file (written by `rrl-pipe render-vae-data`)")
+        try:
+            self.file = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise PipelineError(f"{self.path}: not a readable HDF5 file (truncated or not HDF5: {str(exc).splitlines()[0][:80]})") from None
+        try:
+            self._check()
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _check(self) -> None:
+        f = self.file
+        fmt = f.attrs.get("format")
+        if fmt != DATASET_FORMAT:
+            raise PipelineError(f"{self.path}: format {fmt!r}, expected {DATASET_FORMAT!r} (a render_vae_data output)")
+        for key in ("images", "episode_seed", "part"):
+            if key not in f or not isinstance(f[key], h5py.Dataset):
+                raise PipelineError(f"{self.path}: incomplete: no dataset {key!r}")
+        images = f["images"]
+        if images.ndim != 4 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 3) or images.dtype != np.uint8:
+            raise PipelineError(f"{self.path}: images {images.shape} {images.dtype}, expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}, 3) uint8")
+        self.n = images.shape[0]
+        for key in ("episode_seed", "part"):
+            if f[key].shape != (self.n,):
+                raise PipelineError(f"{self.path}: {key} has shape {f[key].shape}, expected ({self.n},)")
+        try:
+            self.episode = f["episode_seed"][()]
+            self.part = f["part"][()]
+            images[self.n - 1]  # the last row: a truncated file fails here, not mid-training
+        except OSError:
+            raise PipelineError(f"{self.path}: incomplete or truncated HDF5 file (a read failed)") from None
+        if self.n < 2 or len(np.unique(self.episode)) < 2:
+            raise PipelineError(f"{self.path}: {self.n} images from {len(np.unique(self.episode))} episode(s): "
+                                "need at least two episodes (one for validation)")
+        self.task = str(f.attrs.get("task", ""))
+
+    def fingerprint(self) -> str:
+        """Identifies the content cheaply (attributes, size, episode layout) for resume checks."""
+        digest = hashlib.sha256()
+        for key in sorted(self.file.attrs):
+            digest.update(f"{key}={self.file.attrs[key]!r};".encode())
+        digest.update(str(self.file["images"].shape).encode())
+        digest.update(self.episode.tobytes())
+        return digest.hexdigest()
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        try:
+            return self.file["images"][lo:hi]
+        except OSError:
+            raise PipelineError(f"{self.path}: images {lo}:{hi} cannot be read (truncated or corrupt file)") from None
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def split_episodes(episode: np.ndarray, part: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of validation rows: whole episodes, from every part, about val_fraction of each part's images."""
+    rng = np.random.default_rng([seed, 0x5A1])
+    val = np.zeros(len(episode), bool)
+    for p in np.unique(part):
+        rows = part == p
+        seeds, counts = np.unique(episode[rows], return_counts=True)
+        target, taken = val_fraction * rows.sum(), 0
+        for i in rng.permutation(len(seeds)):  # greedy in a seeded order: take an episode when it brings
+            if counts[i] < 2 * (target - taken):  # the held-out count closer to the target
+                val |= episode == seeds[i]
+                taken += counts[i]
+    if not val.any():  # every episode is larger than the target: the smallest one
+        seeds, counts = np.unique(episode, return_counts=True)
+        val = episode == seeds[np.argmin(counts)]
+    if val.all():
+        raise PipelineError("train_vae: the validation split would take every episode")
+    return val
+
+
+def make_blocks(rows: np.ndarray, block: int) -> list[tuple[int, int]]:
+    """[lo, hi) ranges covering the sorted row indices: contiguous runs cut every `block` rows."""
+    if len(rows) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    blocks = []
+    for run in np.split(rows, breaks):
+        for lo in range(0, len(run), block):
+            piece = run[lo : lo + block]
+            blocks.append((int(piece[0]), int(piece[-1]) + 1))
+    return blocks
+
+
+def train_batches(data: ImageFile, blocks: list[tuple[int, int]], cfg: TrainVaeConfig, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Shuffled uint8 batches (B, 64, 64, 3): block order shuffled, then images within a buffer of blocks."""
+    order = rng.permutation(len(blocks))
+    carry = np.empty((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    for start in range(0, len(order), cfg.buffer_blocks):
+        buffer = np.concatenate([carry, *(data.read(*blocks[i]) for i in order[start : start + cfg.buffer_blocks])])
+        buffer = buffer[rng.permutation(len(buffer))]
+        whole = len(buffer) // cfg.batch_size * cfg.batch_size
+        for lo in range(0, whole, cfg.batch_size):
+            yield buffer[lo : lo + cfg.batch_size]
+        carry = buffer[whole:]
+    if len(carry) >= 2:  # BatchNorm needs two images; a single leftover image waits for the next epoch's shuffle
+        yield carry
+
+
+def eval_batches(data: ImageFile, blocks: list[tuple[int, int]], batch_size: int) -> Iterator[np.ndarray]:
+    for lo, hi in blocks:
+        images = data.read(lo, hi)
+        for i in range(0, len(images), batch_size):
+            yield images[i : i + batch_size]
+
+
+def n_train_batches(n_rows: int, batch_size: int) -> int:
+    return n_rows // batch_size + (1 if n_rows % batch_size >= 2 else 0)
+
+
+# ------------------------------------------------------------------------------------------------------ training
+
+
+def to_input(batch: np.ndarray) -> torch.Tensor:
+    """uint8 (B, 64, 64, 3) -> float (B, 3, 64, 64) in [0, 1]: the `vae64` preprocessing the served encoder uses."""
+    return vae64(torch.from_numpy(batch).permute(0, 3, 1, 2))
+
+
+def losses(model: VAE, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reconstruction, KL): per-image sums, batch means."""
+    recon, mu, logvar = model(x, generator)
+    rec = (recon - x).pow(2).flatten(1).sum(1).mean()
+    kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).sum(1).mean()
+    return rec, kl
+
+
+def _seed(*key: int) -> int:
+    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> 1)
+
+
+@torch.no_grad()
+def evaluate(model: VAE, data: ImageFile, blocks: list[tuple[int, int]], cfg: TrainVaeConfig) -> tuple[float, float]:
+    model.eval()
+    generator = torch.Generator().manual_seed(_seed(cfg.seed, 0xE7A1))  # the same noise every epoch
+    rec_sum = kl_sum = 0.0
+    n = 0
+    for batch in eval_batches(data, blocks, cfg.batch_size):
+        rec, kl = losses(model, to_input(batch), generator)
+        rec_sum += rec.item() * len(batch)
+        kl_sum += kl.item() * len(batch)
+        n += len(batch)
+    return rec_sum / n, kl_sum / n
+
+
+def _bytes(obj: Any) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def _write_bytes(path: Path, content: bytes) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(content)
+
+
+def _checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in folder.glob("epoch_*.pt") if folder.is_dir() else []:
+        match = re.fullmatch(r"epoch_(\d+)\.pt", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def _load_checkpoint(folder: Path, cfg: TrainVaeConfig, fingerprint: str) -> dict[str, Any] | None:
+    """The latest checkpoint at or before cfg.epochs, refused (one line) when another config or dataset wrote it."""
+    usable = [(e, p) for e, p in _checkpoints(folder) if e <= cfg.epochs]
+    if not usable:
+        return None
+    epoch, path = usable[-1]
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is bad input, not a crash
+        raise PipelineError(f"{path}: not a loadable checkpoint ({exc.__class__.__name__}); delete it to start over") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise PipelineError(f"{path}: not a train_vae checkpoint; delete {folder} to start over")
+    if ckpt["config"] != cfg.resume_key():
+        diff = {k: (ckpt["config"].get(k), v) for k, v in cfg.resume_key().items() if ckpt["config"].get(k) != v}
+        changes = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in diff.items())
+        raise PipelineError(f"{path}: written with another config ({changes}); delete {folder} to start over")
+    if ckpt["dataset"] != fingerprint:
+        raise PipelineError(f"{path}: written for another image dataset; delete {folder} to start over")
+    check_state_dict(VAE(cfg.vae_config).state_dict(), ckpt["model"], str(path))
+    return ckpt
+
+
+def _save_checkpoint(folder: Path, epoch: int, model: VAE, optimizer: torch.optim.Optimizer, cfg: TrainVaeConfig,
+                     fingerprint: str, curve: list[dict[str, float]]) -> None:
+    old = _checkpoints(folder)
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": epoch,
+        "config": cfg.resume_key(),
+        "dataset": fingerprint,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": {"torch": torch.get_rng_state()},
+        "curve": curve,
+    }
+    _write_bytes(folder / f"epoch_{epoch:03d}.pt", _bytes(state))
+    for e, path in old:  # keep the latest only: a checkpoint of the default model is ~100 MB
+        if e != epoch:
+            path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _deterministic() -> Iterator[None]:
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def train_vae(dataset_path: str | Path, out_dir: str | Path, cfg: TrainVaeConfig, progress: bool = True,
+              checkpoints: str | Path | None = None) -> dict[str, Any]:
+    """Train (or resume) and write model.pt, model.sha256, metrics.json, curves.csv, reconstructions.png.
+
+    checkpoints: the folder of per-epoch checkpoints, out_dir/checkpoints by default (DVC deletes a stage's outs
+    before running it, so a DVC stage that should resume passes a separate, persistent folder)."""
+    out_dir = Path(out_dir)
+    data = ImageFile(dataset_path)
+    try:
+        with _deterministic():
+            return _train(data, out_dir, Path(checkpoints) if checkpoints else out_dir / "checkpoints", cfg, progress)
+    finally:
+        data.close()
+
+
+def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, progress: bool) -> dict[str, Any]:
+    fingerprint = data.fingerprint()
+    val_mask = split_episodes(data.episode, data.part, cfg.val_fraction, cfg.seed)
+    train_rows, val_rows = np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
+    train_blocks, val_blocks = make_blocks(train_rows, cfg.block), make_blocks(val_rows, cfg.block)
+
+    torch.manual_seed(_seed(cfg.seed, 0x1417))
+    model = VAE(cfg.vae_config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    curve: list[dict[str, float]] = []
+    ckpt = _load_checkpoint(folder, cfg, fingerprint)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        curve = list(ckpt["curve"])
+    start = len(curve)
+
+    per_epoch = n_train_batches(len(train_rows), cfg.batch_size)
+    bar = tqdm(total=cfg.epochs * per_epoch, initial=start * per_epoch, unit="batch",
+               desc=f"train_vae {data.task}", disable=not progress)
+    from pipeline.cache.encode import background  # reads the next batches while this thread trains
+
+    for epoch in range(start, cfg.epochs):
+        began = time.perf_counter()
+        torch.manual_seed(_seed(cfg.seed, epoch, 1))
+        generator = torch.Generator().manual_seed(_seed(cfg.seed, epoch, 2))
+        model.train()
+        rec_sum = kl_sum = 0.0
+        n = 0
+        for batch in background(train_batches(data, train_blocks, cfg, np.random.default_rng([cfg.seed, epoch]))):
+            rec, kl = losses(model, to_input(batch), generator)
+            loss = rec + cfg.kl_weight * kl
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)  # with the logvar bound: no KL spikes
+            optimizer.step()
+            rec_sum += rec.item() * len(batch)
+            kl_sum += kl.item() * len(batch)
+            n += len(batch)
+            bar.update(1)
+            bar.set_postfix(recon=f"{rec.item():.1f}", kl=f"{kl.item():.1f}")
+        val_rec, val_kl = evaluate(model, data, val_blocks, cfg)
+        curve.append({"epoch": epoch + 1, "train_recon": rec_sum / n, "train_kl": kl_sum / n,
+                      "val_recon": val_rec, "val_kl": val_kl, "seconds": time.perf_counter() - began})
+        _save_checkpoint(folder, epoch + 1, model, optimizer, cfg, fingerprint, curve)
+    bar.close()
+
+    model.eval()
+    content = model_bytes(model)
+    sha = hashlib.sha256(content).hexdigest()
+    _write_bytes(out_dir / "model.pt", content)
+    _write_bytes(out_dir / "model.sha256", f"{sha}\n".encode())
+    last = curve[-1]
+    metrics = {
+        "train_recon": last["train_recon"], "train_kl": last["train_kl"],
+        "val_recon": last["val_recon"], "val_kl": last["val_kl"],
+        "val_mse_per_pixel": last["val_recon"] / PIXELS,
+        "loss": f"per-image sum of squared errors over {PIXELS} pixel values in [0, 1] + kl_weight * per-image KL",
+        "kl_weight": cfg.kl_weight,
+        "images": data.n, "train_images": int(len(train_rows)), "val_images": int(len(val_rows)),
+        "val_episodes": int(len(np.unique(data.episode[val_mask]))),
+        "epochs": len(curve), "seconds": sum(row["seconds"] for row in curve),
+        "task": data.task, "model_sha256": sha,
+    }
+    _write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+    _write_bytes(out_dir / "curves.csv", _curve_csv(curve).encode())
+    _write_bytes(out_dir / "reconstructions.png", reconstruction_grid(model, data, val_rows))
+    return metrics
+
+
+def _curve_csv(curve: list[dict[str, float]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CURVE_COLUMNS)
+    for row in curve:
+        writer.writerow([row["epoch"], *(f"{row[c]:.9g}" for c in CURVE_COLUMNS[1:])])
+    return out.getvalue()
+
+
+@torch.no_grad()
+def reconstruction_grid(model: VAE, data: ImageFile, rows: np.ndarray, n: int = 8, scale: int = 2) -> bytes:
+    """PNG: n validation images (evenly spaced) in the top row, their reconstructions (decoded means) below."""
+    from PIL import Image
+
+    picks = rows[np.linspace(0, len(rows) - 1, min(n, len(rows))).round().astype(int)]
+    originals = np.stack([data.read(int(i), int(i) + 1)[0] for i in picks])
+    model.eval()
+    mu, _ = model.encode(to_input(originals))
+    recon = (model.decoder(mu).permute(0, 2, 3, 1).numpy() * 255).round().clip(0, 255).astype(np.uint8)
+    gap, size = 2, IMAGE_SIZE
+    grid = np.full((2 * size + 3 * gap, len(picks) * (size + gap) + gap, 3), 255, np.uint8)
+    for k in range(len(picks)):
+        x = gap + k * (size + gap)
+        grid[gap : gap + size, x : x + size] = originals[k]
+        grid[2 * gap + size : 2 * gap + 2 * size, x : x + size] = recon[k]
+    image = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
