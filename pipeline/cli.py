@@ -230,6 +230,23 @@ def bench_encode_cmd(model: str, weights: str, n_frames: int, naive_frames: int,
     bench_encode(model, weights, n_frames, naive_frames, repeats, device, batch_sizes, echo=click.echo)
 
 
+@bench.command("sample")
+@click.option("--task", default="door", help="task")
+@click.option("--model", default="resnet18", help="encoder the service runs")
+@click.option("--workers", default=2, type=int, help="env worker processes")
+@click.option("--episodes", default=4, type=int, help="episodes per measurement")
+@click.option("--horizon", default=50, type=int, help="steps per episode")
+@click.option("--size", default=256, type=int, help="image size")
+@click.option("--quality", default="fast", help="render preset (the same for every measurement)")
+@click.option("--repeats", default=3, type=int, help="measurements per cell; the median is reported")
+@_friendly_errors
+def bench_sample_cmd(task: str, model: str, workers: int, episodes: int, horizon: int, size: int, quality: str, repeats: int) -> None:
+    """Sampler steps/s vs its parts and the reference way."""
+    from pipeline.bench.sample import bench_sample
+
+    bench_sample(task, model, workers, episodes, horizon, size, quality, repeats, echo=click.echo)
+
+
 @main.command()
 def doctor() -> None:
     """Check rendering, torch, devices, cached weights."""

@@ -8,6 +8,7 @@ come back ordered by episode, so results do not depend on how many workers ran t
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -126,14 +127,19 @@ class EpisodeRunner:
         self.env.close()
 
 
-def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, endpoint, max_frames: int, conn) -> None:
+def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, endpoint, max_frames: int, conn,
+            own_encoder=None, threads: int = 1) -> None:
     """Env worker process: build once, then run the episodes it is sent until told to stop."""
-    torch.set_num_threads(1)  # the policy MLP is tiny; the cores belong to rendering and the encoder service
+    torch.set_num_threads(threads)  # 1: the policy MLP is tiny; the cores belong to rendering and the service
     encoder = None
     if endpoint is not None:
         from pipeline.service.client import ServiceClient
 
         encoder = ServiceClient(endpoint, max_frames)
+    elif own_encoder is not None:  # the reference code's way (bench only): every env runs its own model
+        from pipeline.service.client import InProcessEncoder
+
+        encoder = InProcessEncoder(own_encoder)
     runner = EpisodeRunner(task, obs, reward_mode, horizon, encoder)
     conn.send(("ready",))
     while True:
@@ -149,7 +155,8 @@ class Sampler:
     """Episodes in parallel over persistent env workers that share one encoder service (workers=0: in-process)."""
 
     def __init__(self, task: str, obs: ObsConfig, workers: int, reward_mode: str = "sparse", horizon: int | None = None,
-                 encoder_config=None, service_device_note: str = ""):
+                 encoder_config=None, per_worker_encoder: bool = False):
+        """`per_worker_encoder` (benchmarks only): each worker encodes its own frames at batch 1, no service."""
         self.task, self.obs, self.workers = task, obs, workers
         self.spec = get_task(task)
         n_cams = len(obs.cameras or self.spec.camera_names)
@@ -160,7 +167,7 @@ class Sampler:
 
             config = ServiceConfig(encoder_config, obs.image_size, cameras=n_cams, max_batch=max(1, workers) * n_cams,
                                    max_wait_ms=20.0)
-            if workers == 0:
+            if workers == 0 or per_worker_encoder:
                 encoder = InProcessEncoder(config)
                 self.feature_key = encoder.key
             else:
@@ -173,9 +180,11 @@ class Sampler:
             return
         ctx = multiprocessing.get_context("spawn")
         endpoint = self.service.endpoint if self.service else None
+        own = config if per_worker_encoder and obs.mode == "vision" else None
+        threads = max(1, (os.cpu_count() or 1) // workers) if own is not None else 1
         for w in range(workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(task, obs, reward_mode, horizon, endpoint, n_cams, child),
+            proc = ctx.Process(target=_worker, args=(task, obs, reward_mode, horizon, endpoint, n_cams, child, own, threads),
                                daemon=True, name=f"rrl-env-{w}")
             proc.start()
             child.close()

@@ -1,0 +1,111 @@
+"""`rrl-pipe bench sample`: env-steps/s of the vision sampler with the encoder service, in one run against
+  - the ceilings, each measured alone with the same workers: rendering (N processes drawing the same scene),
+    encoding (the encoder at the service's batch size), physics (the state sampler: step + policy, no pixels);
+    the bound they allow is 1 / (1/render + 1/encode + 1/physics) on a CPU, where the parts share the cores,
+    and min(render, encode, physics) on a GPU machine;
+  - the reference way: every env worker encodes its own frame at batch 1 inside its step (no service);
+and the NPG + value update on 40,000 samples of the sampler's observation size against the time the sampler
+needs to collect them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from pipeline.bench.common import median_of, table
+from pipeline.bench.render import _ceiling_rate
+from pipeline.encoders.encoder import Encoder, EncoderConfig
+from pipeline.encoders.registry import get_encoder_spec
+from pipeline.rl.baseline import MLPBaseline
+from pipeline.rl.gae import compute_advantages, compute_returns
+from pipeline.rl.npg import npg_step
+from pipeline.rl.policy import GaussianMLPPolicy
+from pipeline.rl.sampler import ObsConfig, Sampler
+from pipeline.tasks import get_task, make_env
+
+
+def _sampler_rate(task: str, obs: ObsConfig, workers: int, episodes: int, horizon: int, encoder: EncoderConfig | None,
+                  per_worker: bool = False) -> float:
+    spec = get_task(task)
+    if obs.mode == "state":
+        obs_dim = make_env(task).observe().shape[0]
+    else:
+        obs_dim = len(obs.cameras or spec.camera_names) * get_encoder_spec(encoder.model).feature_dim(encoder.layer or "pool") + 24
+    with Sampler(task, obs, workers, horizon=horizon, encoder_config=encoder, per_worker_encoder=per_worker) as sampler:
+        policy = GaussianMLPPolicy(obs_dim, spec.action_dim)
+        sampler.sample(policy, [999])  # warm-up: workers, renderers and the service are built and primed
+        start = time.perf_counter()
+        episodes_out = sampler.sample(policy, list(range(episodes)))
+        return sum(len(ep.actions) for ep in episodes_out) / (time.perf_counter() - start)
+
+
+def _encode_rate(encoder: Encoder, batch: int, image_size: int, seconds: float = 3.0) -> float:
+    frames = np.random.default_rng(0).integers(0, 255, (batch, image_size, image_size, 3), dtype=np.uint8)
+    encoder.encode(frames)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        encoder.encode(frames)
+        n += batch
+    return n / (time.perf_counter() - start)
+
+
+def _update_seconds(obs_dim: int, act_dim: int, samples: int = 40_000, horizon: int = 200) -> float:
+    """NPG (DAPG) step + GAE + value fit on `samples` synthetic samples: the learner's share of an iteration."""
+    rng = np.random.default_rng(0)
+    paths = [{"observations": rng.normal(size=(horizon, obs_dim)).astype(np.float32),
+              "actions": rng.normal(size=(horizon, act_dim)).astype(np.float32),
+              "rewards": rng.normal(size=horizon).astype(np.float32)} for _ in range(samples // horizon)]
+    policy = GaussianMLPPolicy(obs_dim, act_dim)
+    baseline = MLPBaseline(obs_dim)
+    demo = (rng.normal(size=(5000, obs_dim)).astype(np.float32), rng.normal(size=(5000, act_dim)).astype(np.float32))
+    start = time.perf_counter()
+    compute_returns(paths, 0.995)
+    compute_advantages(paths, baseline, 0.995, 0.97)
+    cat = lambda key: np.concatenate([p[key] for p in paths])  # noqa: E731
+    npg_step(policy, cat("observations"), cat("actions"), cat("advantages"), demo=demo, demo_weight=0.01)
+    baseline.fit(paths)
+    return time.perf_counter() - start
+
+
+def bench_sample(task: str, model: str, workers: int, episodes: int, horizon: int, image_size: int, quality: str,
+                 repeats: int, echo: Callable[[str], None] = print) -> dict[str, float]:
+    encoder_cfg = EncoderConfig(model=model, weights="random")
+    obs = ObsConfig(mode="vision", image_size=image_size, quality=quality)
+    spec = get_task(task)
+    n_cams = len(spec.camera_names)
+    steps = episodes * horizon
+
+    ours = median_of(repeats, lambda: _sampler_rate(task, obs, workers, episodes, horizon, encoder_cfg))
+    echo(f"  sampler + service: {ours:.1f} steps/s")
+    reference = median_of(repeats, lambda: _sampler_rate(task, obs, workers, episodes, horizon, encoder_cfg, per_worker=True))
+    echo(f"  reference (per-env batch-1 encoding): {reference:.1f} steps/s")
+    qpos = np.concatenate([np.tile(make_env(task).get_state()["qpos"], (steps, 1))])
+    render = median_of(repeats, lambda: _ceiling_rate(task, image_size, quality, qpos, workers)) / n_cams
+    echo(f"  render only ({workers} processes): {render:.1f} steps/s")
+    encoder = Encoder(encoder_cfg)
+    encode = median_of(repeats, lambda: _encode_rate(encoder, workers * n_cams, image_size)) / n_cams
+    echo(f"  encode only (batch {workers * n_cams}): {encode:.1f} steps/s")
+    physics = median_of(repeats, lambda: _sampler_rate(task, ObsConfig(mode="state"), workers, episodes, horizon, None))
+    echo(f"  physics + policy only (state sampler): {physics:.1f} steps/s")
+    on_gpu = torch.cuda.is_available()
+    bound = min(render, encode, physics) if on_gpu else 1.0 / (1.0 / render + 1.0 / encode + 1.0 / physics)
+    obs_dim = n_cams * encoder.dim + 24
+    update = median_of(1, lambda: _update_seconds(obs_dim, spec.action_dim))
+    collect = 40_000 / ours
+    echo(f"\nbench sample: {task}, {model}, {workers} workers, {image_size}px {quality}, {steps} steps per measurement, "
+         f"median of {repeats}; bound = {'min' if on_gpu else 'harmonic sum'} of the parts ({'GPU' if on_gpu else 'CPU'})")
+    echo(table(["measure", "steps/s", "ours / it"],
+               [["sampler + encoder service (ours)", ours, 1.0],
+                ["bound from the parts", bound, ours / bound],
+                ["  render only", render, ours / render],
+                ["  encode only", encode, ours / encode],
+                ["  physics + policy only", physics, ours / physics],
+                ["reference: per-env batch-1 encoding", reference, ours / reference]]))
+    echo(f"NPG + value update on 40,000 samples of {obs_dim}-d: {update:.1f} s; collecting them: {collect:.0f} s "
+         f"(update / collect = {update / collect:.3f})")
+    return {"ours": ours, "bound": bound, "reference": reference, "render": render, "encode": encode, "physics": physics,
+            "ours_over_bound": ours / bound, "ours_over_reference": ours / reference, "update_s": update, "collect_s": collect}
