@@ -17,24 +17,11 @@ import numpy as np
 
 from pipeline.bench.common import median_of, table
 from pipeline.config import RenderDemosConfig
-from pipeline.demos.rollout import rollout
+from pipeline.demos.rollout import RandomPolicy, rollout
 from pipeline.demos.store import write_demos
 from pipeline.render.quality import get_quality
 from pipeline.render.stage import render_demos
 from pipeline.tasks import get_task, make_env
-
-
-class _RandomPolicy:
-    """Random actions: the bench needs states that move, not competent ones."""
-
-    def __init__(self, action_dim: int):
-        self.action_dim = action_dim
-
-    def reset(self, seed: int) -> None:
-        self._rng = np.random.default_rng(seed)
-
-    def act(self, obs: np.ndarray, state: dict) -> np.ndarray:
-        return self._rng.uniform(-1, 1, self.action_dim)
 
 
 def _bare_loop(task: str, size: int, quality: str, qpos: np.ndarray) -> None:
@@ -90,7 +77,8 @@ def bench_render(
         for quality in qualities:
             n = frames or (600 if quality == "fast" else 120)
             horizon = min(env.horizon, n)
-            episodes = [rollout(env, _RandomPolicy(env.action_dim), seed, horizon - 1) for seed in range(-(-n // horizon))]
+            # random actions: the bench needs states that move, not competent ones
+            episodes = [rollout(env, RandomPolicy(env.action_dim), seed, horizon - 1) for seed in range(-(-n // horizon))]
             demos = Path(tmp) / f"{quality}.h5"
             write_demos(demos, task, "bench", episodes, "sparse")
             qpos = np.concatenate([ep.qpos for ep in episodes])

@@ -53,7 +53,7 @@ def _encode_rate(encoder: Encoder, batch: int, image_size: int, seconds: float =
     return n / (time.perf_counter() - start)
 
 
-def _update_seconds(obs_dim: int, act_dim: int, samples: int = 40_000, horizon: int = 200) -> float:
+def _update_seconds(obs_dim: int, act_dim: int, samples: int, horizon: int = 200) -> float:
     """NPG (DAPG) step + GAE + value fit on `samples` synthetic samples: the learner's share of an iteration."""
     rng = np.random.default_rng(0)
     paths = [{"observations": rng.normal(size=(horizon, obs_dim)).astype(np.float32),
@@ -61,7 +61,8 @@ def _update_seconds(obs_dim: int, act_dim: int, samples: int = 40_000, horizon: 
               "rewards": rng.normal(size=horizon).astype(np.float32)} for _ in range(samples // horizon)]
     policy = GaussianMLPPolicy(obs_dim, act_dim)
     baseline = MLPBaseline(obs_dim)
-    demo = (rng.normal(size=(5000, obs_dim)).astype(np.float32), rng.normal(size=(5000, act_dim)).astype(np.float32))
+    n_demo = min(5000, samples)  # 25 demos of 200 steps, as the default door demos
+    demo = (rng.normal(size=(n_demo, obs_dim)).astype(np.float32), rng.normal(size=(n_demo, act_dim)).astype(np.float32))
     start = time.perf_counter()
     compute_returns(paths, 0.995)
     compute_advantages(paths, baseline, 0.995, 0.97)
@@ -72,7 +73,7 @@ def _update_seconds(obs_dim: int, act_dim: int, samples: int = 40_000, horizon: 
 
 
 def bench_sample(task: str, model: str, workers: int, episodes: int, horizon: int, image_size: int, quality: str,
-                 repeats: int, echo: Callable[[str], None] = print) -> dict[str, float]:
+                 repeats: int, echo: Callable[[str], None] = print, samples: int = 40_000) -> dict[str, float]:
     encoder_cfg = EncoderConfig(model=model, weights="random")
     obs = ObsConfig(mode="vision", image_size=image_size, quality=quality)
     spec = get_task(task)
@@ -94,8 +95,8 @@ def bench_sample(task: str, model: str, workers: int, episodes: int, horizon: in
     on_gpu = torch.cuda.is_available()
     bound = min(render, encode, physics) if on_gpu else 1.0 / (1.0 / render + 1.0 / encode + 1.0 / physics)
     obs_dim = n_cams * encoder.dim + 24
-    update = median_of(1, lambda: _update_seconds(obs_dim, spec.action_dim))
-    collect = 40_000 / ours
+    update = median_of(1, lambda: _update_seconds(obs_dim, spec.action_dim, samples))
+    collect = samples / ours
     echo(f"\nbench sample: {task}, {model}, {workers} workers, {image_size}px {quality}, {steps} steps per measurement, "
          f"median of {repeats}; bound = {'min' if on_gpu else 'harmonic sum'} of the parts ({'GPU' if on_gpu else 'CPU'})")
     echo(table(["measure", "steps/s", "ours / it"],
@@ -105,7 +106,7 @@ def bench_sample(task: str, model: str, workers: int, episodes: int, horizon: in
                 ["  encode only", encode, ours / encode],
                 ["  physics + policy only", physics, ours / physics],
                 ["reference: per-env batch-1 encoding", reference, ours / reference]]))
-    echo(f"NPG + value update on 40,000 samples of {obs_dim}-d: {update:.1f} s; collecting them: {collect:.0f} s "
+    echo(f"NPG + value update on {samples:,} samples of {obs_dim}-d: {update:.1f} s; collecting them: {collect:.0f} s "
          f"(update / collect = {update / collect:.3f})")
     return {"ours": ours, "bound": bound, "reference": reference, "render": render, "encode": encode, "physics": physics,
             "ours_over_bound": ours / bound, "ours_over_reference": ours / reference, "update_s": update, "collect_s": collect}

@@ -21,7 +21,8 @@ from tqdm import tqdm
 from pipeline.cache.store import FeatureStoreWriter, StoreLayout, is_complete, store_key
 from pipeline.encoders.encoder import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
-from pipeline.render.frames_store import FramesFile, file_sha256
+from pipeline.checksum import file_sha256
+from pipeline.render.frames_store import FramesFile
 
 T = TypeVar("T")
 STORE_DTYPES = ("float32", "float16")

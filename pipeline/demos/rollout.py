@@ -18,6 +18,20 @@ class Policy(Protocol):
     def act(self, obs: np.ndarray, state: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
+class RandomPolicy:
+    """Uniform actions in [-1, 1], seeded per episode: the VAE dataset's random part, benches, tests."""
+
+    def __init__(self, action_dim: int):
+        self.action_dim = action_dim
+        self._rng = np.random.default_rng(0)
+
+    def reset(self, seed: int) -> None:
+        self._rng = np.random.default_rng([seed, 0xA11])
+
+    def act(self, obs: np.ndarray, state: dict[str, np.ndarray]) -> np.ndarray:
+        return self._rng.uniform(-1.0, 1.0, self.action_dim)
+
+
 def rollout(env: TaskEnv, policy: Policy, seed: int, horizon: int | None = None) -> Episode:
     """One episode from `env.reset(seed)`, actions clipped to [-1, 1] as the env does."""
     horizon = horizon or env.horizon

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
+from pipeline.checksum import file_sha256
 from pipeline.config import MakeDemosConfig, config_dict
 from pipeline.demos.episode import Episode
 from pipeline.demos.rollout import Policy, rollout
@@ -76,8 +76,4 @@ def _sha256(path: Path) -> str:
         path = path / "data" / "main_data.hdf5"
     if not path.exists():
         raise PipelineError(f"{path}: no such file")
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)

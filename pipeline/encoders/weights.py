@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torchvision.models import get_model, get_model_weights
 
+from pipeline.checksum import file_sha256
 from pipeline.errors import PipelineError
 
 RANDOM_SEED = 0
@@ -36,14 +37,6 @@ def imagenet_url(model: str) -> str:
 
 def hub_checkpoint_path(model: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(imagenet_url(model))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def state_dict_sha256(state_dict: dict[str, torch.Tensor]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.render.renderer import FrameRenderer
+from pipeline.render.renderer import FrameRenderer, build_scene, scene_attrs
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,11 @@ class RendererConfig:
 
     def build(self) -> FrameRenderer:
         return FrameRenderer(self.task, self.size, self.quality, self.cameras)
+
+    def describe(self) -> dict[str, object]:
+        """Validate the settings and return the frames-file attributes without creating a GL context."""
+        _, model, cameras, quality = build_scene(self.task, self.size, self.quality, self.cameras)
+        return scene_attrs(model, cameras, quality, self.size)
 
 
 @dataclass

@@ -9,8 +9,46 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.render.distractors import DISTRACTOR_FIELDS, Distractor, add_distractor_slot
-from pipeline.render.quality import get_quality
+from pipeline.render.quality import RenderQuality, get_quality
 from pipeline.tasks.spec import TaskSpec, get_task
+
+
+def build_scene(task: str | TaskSpec, size: int, quality: str, cameras: tuple[str, ...] | None
+                ) -> tuple[TaskSpec, mujoco.MjModel, tuple[str, ...], RenderQuality]:
+    """The render model with its quality preset, validated (size, quality, cameras); no GL context needed."""
+    spec = task if isinstance(task, TaskSpec) else get_task(task)
+    if size <= 0:
+        raise PipelineError(f"image size must be positive, got {size}")
+    preset = get_quality(quality)
+    model = spec.build_render_model(edit=add_distractor_slot)
+    known = [model.camera(i).name for i in range(model.ncam)]
+    chosen = tuple(cameras) if cameras else spec.camera_names
+    for name in chosen:
+        if name not in known:
+            raise PipelineError(f"{spec.name}: unknown camera {name!r}; cameras: {', '.join(known)}")
+    preset.apply(model)
+    # mujoco.Renderer refuses images larger than the model's offscreen buffer: grow the buffer instead
+    model.vis.global_.offwidth = max(model.vis.global_.offwidth, size)
+    model.vis.global_.offheight = max(model.vis.global_.offheight, size)
+    return spec, model, chosen, preset
+
+
+def scene_attrs(model: mujoco.MjModel, cameras: tuple[str, ...], quality: RenderQuality, size: int) -> dict[str, object]:
+    """Renderer settings and camera world poses, as recorded in a frames file (no paths, no times)."""
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    attrs: dict[str, object] = {
+        "image_size": int(size),
+        "cameras": list(cameras),
+        "mujoco_gl": os.environ.get("MUJOCO_GL", ""),
+        "mujoco_version": mujoco.__version__,
+        **quality.as_attrs(model),
+    }
+    for name in cameras:
+        attrs[f"camera.{name}.pos"] = data.cam(name).xpos.tolist()
+        attrs[f"camera.{name}.xmat"] = data.cam(name).xmat.tolist()
+        attrs[f"camera.{name}.fovy"] = float(model.camera(name).fovy[0])
+    return attrs
 
 
 class FrameRenderer:
@@ -27,21 +65,8 @@ class FrameRenderer:
         quality: str = "fast",
         cameras: tuple[str, ...] | None = None,
     ):
-        self.spec = task if isinstance(task, TaskSpec) else get_task(task)
-        if size <= 0:
-            raise PipelineError(f"image size must be positive, got {size}")
+        self.spec, self.model, self.cameras, self.quality = build_scene(task, size, quality, cameras)
         self.size = int(size)
-        self.quality = get_quality(quality)
-        self.model = self.spec.build_render_model(edit=add_distractor_slot)
-        known = [self.model.camera(i).name for i in range(self.model.ncam)]
-        self.cameras = tuple(cameras) if cameras else self.spec.camera_names
-        for name in self.cameras:
-            if name not in known:
-                raise PipelineError(f"{self.spec.name}: unknown camera {name!r}; cameras: {', '.join(known)}")
-        self.quality.apply(self.model)
-        # mujoco.Renderer refuses images larger than the model's offscreen buffer: grow the buffer instead
-        self.model.vis.global_.offwidth = max(self.model.vis.global_.offwidth, self.size)
-        self.model.vis.global_.offheight = max(self.model.vis.global_.offheight, self.size)
         self.data = mujoco.MjData(self.model)
         self._renderer = mujoco.Renderer(self.model, self.size, self.size)
         self.quality.apply_scene(self._renderer.scene)
@@ -70,21 +95,7 @@ class FrameRenderer:
         return out
 
     def attrs(self) -> dict[str, object]:
-        """Renderer settings and camera poses, as recorded in a frames file (no paths, no times)."""
-        mujoco.mj_forward(self.model, self.data)
-        attrs: dict[str, object] = {
-            "image_size": self.size,
-            "cameras": list(self.cameras),
-            "mujoco_gl": os.environ.get("MUJOCO_GL", ""),
-            "mujoco_version": mujoco.__version__,
-            **self.quality.as_attrs(self.model),
-        }
-        for name in self.cameras:
-            cam = self.model.camera(name)
-            attrs[f"camera.{name}.pos"] = self.data.cam(name).xpos.tolist()
-            attrs[f"camera.{name}.xmat"] = self.data.cam(name).xmat.tolist()
-            attrs[f"camera.{name}.fovy"] = float(cam.fovy[0])
-        return attrs
+        return scene_attrs(self.model, self.cameras, self.quality, self.size)
 
     def close(self) -> None:
         self._renderer.close()

@@ -12,7 +12,8 @@ from tqdm import tqdm
 from pipeline.atomic import atomic_output
 from pipeline.config import RenderDemosConfig
 from pipeline.demos.store import read_demos
-from pipeline.render.frames_store import FramesWriter, file_sha256
+from pipeline.checksum import file_sha256
+from pipeline.render.frames_store import FramesWriter
 from pipeline.render.pool import RendererConfig, RenderJob, render_jobs
 from pipeline.render.replay import ReplayPlan, has_states, plan_replay
 from pipeline.tasks import get_task, make_env
@@ -23,8 +24,7 @@ def render_demos(demos_path: str | Path, out: str | Path, settings: RenderDemosC
     task = attrs["task"]
     spec = get_task(task)
     config = RendererConfig(task, settings.size, settings.quality, settings.cameras or None)
-    with config.build() as probe:  # validates size/quality/cameras before any work, and gives the attrs
-        renderer_attrs = probe.attrs()
+    renderer_attrs = config.describe()  # validates size/quality/cameras before any work
     cameras = tuple(renderer_attrs["cameras"])
 
     env = None if all(has_states(ep) for ep in episodes) else make_env(task, attrs["reward_mode"])
@@ -44,7 +44,7 @@ def render_demos(demos_path: str | Path, out: str | Path, settings: RenderDemosC
             for i, (ep, plan) in enumerate(zip(episodes, plans)):
                 writer.add_demo(i, len(plan.states), _demo_arrays(ep, plan, spec), _demo_attrs(ep, plan))
             bar = tqdm(total=total, unit="frame", desc=f"render {task}", disable=not progress, smoothing=0.1)
-            for job, frames in render_jobs(config, _jobs(plans, settings.chunk), settings.workers):
+            for job, frames in render_jobs(config, _jobs(plans, _job_size(total, settings)), settings.workers):
                 index, first = job.key
                 writer.write_frames(index, first, frames)
                 bar.update(len(frames))
@@ -53,6 +53,13 @@ def render_demos(demos_path: str | Path, out: str | Path, settings: RenderDemosC
             writer.close(len(episodes))
     seconds = time.perf_counter() - start
     return {"demos": len(episodes), "frames": total, "cameras": len(cameras), "frames_per_s": total / seconds}
+
+
+def _job_size(total: int, settings: RenderDemosConfig) -> int:
+    """Frames per job: at most `chunk`, and small enough that every worker gets several jobs, so no worker
+    renders the last job alone while the others idle (measured: 120 frames in 25-frame jobs on 2 workers ran at
+    0.86 of the ceiling)."""
+    return max(1, min(settings.chunk, -(-total // (4 * settings.workers))))
 
 
 def _jobs(plans: list[ReplayPlan], chunk: int) -> Iterator[RenderJob]:

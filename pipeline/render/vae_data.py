@@ -17,25 +17,11 @@ from tqdm import tqdm
 from pipeline.atomic import atomic_output
 from pipeline.config import RenderVaeDataConfig, config_dict
 from pipeline.demos.experts import make_expert
-from pipeline.demos.rollout import Policy, rollout
+from pipeline.demos.rollout import Policy, RandomPolicy, rollout
 from pipeline.render.pool import RendererConfig, RenderJob, render_jobs
 from pipeline.tasks import get_task, make_env
 
 PARTS = ("expert", "expert_small_noise", "expert_large_noise", "random")
-
-
-class RandomActions:
-    """Uniform actions in [-1, 1], seeded per episode."""
-
-    def __init__(self, action_dim: int):
-        self.action_dim = action_dim
-        self._rng = np.random.default_rng(0)
-
-    def reset(self, seed: int) -> None:
-        self._rng = np.random.default_rng([seed, 0xA11])
-
-    def act(self, obs: np.ndarray, state: dict[str, np.ndarray]) -> np.ndarray:
-        return self._rng.uniform(-1.0, 1.0, self.action_dim)
 
 
 def part_sizes(n_images: int, n_cameras: int) -> list[int]:
@@ -50,7 +36,7 @@ def _policies(task: str, env, cfg: RenderVaeDataConfig) -> list[Policy]:
         make_expert(task, env.model),
         make_expert(task, env.model, noise_std=cfg.small_noise),
         make_expert(task, env.model, noise_std=cfg.large_noise),
-        RandomActions(env.action_dim),
+        RandomPolicy(env.action_dim),
     ]
 
 
@@ -77,8 +63,7 @@ def render_vae_data(task: str, out: str | Path, cfg: RenderVaeDataConfig, progre
     spec = get_task(task)
     make_expert(task, make_env(task).model)  # no expert for this task: say so before any work
     renderer_cfg = RendererConfig(task, cfg.size, cfg.quality, None)
-    with renderer_cfg.build() as probe:
-        renderer_attrs = probe.attrs()
+    renderer_attrs = renderer_cfg.describe()
     n_cams = len(spec.cameras)
     n_states = sum(part_sizes(cfg.n_images, n_cams))
     n = n_states * n_cams

@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from pipeline.encoders.weights import ResolvedWeights, file_sha256
+from pipeline.checksum import file_sha256
+from pipeline.encoders.weights import ResolvedWeights
 from pipeline.errors import PipelineError
 
 FORMAT = "rrl-pipe/vae"

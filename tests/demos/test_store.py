@@ -4,21 +4,10 @@ import h5py
 import numpy as np
 import pytest
 
-from pipeline.demos.rollout import rollout
+from pipeline.demos.rollout import RandomPolicy, rollout
 from pipeline.demos.store import read_demos, write_demos
 from pipeline.errors import PipelineError
 from pipeline.tasks import make_env
-
-
-class RandomPolicy:
-    def __init__(self, action_dim):
-        self.action_dim = action_dim
-
-    def reset(self, seed):
-        self.rng = np.random.default_rng(seed)
-
-    def act(self, obs, state):
-        return self.rng.uniform(-1, 1, self.action_dim)
 
 
 @pytest.fixture(scope="module")

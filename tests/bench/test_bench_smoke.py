@@ -1,0 +1,29 @@
+"""Each benchmark runs end to end on tiny settings and reports finite, positive rates and ratios.
+(No speed is asserted here: speed claims live in `rrl-pipe bench`, measured as ratios in one run.)"""
+
+import math
+
+from pipeline.bench.encode import bench_encode
+from pipeline.bench.render import bench_render
+from pipeline.bench.sample import bench_sample
+
+
+def _finite_positive(*values):
+    return all(math.isfinite(v) and v > 0 for v in values)
+
+
+def test_bench_render_smoke():
+    lines = []
+    rows = bench_render("door", 32, 12, 1, ("fast",), (1,), echo=lines.append)
+    assert len(rows) == 1 and _finite_positive(rows[0]["stage"], rows[0]["ceiling"], rows[0]["ratio"])
+    assert any("stage/ceiling" in line for line in lines)
+
+
+def test_bench_encode_smoke():
+    result = bench_encode("resnet18", "random", 12, 2, 1, "cpu", (4,), echo=lambda line: None)
+    assert _finite_positive(result["ceiling"], result["full_path"], result["naive"], result["b_over_a"], result["b_over_c"])
+
+
+def test_bench_sample_smoke():
+    result = bench_sample("door", "resnet18", 1, 1, 4, 32, "fast", 1, echo=lambda line: None, samples=400)
+    assert _finite_positive(result["ours"], result["bound"], result["reference"], result["update_s"])
