@@ -28,8 +28,11 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+# Ratios measured in one run each (ours vs ceiling vs naive); a few minutes each on a 2-core CPU.
 bench: setup
-	$(BIN)/rrl-pipe --help >/dev/null && echo "benchmarks arrive with the render and encode stages"
+	$(BIN)/rrl-pipe bench render
+	$(BIN)/rrl-pipe bench encode --model resnet34 --batch-size 16 --batch-size 32
+	$(BIN)/rrl-pipe bench sample --model resnet18 --workers 2
 
 clean-venv:
 	rm -rf $(VENV)

@@ -41,6 +41,12 @@ def _label(run: dict) -> str:
     return f"{run['name']}{tag}"
 
 
+def _conditions(run: dict) -> list[str]:
+    """Evaluation conditions, the plain scene first."""
+    names = list(run["eval"]["conditions"])
+    return ["plain"] + sorted(n for n in names if n != "plain")
+
+
 def plot_success(runs: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for run in runs:
@@ -49,6 +55,7 @@ def plot_success(runs: list[dict], path: Path) -> None:
         ax.plot(xs, ys, marker="o", label=_label(run))
     ax.set(xlabel="DAPG iteration", ylabel="success rate (sampled episodes)", ylim=(-0.05, 1.05),
            title="Success vs iteration (RRL Fig. 3/5)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     _save(fig, path)
@@ -62,7 +69,7 @@ def plot_compute(runs: list[dict], path: Path) -> None:
         values = [float(r["metrics"]["seconds"].get(part, 0.0)) for r in runs]
         ax.bar(names, values, bottom=bottoms, label=part.removesuffix("_s"))
         bottoms = [b + v for b, v in zip(bottoms, values)]
-    ax.set(ylabel="seconds (worker seconds for render/encode/physics/policy)", title="Compute by part (RRL Fig. 4, left)")
+    ax.set(ylabel="seconds (env parts summed over workers)", title="Compute by part (RRL Fig. 4, left)")
     ax.legend(fontsize=8)
     plt.setp(ax.get_xticklabels(), rotation=15, ha="right")
     _save(fig, path)
@@ -72,7 +79,7 @@ def plot_robustness(runs: list[dict], path: Path) -> None:
     evaluated = [r for r in runs if r["eval"]]
     if not evaluated:
         return
-    conditions = list(evaluated[0]["eval"]["conditions"])
+    conditions = _conditions(evaluated[0])
     width = 0.8 / len(evaluated)
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, run in enumerate(evaluated):
@@ -120,7 +127,7 @@ def write_report(run_dirs: list[Path], eval_files: list[Path | None], out_dir: P
                             f" | {sum(secs.get(p, 0.0) for p in PARTS):.1f} |")
     robustness = ""
     if any(r["eval"] for r in runs):
-        conditions = list(next(r for r in runs if r["eval"])["eval"]["conditions"])
+        conditions = _conditions(next(r for r in runs if r["eval"]))
         rows = ["| run | " + " | ".join(conditions) + " |", "| --- |" + " --- |" * len(conditions)]
         for run in runs:
             if run["eval"]:
