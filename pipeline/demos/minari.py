@@ -29,6 +29,7 @@ from pipeline.demos.reconstruct import (
     states_from_recorded,
 )
 from pipeline.errors import PipelineError
+from pipeline.hdf5 import open_hdf5
 from pipeline.tasks.spec import REWARD_MODES, get_task
 
 
@@ -70,12 +71,7 @@ def load_minari(dataset_dir: str | os.PathLike, task: str, reward_mode: str) -> 
     if reward_mode not in REWARD_MODES:
         raise PipelineError(f"unknown reward mode {reward_mode!r}; valid: {', '.join(REWARD_MODES)}")
     path = Path(dataset_dir) / "data" / "main_data.hdf5"
-    if not path.is_file():
-        raise PipelineError(f"{path}: no such file (expected a Minari dataset directory with data/main_data.hdf5)")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise PipelineError(f"{path}: not a readable HDF5 file, truncated or foreign ({exc})") from None
+    f = open_hdf5(path, "file (expected a Minari dataset directory with data/main_data.hdf5)")
     scene = _Scene(spec)
     episodes: list[Episode] = []
     with f:

@@ -13,6 +13,7 @@ import numpy as np
 from pipeline.atomic import atomic_output
 from pipeline.demos.episode import Episode
 from pipeline.errors import PipelineError
+from pipeline.hdf5 import open_hdf5
 from pipeline.tasks.spec import get_task
 
 FORMAT_VERSION = 1
@@ -67,13 +68,7 @@ def write_demos(
 def read_demos(path: str | os.PathLike, task: str | None = None) -> tuple[dict[str, Any], list[Episode]]:
     """All episodes of a demo file, checked against the task's shapes. Raises PipelineError naming the file."""
     path = Path(path)
-    if not path.exists():
-        raise PipelineError(f"{path}: no such demo file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise PipelineError(f"{path}: not a readable HDF5 file ({exc.__class__.__name__}: truncated or foreign?)")
-    with f:
+    with open_hdf5(path, "demo file") as f:
         if f.attrs.get("format") != "rrl-pipe/demos" or "data" not in f:
             raise PipelineError(f"{path}: not an rrl-pipe demo file (no 'format' attribute or 'data' group)")
         attrs = {k: _plain(v) for k, v in f.attrs.items()}

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 
 from pipeline.errors import PipelineError
+from pipeline.hdf5 import open_hdf5
 
 FORMAT = "rrl-pipe/frames"
 
@@ -53,12 +54,7 @@ class FramesFile:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        if not self.path.exists():
-            raise PipelineError(f"{self.path}: no such frames file")
-        try:
-            self.file = h5py.File(self.path, "r")
-        except OSError as exc:
-            raise PipelineError(f"{self.path}: not a readable HDF5 file ({exc.__class__.__name__}: truncated?)") from None
+        self.file = open_hdf5(self.path, "frames file")
         if self.file.attrs.get("format") != FORMAT or "n_demos" not in self.file.attrs:
             self.file.close()
             raise PipelineError(f"{self.path}: not a complete rrl-pipe frames file")

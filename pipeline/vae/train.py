@@ -39,6 +39,7 @@ from pipeline.atomic import atomic_output
 from pipeline.config import TrainVaeConfig
 from pipeline.encoders.preprocess import vae64
 from pipeline.errors import PipelineError
+from pipeline.hdf5 import open_hdf5
 from pipeline.vae.model import IMAGE_SIZE, VAE, VAEConfig, check_state_dict, model_bytes
 
 DATASET_FORMAT = "rrl-pipe/vae-images"
@@ -58,12 +59,7 @@ class ImageFile:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        if not self.path.is_file():
-            raise PipelineError(f"{self.path}: no such VAE image file (written by `rrl-pipe render-vae-data`)")
-        try:
-            self.file = h5py.File(self.path, "r")
-        except OSError as exc:
-            raise PipelineError(f"{self.path}: not a readable HDF5 file (truncated or not HDF5: {str(exc).splitlines()[0][:80]})") from None
+        self.file = open_hdf5(self.path, "VAE image file (written by `rrl-pipe render-vae-data`)")
         try:
             self._check()
         except BaseException:

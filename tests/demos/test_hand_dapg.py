@@ -19,22 +19,10 @@ from pipeline.demos.hand_dapg import expert_rollouts, load_expert_policy, load_h
 from pipeline.demos.rollout import rollout
 from pipeline.errors import PipelineError
 from pipeline.tasks import get_task, make_env
+from tests.conftest import HAND_DAPG_DIR
+from tests.demos.wiggle import Wiggle
 
-HAND_DAPG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hand_dapg"
 
-
-class _Wiggle:
-    """Smooth, deterministic actions that move every joint (and the arm) a fair amount."""
-
-    def __init__(self, action_dim: int):
-        self.phase = np.linspace(0, 2 * np.pi, action_dim, endpoint=False)
-
-    def reset(self, seed):
-        self.t = 0
-
-    def act(self, obs, state):
-        self.t += 1
-        return 0.3 * np.sin(0.05 * self.t + self.phase)
 
 
 def _init_state_dict(task: str, state: dict) -> dict:
@@ -55,7 +43,7 @@ def _init_state_dict(task: str, state: dict) -> dict:
 def _synthetic_demo(task: str, steps: int, seed: int = 0):
     """A rollout and the hand_dapg-style dict recorded from it: T observations, T actions, T rewards."""
     env = make_env(task, "dense")
-    ep = rollout(env, _Wiggle(env.action_dim), seed=seed, horizon=steps)
+    ep = rollout(env, Wiggle(env.action_dim), seed=seed, horizon=steps)
     env.close()
     demo = {
         "observations": ep.obs[:-1].copy(),  # hand_dapg records the observation BEFORE each action
@@ -233,16 +221,16 @@ def test_expert_policy_wrong_task(tmp_path):
 # --- the real reference files (skipped when absent) ---------------------------------------------------------
 
 
-@pytest.mark.skipif(not (HAND_DAPG / "door-v0_policy.pickle").exists(), reason="no ../shared/data/hand_dapg")
+@pytest.mark.skipif(not (HAND_DAPG_DIR / "door-v0_policy.pickle").exists(), reason="no ../shared/data/hand_dapg")
 def test_real_door_expert_opens_the_door():
-    policy = load_expert_policy(HAND_DAPG / "door-v0_policy.pickle", "door")
+    policy = load_expert_policy(HAND_DAPG_DIR / "door-v0_policy.pickle", "door")
     episodes = expert_rollouts(policy, "door", "sparse", seeds=range(20))
     assert np.mean([e.success for e in episodes]) >= 0.9  # measured: 20 of 20
 
 
-@pytest.mark.skipif(not (HAND_DAPG / "door-v0_demos.pickle").exists(), reason="no ../shared/data/hand_dapg")
+@pytest.mark.skipif(not (HAND_DAPG_DIR / "door-v0_demos.pickle").exists(), reason="no ../shared/data/hand_dapg")
 def test_real_door_human_demos_reconstruct():
-    episodes = load_human_demos(HAND_DAPG / "door-v0_demos.pickle", "door", "sparse")
+    episodes = load_human_demos(HAND_DAPG_DIR / "door-v0_demos.pickle", "door", "sparse")
     assert len(episodes) == 25 and sum(e.length for e in episodes) == 6729 - 25
     assert max(e.attrs["recon_max_palm_error_m"] for e in episodes) < 2e-3  # measured: 1.1 mm
     assert sum(e.success for e in episodes) == 6  # README: 6 of the 25 meet the success rule

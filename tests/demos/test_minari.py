@@ -12,23 +12,12 @@ from pipeline.demos.minari import load_minari
 from pipeline.demos.rollout import rollout
 from pipeline.errors import PipelineError
 from pipeline.tasks import get_task, make_env
-
-
-class _Wiggle:
-    def __init__(self, action_dim: int):
-        self.phase = np.linspace(0, 2 * np.pi, action_dim, endpoint=False)
-
-    def reset(self, seed):
-        self.t = 0
-
-    def act(self, obs, state):
-        self.t += 1
-        return 0.3 * np.sin(0.05 * self.t + self.phase)
+from tests.demos.wiggle import Wiggle
 
 
 def _rollouts(task: str, seeds=(0, 1), steps: int = 15):
     env = make_env(task, "dense")
-    eps = [rollout(env, _Wiggle(env.action_dim), seed=s, horizon=steps) for s in seeds]
+    eps = [rollout(env, Wiggle(env.action_dim), seed=s, horizon=steps) for s in seeds]
     env.close()
     return eps
 
