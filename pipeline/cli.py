@@ -39,7 +39,7 @@ def main() -> None:
 @click.option("--path", default="", help="source file or dataset folder (not for scripted)")
 @click.option("--episodes", default=25, type=int, help="rollouts to make / demos to take")
 @click.option("--seed", default=0, type=int, help="episode i resets with seed + i")
-@click.option("--reward-mode", default="sparse", help="sparse (RRL) | dense | gym-sparse")
+@click.option("--reward-mode", default="sparse", help="sparse (RRL) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | gym-sparse")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="demo HDF5 file to write")
 @_friendly_errors
 def make_demos_cmd(task: str, source: str, path: str, episodes: int, seed: int, reward_mode: str, out: str) -> None:
@@ -139,9 +139,11 @@ def train_vae_cmd(dataset: str, out: str, checkpoints: str | None, **options: An
 @click.option("--encoder", default="resnet18", help="feature store name: data/features/<task>/<encoder>.zarr")
 @click.option("--params", "params_path", default="params.yaml", type=click.Path(dir_okay=False), help="params file (sections train_policy, encode)")
 @click.option("--vae-model", default="", help="trained VAE file, for --encoder vae")
+@click.option("--demos", "demos_path", default=None, help="obs state: demo file [data/demos/<task>.h5]")
 @click.option("--out", default=None, help="run folder [data/runs/<task>/<encoder>]")
 @_friendly_errors
-def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, out: str | None) -> None:
+def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, demos_path: str | None,
+                     out: str | None) -> None:
     """BC + DAPG (or NPG, BC) on cached features or state."""
     from pipeline.config import TrainPolicyConfig, load_section
     from pipeline.rl.demo_data import state_demos, vision_demos
@@ -150,12 +152,13 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, 
 
     cfg = load_section(params_path, "train_policy", TrainPolicyConfig)
     if cfg.obs == "state":
-        demos, enc = state_demos(f"data/demos/{task}.h5"), None
+        demos, enc = state_demos(demos_path or f"data/demos/{task}.h5"), None
     else:
         demos = vision_demos(f"data/features/{task}/{encoder}.zarr", f"data/frames/{task}.h5", cfg.proprio)
         enc = service_encoder(params_path, encoder, vae_model or f"data/vae/{task}/model.pt")
     metrics = train_policy(task, cfg, demos, out or f"data/runs/{task}/{encoder}", enc)
-    click.echo(json.dumps({k: metrics[k] for k in ("success_rate", "return_mean", "weights_source", "seconds")}))
+    click.echo(json.dumps({k: metrics[k] for k in ("success_rate", "eval_success_rate", "return_mean", "weights_source",
+                                                    "seconds")}))
 
 
 @main.command()
@@ -172,8 +175,9 @@ def evaluate(policy: str, encoder: str, params_path: str, vae_model: str, out: s
     from stages.train_policy import service_encoder
 
     train = load_section(params_path, "train_policy", TrainPolicyConfig)
-    render = load_section(params_path, "render_demos", RenderDemosConfig)
-    enc = None if train.obs == "state" else service_encoder(params_path, encoder, vae_model)
+    vision = train.obs == "vision"  # the state oracle renders nothing: no render_demos section needed
+    render = load_section(params_path, "render_demos", RenderDemosConfig) if vision else RenderDemosConfig()
+    enc = service_encoder(params_path, encoder, vae_model) if vision else None
     metrics = evaluate_policy(policy, load_section(params_path, "evaluate", EvaluateConfig), out, train.reward_mode,
                               enc, render.size, render.quality)
     click.echo(json.dumps({c: r["success_rate"] for c, r in metrics["conditions"].items()}))

@@ -36,7 +36,7 @@ class MakeDemosConfig:
     path: str = ""  # the source file or folder (hand_dapg pickle, Minari dataset dir); empty for scripted
     episodes: int = 25  # rollouts to make (scripted, hand_dapg_expert); file sources take at most this many
     seed: int = 0  # episode i is reset with seed + i
-    reward_mode: str = "sparse"  # sparse (RRL) | dense | gym-sparse (Gymnasium's +10/-0.1)
+    reward_mode: str = "sparse"  # sparse (RRL) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | gym-sparse (+10/-0.1)
 
     def __post_init__(self) -> None:
         from pipeline.tasks.spec import REWARD_MODES, TASKS
@@ -137,7 +137,7 @@ class TrainPolicyConfig:
     iterations: int = 3  # NPG/DAPG iterations (RRL: hundreds)
     episodes: int = 8  # trajectories per iteration (RRL: 200, i.e. 40,000 samples)
     horizon: int = 0  # 0: the task's (200; pen 100)
-    reward_mode: str = "sparse"  # sparse (RRL) | dense | gym-sparse
+    reward_mode: str = "sparse"  # sparse (RRL) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | gym-sparse
     bc_epochs: int = 5  # behaviour cloning before RL (mjrl: 5 epochs, batch 32, lr 1e-3)
     bc_batch: int = 32
     bc_lr: float = 1e-3
@@ -156,6 +156,7 @@ class TrainPolicyConfig:
     damping: float = 1e-4
     lam_0: float = 0.01  # DAPG demo weight lam_0 * lam_1^k
     lam_1: float = 0.95
+    eval_episodes: int = 0  # deterministic (mean-action) episodes after each iteration (mjrl: evaluation_rollouts)
     workers: int = 2  # env worker processes (0: everything in this process)
     seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i
 
@@ -165,8 +166,8 @@ class TrainPolicyConfig:
         _choice("train_policy.mode", self.mode, ("dapg", "npg", "bc"))
         _choice("train_policy.obs", self.obs, ("vision", "state"))
         _choice("train_policy.reward_mode", self.reward_mode, REWARD_MODES)
-        if self.iterations < 0 or self.episodes <= 0 or self.workers < 0 or self.horizon < 0:
-            raise PipelineError("train_policy: iterations, horizon and workers must be >= 0, episodes > 0")
+        if min(self.iterations, self.workers, self.horizon, self.eval_episodes) < 0 or self.episodes <= 0:
+            raise PipelineError("train_policy: iterations, horizon, workers and eval_episodes must be >= 0, episodes > 0")
 
 
 @dataclass(frozen=True)

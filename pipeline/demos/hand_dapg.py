@@ -87,7 +87,7 @@ def load_human_demos(path: str | os.PathLike, task: str, reward_mode: str) -> li
         if init_qpos is not None:
             # how far the dict's initial state is from the first recorded observation (not used for the states)
             ep.attrs["init_qpos_vs_recon_max_abs"] = float(np.max(np.abs(init_qpos - ep.qpos[0])))
-        if reward_mode == "dense":
+        if reward_mode in ("dense", "dapg-dense"):
             ep.attrs["dense_reward_origin"] = "recorded (hand_dapg v0 env)"
         ep.attrs["demo_index"] = i
         episodes.append(ep)

@@ -402,9 +402,9 @@ def episode_from_observations(
     if states is None:
         states = reconstruct_states(task, obs, env_state, init_qpos, where=where, scene=scene)
     goal = states.goal[1:]
-    if reward_mode == "dense":
+    if reward_mode in ("dense", "dapg-dense"):  # recorded hand_dapg rewards are mj_envs v0's: dapg-dense itself
         if rewards is None:
-            raise PipelineError(f"{where}: no recorded rewards, reward mode 'dense' needs them")
+            raise PipelineError(f"{where}: no recorded rewards, reward mode {reward_mode!r} needs them")
         rew = np.asarray(rewards, dtype=np.float64).reshape(-1)[:T]
         if rew.shape != (T,):
             raise PipelineError(f"{where}: {rew.shape[0]} rewards for {T} actions")

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from pipeline.atomic import atomic_output  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 
-PARTS = ("bc_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s")
+PARTS = ("bc_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
 
 
 def load_run(run_dir: Path, eval_file: Path | None) -> dict[str, Any]:
@@ -52,8 +52,11 @@ def plot_success(runs: list[dict], path: Path) -> None:
     for run in runs:
         xs = [0] + [r["iteration"] for r in run["curve"]]
         ys = [float("nan")] + [r["success_rate"] for r in run["curve"]]
-        ax.plot(xs, ys, marker="o", label=_label(run))
-    ax.set(xlabel="DAPG iteration", ylabel="success rate (sampled episodes)", ylim=(-0.05, 1.05),
+        line, = ax.plot(xs, ys, marker="o", label=f"{_label(run)}: sampled")
+        evals = [float("nan")] + [r.get("eval_success_rate", float("nan")) for r in run["curve"]]
+        if any(e == e for e in evals):  # NaN != NaN: the run evaluated after some iteration
+            ax.plot(xs, evals, linestyle="--", color=line.get_color(), label=f"{_label(run)}: mean action")
+    ax.set(xlabel="DAPG iteration", ylabel="success rate", ylim=(-0.05, 1.05),
            title="Success vs iteration (RRL Fig. 3/5)")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
@@ -99,15 +102,19 @@ def _save(fig, path: Path) -> None:
 
 
 def provenance_table(runs: list[dict]) -> str:
-    lines = ["| run | encoder | layer | weights | sha256 | precision | render | obs | mode | seed | success (train) | success (eval) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    """One row per run; success at the last iteration on its sampled episodes and on its mean-action episodes
+    (train_policy.eval_episodes), and from the `evaluate` stage; '-' where that was not measured."""
+    lines = ["| run | encoder | layer | weights | sha256 | precision | render | obs | mode | seed | success: sampled | "
+             "mean action | evaluate |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rate = lambda x: "-" if x is None or x != x else f"{x:.2f}"  # noqa: E731 - None or NaN: not measured
     for run in runs:
         m = run["metrics"]
-        ev = run["eval"]["success_rate"] if run["eval"] else float("nan")
+        ev = run["eval"]["success_rate"] if run["eval"] else None
         lines.append(f"| {run['name']} | {m.get('encoder')} | {m.get('layer') or '-'} | {m.get('weights_source')} | "
                      f"`{str(m.get('weights_sha256', ''))[:12]}` | {m.get('precision') or '-'} | "
                      f"{m.get('render_quality') or '-'} {m.get('image_size') or ''} | {m.get('obs')} | {m.get('mode')} | "
-                     f"{m.get('seed')} | {m.get('success_rate', float('nan')):.2f} | {ev:.2f} |")
+                     f"{m.get('seed')} | {rate(m.get('success_rate'))} | {rate(m.get('eval_success_rate'))} | {rate(ev)} |")
     return "\n".join(lines)
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.rl.policy import seeded_mlp
+
 
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
@@ -39,16 +41,7 @@ class MLPBaseline:
                  weight_decay: float = 1e-3, batch_size: int = 64, epochs: int = 2, seed: int = 0) -> None:
         self.obs_dim, self.batch_size, self.epochs = int(obs_dim), int(batch_size), int(epochs)
         self.rng = np.random.default_rng(seed)  # minibatch order; deterministic from the seed
-        gen_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
-        sizes = (self.obs_dim + 4, *hidden, 1)
-        layers: list[nn.Module] = []
-        for i in range(len(sizes) - 1):
-            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-            if i < len(sizes) - 2:
-                layers.append(nn.ReLU())
-        self.model = nn.Sequential(*layers)
-        torch.random.set_rng_state(gen_state)
+        self.model = seeded_mlp((self.obs_dim + 4, *hidden, 1), nn.ReLU, seed)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr, weight_decay=weight_decay)
 
     def features(self, paths: list[dict]) -> np.ndarray:

@@ -23,6 +23,7 @@ class DemoData:
     actions: np.ndarray  # (N, A) float32
     n_demos: int
     provenance: dict  # feature store attributes (vision) or demo file attributes (state)
+    source: str = ""  # the feature store (vision) or demo file (state) they were read from, for messages
 
 
 def vision_demos(features_path: str | Path, frames_path: str | Path, proprio: bool) -> DemoData:
@@ -40,11 +41,11 @@ def vision_demos(features_path: str | Path, frames_path: str | Path, proprio: bo
                 parts.append(frames.demo(i)["proprio"][:-1].astype(np.float32))
             obs.append(np.concatenate(parts, axis=1))
             actions.append(frames.demo(i)["actions"][()].astype(np.float32))
-    return DemoData(np.concatenate(obs), np.concatenate(actions), len(obs), dict(store.attrs))
+    return DemoData(np.concatenate(obs), np.concatenate(actions), len(obs), dict(store.attrs), str(features_path))
 
 
 def state_demos(demos_path: str | Path) -> DemoData:
     attrs, episodes = read_demos(demos_path)
     obs = np.concatenate([ep.obs[:-1] for ep in episodes]).astype(np.float32)
     actions = np.concatenate([ep.actions for ep in episodes]).astype(np.float32)
-    return DemoData(obs, actions, len(episodes), attrs)
+    return DemoData(obs, actions, len(episodes), attrs, str(demos_path))

@@ -3,8 +3,9 @@
 pi(a | o) = N(mu(o), diag(exp(log_std))^2), with
     mu(o) = act_mean + act_std * MLP((o - obs_mean) / obs_std)
 The MLP is tanh (256, 256); its last layer starts at 1e-2 of PyTorch's default init so the first actions are close
-to act_mean. log_std is state independent, starts at 0 and never goes below min_log_std (-3), as mjrl clamps it in
-set_param_values after every update. The normalisation statistics are buffers: set once from the demonstrations,
+to act_mean. log_std is state independent, starts at init_log_std (0), is set from the demo actions' std before BC
+(as DAPG's and RRL's job scripts do), and never goes below min_log_std (-3), as mjrl clamps it in set_param_values
+after every update. The normalisation statistics are buffers: set once from the demonstrations,
 saved with the checkpoint, never trained.
 """
 
@@ -23,6 +24,20 @@ from pipeline.atomic import atomic_output
 from pipeline.errors import PipelineError
 
 _STD_GUARD = 1e-6  # a dimension whose std is below this is treated as constant: scale 1, not 1/std
+
+
+def seeded_mlp(sizes: tuple[int, ...], activation: type[nn.Module], seed: int) -> nn.Sequential:
+    """Linear layers of `sizes` with `activation` between them, initialised from `seed` alone (the global torch
+    RNG is left as it was), so a policy or value function is a function of its seed."""
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    torch.random.set_rng_state(gen_state)
+    return nn.Sequential(*layers)
 
 
 def _canonical(x: Any) -> Any:
@@ -46,16 +61,7 @@ class GaussianMLPPolicy(nn.Module):
         self.min_log_std = float(min_log_std)
         self.obs_layout: dict = dict(obs_layout or {})  # opaque to this module; checked by load()
 
-        gen_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)  # the init is a function of the seed only
-        sizes = (self.obs_dim, *self.hidden, self.act_dim)
-        layers: list[nn.Module] = []
-        for i in range(len(sizes) - 1):
-            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-            if i < len(sizes) - 2:
-                layers.append(nn.Tanh())
-        self.net = nn.Sequential(*layers)
-        torch.random.set_rng_state(gen_state)
+        self.net = seeded_mlp((self.obs_dim, *self.hidden, self.act_dim), nn.Tanh, seed)
         with torch.no_grad():  # mjrl: last layer's weight and bias scaled by 1e-2
             self.net[-1].weight.mul_(1e-2)
             self.net[-1].bias.mul_(1e-2)
@@ -68,15 +74,28 @@ class GaussianMLPPolicy(nn.Module):
         self.register_buffer("act_std", torch.ones(self.act_dim))
 
     # ---- normalisation ------------------------------------------------------------------------------------------
-    def set_normalisation(self, obs: np.ndarray, actions: np.ndarray) -> None:
-        """Fix the input/output transforms from demonstration data (mjrl's in/out shift and scale)."""
-        obs = np.asarray(obs, dtype=np.float64).reshape(-1, self.obs_dim)
-        actions = np.asarray(actions, dtype=np.float64).reshape(-1, self.act_dim)
-        for name, data in (("obs", obs), ("act", actions)):
+    def set_normalisation(self, obs: np.ndarray, actions: np.ndarray | None) -> None:
+        """Fix the input/output transforms from demonstration data (mjrl's in/out shift and scale).
+
+        `actions` None leaves the output transform the identity (mode npg: nothing is learnt from demo actions).
+        """
+        data_sets = [("obs", np.asarray(obs, dtype=np.float64).reshape(-1, self.obs_dim))]
+        if actions is not None:
+            data_sets.append(("act", np.asarray(actions, dtype=np.float64).reshape(-1, self.act_dim)))
+        for name, data in data_sets:
             mean, std = data.mean(axis=0), data.std(axis=0)
             std = np.where(std < _STD_GUARD, 1.0, std)  # a constant feature is shifted, not blown up
             getattr(self, f"{name}_mean").copy_(torch.as_tensor(mean, dtype=torch.float32))
             getattr(self, f"{name}_std").copy_(torch.as_tensor(std, dtype=torch.float32))
+
+    @torch.no_grad()
+    def set_log_std_from_actions(self, actions: np.ndarray) -> None:
+        """mjrl's BC.set_variance_with_data, which DAPG's and RRL's job scripts call before BC: the exploration
+        std starts at the demo actions' std per dimension, log_std = log(std + 1e-12), then clamped at min_log_std.
+        (Left at init_log_std 0, the std is 1 on a [-1, 1] action range and rollouts are mostly noise.)"""
+        std = np.asarray(actions, dtype=np.float64).reshape(-1, self.act_dim).std(axis=0)
+        self.log_std.copy_(torch.as_tensor(np.log(std + 1e-12), dtype=torch.float32))
+        self.clamp_log_std()
 
     # ---- distribution -------------------------------------------------------------------------------------------
     def forward(self, obs_t: torch.Tensor) -> torch.Tensor:

@@ -204,6 +204,8 @@ class Sampler:
     def sample(self, policy, seeds: list[int], deterministic: bool = False, distractors: list | None = None) -> list[Episode]:
         """One episode per seed, in seed order. `distractors[i]` (render-model edits) applies to episode i."""
         jobs = [(i, seed, distractors[i] if distractors else None) for i, seed in enumerate(seeds)]
+        if not jobs:
+            return []
         if self.workers == 0:
             return [self._local.run(policy, i, seed, deterministic, d) for i, seed, d in jobs]
         for w, conn in enumerate(self._conns):

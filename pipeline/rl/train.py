@@ -30,8 +30,11 @@ from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
 from pipeline.tasks import get_task
 
-CURVE_FIELDS = ("iteration", "success_rate", "return_mean", "samples", "sampling_s", "render_s", "encode_s", "physics_s",
-                "policy_s", "npg_s", "vf_s", "kl", "alpha", "demo_weight")
+CURVE_FIELDS = ("iteration", "success_rate", "return_mean", "eval_success_rate", "eval_return_mean", "samples",
+                "sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s", "kl", "alpha",
+                "demo_weight")
+# Evaluation episodes use the same seeds at every iteration (as mjrl's train_agent), far from any training seed.
+EVAL_SEED_BASE = 10**12
 KEY_FIELDS = ("model", "layer", "weights_sha256", "preprocessing", "precision")
 
 
@@ -56,10 +59,22 @@ def _paths(episodes) -> list[dict]:
     return [{"observations": ep.observations, "actions": ep.actions, "rewards": ep.rewards} for ep in episodes]
 
 
+def _code_digest() -> str:
+    """sha256 of the learner's and the tasks' source: a checkpoint written by other code is not resumed (the
+    checkpoint survives DVC reruns, so a code change would otherwise quietly continue the old run)."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted([*(root / "rl").glob("*.py"), *(root / "tasks").glob("*.py")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _config_hash(cfg: TrainPolicyConfig, layout: dict) -> str:
-    # workers change speed, not results; more iterations extend the same run (resume), they do not start another
-    payload = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "encoders", "iterations")}
-    return hashlib.sha256(json.dumps({"cfg": payload, "layout": layout}, sort_keys=True, default=str).encode()).hexdigest()
+    # workers change speed, not results; more iterations extend the same run (resume), they do not start another;
+    # evaluation episodes are only watched, they change nothing the learner sees
+    payload = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "encoders", "iterations", "eval_episodes")}
+    run = {"cfg": payload, "layout": layout, "code": _code_digest()}
+    return hashlib.sha256(json.dumps(run, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | Path,
@@ -80,11 +95,7 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
     if resumed is not None:
         start_iter, rows, seconds = resumed
     else:
-        # BC: the policy starts from the demonstrations (mjrl: MSE on the mean action, 5 epochs, batch 32, 1e-3)
-        policy.set_normalisation(demos.observations, demos.actions)
-        t0 = time.perf_counter()
-        bc_losses = behaviour_clone(policy, demos.observations, demos.actions, cfg.bc_epochs, cfg.bc_batch, cfg.bc_lr, cfg.seed)
-        seconds = {"bc_s": time.perf_counter() - t0, "bc_final_loss": float(bc_losses[-1]) if bc_losses else float("nan")}
+        seconds = _initialise_from_demos(policy, cfg, demos)
         _save_checkpoint(ckpt_path, run_hash, policy, baseline, 0, rows, seconds)
 
     iterations = 0 if cfg.mode == "bc" else cfg.iterations
@@ -94,7 +105,7 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
                             image_size=int(demos.provenance.get("image_size", 256)) if cfg.obs == "vision" else 256)
         with Sampler(task, obs_cfg, cfg.workers, cfg.reward_mode, cfg.horizon or None, encoder_config) as sampler:
             if cfg.obs == "vision":
-                check_encoder_matches(sampler.feature_key, demos.provenance, "demo features")
+                check_encoder_matches(sampler.feature_key, demos.provenance, demos.source)
             bar = tqdm(range(start_iter, iterations), desc=f"{cfg.mode} {task}", unit="iter", disable=not progress,
                        initial=start_iter, total=iterations)
             for k in bar:
@@ -102,6 +113,21 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
                 bar.set_postfix(success=f"{rows[-1]['success_rate']:.2f}", ret=f"{rows[-1]['return_mean']:.1f}")
                 _save_checkpoint(ckpt_path, run_hash, policy, baseline, k + 1, rows, seconds)
     return _write_outputs(out, task, cfg, layout, demos, policy, rows, seconds)
+
+
+def _initialise_from_demos(policy: GaussianMLPPolicy, cfg: TrainPolicyConfig, demos: DemoData) -> dict[str, float]:
+    """mjrl's job script before RL. dapg and bc: input/output transforms and exploration std from the demos, then
+    BC (MSE on the mean action, 5 epochs, batch 32, lr 1e-3). npg learns nothing from demos: no BC, identity output
+    transform, log_std at init_log_std; it still takes the demo observations' mean and std for the input transform
+    (mjrl's NPG has none; cached features span very different scales, so we keep it: a deliberate difference)."""
+    if cfg.mode == "npg":
+        policy.set_normalisation(demos.observations, None)
+        return {"bc_s": 0.0}
+    policy.set_normalisation(demos.observations, demos.actions)
+    policy.set_log_std_from_actions(demos.actions)
+    t0 = time.perf_counter()
+    losses = behaviour_clone(policy, demos.observations, demos.actions, cfg.bc_epochs, cfg.bc_batch, cfg.bc_lr, cfg.seed)
+    return {"bc_s": time.perf_counter() - t0, "bc_final_loss": float(losses[-1]) if losses else float("nan")}
 
 
 def _iteration(k: int, cfg: TrainPolicyConfig, sampler: Sampler, policy: GaussianMLPPolicy, baseline: MLPBaseline,
@@ -124,12 +150,21 @@ def _iteration(k: int, cfg: TrainPolicyConfig, sampler: Sampler, policy: Gaussia
     t2 = time.perf_counter()
     baseline.fit(paths)  # after the policy update, as mjrl
     t3 = time.perf_counter()
-    parts = time_by_part(episodes)
-    returns = [float(ep.rewards.sum()) for ep in episodes]
-    return {"iteration": k + 1, "success_rate": float(np.mean([ep.success for ep in episodes])),
-            "return_mean": float(np.mean(returns)), "samples": int(len(obs)), "sampling_s": sampling_s,
-            **parts, "npg_s": t2 - t1, "vf_s": t3 - t2, "kl": float(stats.get("kl", float("nan"))),
-            "alpha": float(stats.get("alpha", float("nan"))), "demo_weight": weight}
+    # mjrl's evaluation_rollouts: the updated policy's mean action on fixed seeds (what `evaluate` also measures)
+    evaluated = sampler.sample(policy, [EVAL_SEED_BASE + i for i in range(cfg.eval_episodes)], deterministic=True)
+    t4 = time.perf_counter()
+    return {"iteration": k + 1, **_rates(episodes, ""), **_rates(evaluated, "eval_"), "samples": int(len(obs)),
+            "sampling_s": sampling_s, **time_by_part(episodes), "npg_s": t2 - t1, "vf_s": t3 - t2, "eval_s": t4 - t3,
+            "kl": float(stats.get("kl", float("nan"))), "alpha": float(stats.get("alpha", float("nan"))),
+            "demo_weight": weight}
+
+
+def _rates(episodes: list, prefix: str) -> dict[str, float]:
+    """Success rate (DESIGN.md rule) and mean return of some episodes; NaN for none (no evaluation asked for)."""
+    if not episodes:
+        return {f"{prefix}success_rate": float("nan"), f"{prefix}return_mean": float("nan")}
+    return {f"{prefix}success_rate": float(np.mean([ep.success for ep in episodes])),
+            f"{prefix}return_mean": float(np.mean([float(ep.rewards.sum()) for ep in episodes]))}
 
 
 def _save_checkpoint(path: Path, run_hash: str, policy: GaussianMLPPolicy, baseline: MLPBaseline, iteration: int,
@@ -163,7 +198,7 @@ def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, d
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items() if k in CURVE_FIELDS})
     totals = {f"{part}": float(sum(r[part] for r in rows)) for part in
-              ("sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s")}
+              ("sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")}
     p = demos.provenance
     metrics = {
         "task": task, "mode": cfg.mode, "obs": cfg.obs, "iterations": len(rows),
@@ -175,6 +210,8 @@ def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, d
         "success_rate": rows[-1]["success_rate"] if rows else float("nan"),
         "return_mean": rows[-1]["return_mean"] if rows else float("nan"),
         "best_success_rate": max((r["success_rate"] for r in rows), default=float("nan")),
+        "eval_success_rate": rows[-1].get("eval_success_rate") if rows and cfg.eval_episodes else None,
+        "eval_episodes": cfg.eval_episodes,
         "samples": int(sum(r["samples"] for r in rows)),
         "seconds": {**{k: float(v) for k, v in seconds.items() if k.endswith("_s")}, **totals},
         "bc_final_loss": seconds.get("bc_final_loss"), "reward_mode": cfg.reward_mode, "seed": cfg.seed,

@@ -72,6 +72,8 @@ class TaskEnv:
         obs, dense_reward, terminated, _, _ = self._raw.step(action)
         self.t += 1
         goal = self.spec.goal_achieved(self.model, self.data)
+        if self.reward_mode == "dapg-dense":
+            dense_reward = self.spec.dapg_dense(dense_reward, self.model, self.data)
         reward = self.spec.reward(goal, dense_reward, self.reward_mode)
         truncated = self.t >= self.horizon
         return obs, reward, bool(terminated), truncated, {"goal_achieved": goal}

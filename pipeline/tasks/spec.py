@@ -16,7 +16,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 
-REWARD_MODES = ("sparse", "dense", "gym-sparse")
+REWARD_MODES = ("sparse", "dense", "gym-sparse", "dapg-dense")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class TaskSpec:
     success_min_steps: int  # success = the goal holds on MORE than this many steps
     state_params: tuple[StateParam, ...]
     goal_fn: Callable[[mujoco.MjModel, mujoco.MjData], bool] = field(repr=False)
+    # (site, "site"|"body", name): the hand-to-object distance whose sign gymnasium-robotics 1.2.1+ flipped
+    approach: tuple[str, str, str] | None = None
 
     @property
     def camera_names(self) -> tuple[str, ...]:
@@ -71,18 +73,29 @@ class TaskSpec:
         assert out.shape[-1] == 24, f"{self.name}: proprio slice gave {out.shape[-1]} joints, expected 24"
         return out
 
+    def dapg_dense(self, dense_reward: float, model: mujoco.MjModel, data: mujoco.MjData) -> float:
+        """mj_envs v0's shaped reward, which DAPG and RRL's dense runs used. Gymnasium-Robotics 1.4.2's v1 door,
+        hammer and relocate rewards equal it but for the hand-to-object term: +0.1*d (rewarding the hand for
+        moving away) where mj_envs had -0.1*d. Subtracting 0.2*d from the same post-step data restores it."""
+        if self.approach is None:  # pen: unchanged
+            return float(dense_reward)
+        site, kind, name = self.approach
+        target = data.site(name).xpos if kind == "site" else data.body(name).xpos
+        return float(dense_reward) - 0.2 * float(np.linalg.norm(data.site(site).xpos - target))
+
     def reward(self, goal: bool, dense_reward: float, mode: str) -> float:
         """Reward of one step under a named mode (DESIGN.md section 4: say which one a run used).
 
         sparse:     RRL's sparse signal, 1 when the goal holds at this step and 0 otherwise.
         gym-sparse: Gymnasium-Robotics' sparse variant, +10 / -0.1.
         dense:      Gymnasium-Robotics' shaped reward (v1 of gymnasium-robotics 1.4).
+        dapg-dense: the shaped reward DAPG/mj_envs v0 used (see dapg_dense).
         """
         if mode == "sparse":
             return 1.0 if goal else 0.0
         if mode == "gym-sparse":
             return 10.0 if goal else -0.1
-        if mode == "dense":
+        if mode in ("dense", "dapg-dense"):  # dapg-dense arrives already corrected (TaskEnv.step)
             return float(dense_reward)
         raise PipelineError(f"unknown reward mode {mode!r}; valid: {', '.join(REWARD_MODES)}")
 
@@ -222,6 +235,7 @@ TASKS: dict[str, TaskSpec] = {
         success_min_steps=25,
         state_params=(StateParam("door_body_pos", "body_pos", "frame"),),
         goal_fn=_door_goal,
+        approach=("S_grasp", "site", "S_handle"),
     ),
     "hammer": TaskSpec(
         name="hammer",
@@ -234,6 +248,7 @@ TASKS: dict[str, TaskSpec] = {
         success_min_steps=25,
         state_params=(StateParam("board_pos", "body_pos", "nail_board"),),
         goal_fn=_hammer_goal,
+        approach=("S_grasp", "body", "Object"),
     ),
     "pen": TaskSpec(
         name="pen",
@@ -266,6 +281,7 @@ TASKS: dict[str, TaskSpec] = {
             StateParam("target_site_pos", "site_pos", "target"),
         ),
         goal_fn=_relocate_goal,
+        approach=("S_grasp", "body", "Object"),
     ),
 }
 

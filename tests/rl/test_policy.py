@@ -38,6 +38,22 @@ def test_normalisation_guards_a_constant_feature():
     assert np.abs(policy.mean_action(probe) - policy.mean_action(obs[:1])).max() < 1e-3
 
 
+def test_log_std_from_demo_actions_as_mjrl_set_variance_with_data():
+    rng = np.random.default_rng(0)
+    act = rng.standard_normal((400, 3)) * np.array([0.5, 0.2, 0.0])  # the last dimension never moves
+    policy = GaussianMLPPolicy(2, 3, hidden=(4,))
+    policy.set_log_std_from_actions(act)
+    np.testing.assert_allclose(policy.log_std[:2].detach().numpy(), np.log(act[:, :2].std(0)), rtol=1e-5)
+    assert policy.log_std[2] == -3.0  # log(0 + 1e-12), clamped at min_log_std
+
+
+def test_npg_normalisation_leaves_the_output_transform_alone():
+    policy = GaussianMLPPolicy(2, 3, hidden=(4,))
+    policy.set_normalisation(np.array([[0.0, 1.0], [2.0, 3.0]]), None)
+    assert policy.obs_mean.tolist() == [1.0, 2.0]
+    assert policy.act_mean.tolist() == [0.0] * 3 and policy.act_std.tolist() == [1.0] * 3
+
+
 def test_sample_and_log_likelihood():
     policy = GaussianMLPPolicy(4, 2, hidden=(8,))
     obs = np.zeros((2000, 4), dtype=np.float32)

@@ -43,8 +43,36 @@ def test_state_training_writes_metrics_curves_and_policy(tmp_path, demo_files):
     rows = _rows(tmp_path)
     assert [r["iteration"] for r in rows] == ["1", "2"] and all(int(r["samples"]) == 30 for r in rows)
     assert float(rows[1]["demo_weight"]) == pytest.approx(0.01 * 0.95)
+    assert rows[0]["eval_success_rate"] == "nan" and metrics["eval_success_rate"] is None  # not asked for
     policy = GaussianMLPPolicy.load(tmp_path / "policy.pt", expect_layout={"task": "door", "obs": "state"})
     assert policy.obs_dim == 39
+
+
+@pytest.mark.parametrize("mode", ["bc", "npg"])
+def test_initialisation_from_demos_follows_the_mode(tmp_path, demo_files, mode):
+    demos = state_demos(demo_files[0])
+    metrics = train_policy("door", TrainPolicyConfig(obs="state", mode=mode, **{**TINY, "iterations": 0}), demos, tmp_path)
+    policy = GaussianMLPPolicy.load(tmp_path / "policy.pt")
+    log_std = policy.log_std.detach().numpy()
+    if mode == "bc":  # transforms and exploration std from the demo actions, then BC
+        expected = np.maximum(np.log(demos.actions.std(0) + 1e-12), -3.0)
+        np.testing.assert_allclose(log_std, expected, rtol=1e-5)
+        assert metrics["bc_final_loss"] is not None
+    else:  # npg: nothing learnt from demo actions
+        assert np.all(log_std == 0.0) and np.all(policy.act_std.numpy() == 1.0)
+        assert metrics["bc_final_loss"] is None and metrics["seconds"]["bc_s"] == 0.0
+
+
+def test_evaluation_after_each_iteration_leaves_training_unchanged(tmp_path, demo_files):
+    demos = state_demos(demo_files[0])
+    plain = train_policy("door", TrainPolicyConfig(obs="state", **TINY), demos, tmp_path / "plain")
+    watched = train_policy("door", TrainPolicyConfig(obs="state", eval_episodes=2, **TINY), demos, tmp_path / "watched")
+    rows = _rows(tmp_path / "watched")
+    assert all(0 <= float(r["eval_success_rate"]) <= 1 and float(r["eval_s"]) > 0 for r in rows)
+    assert watched["eval_success_rate"] == float(rows[-1]["eval_success_rate"])
+    assert [r["return_mean"] for r in rows] == [r["return_mean"] for r in _rows(tmp_path / "plain")]
+    a = GaussianMLPPolicy.load(tmp_path / "plain" / "policy.pt").get_flat_params()
+    assert np.array_equal(a.numpy(), GaussianMLPPolicy.load(tmp_path / "watched" / "policy.pt").get_flat_params().numpy())
 
 
 def test_resume_continues_the_same_run(tmp_path, demo_files):
@@ -58,6 +86,20 @@ def test_resume_continues_the_same_run(tmp_path, demo_files):
     a = GaussianMLPPolicy.load(straight / "policy.pt").get_flat_params()
     b = GaussianMLPPolicy.load(split / "policy.pt").get_flat_params()
     assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_a_checkpoint_from_other_code_is_not_resumed(tmp_path, demo_files, monkeypatch):
+    from pipeline.rl import train
+
+    cfg = TrainPolicyConfig(obs="state", **{**TINY, "iterations": 1})
+    train_policy("door", cfg, state_demos(demo_files[0]), tmp_path)
+    first = _rows(tmp_path)
+    train_policy("door", cfg, state_demos(demo_files[0]), tmp_path)  # same code: resumed, nothing rerun
+    assert _rows(tmp_path) == first
+    monkeypatch.setattr(train, "_code_digest", lambda: "edited learner")
+    train_policy("door", cfg, state_demos(demo_files[0]), tmp_path)  # other code: trained again from scratch
+    again = _rows(tmp_path)
+    assert again[0]["return_mean"] == first[0]["return_mean"] and again[0]["sampling_s"] != first[0]["sampling_s"]
 
 
 def test_vision_training_and_evaluation_with_distractors(tmp_path, demo_files):
@@ -80,5 +122,5 @@ def test_features_from_another_encoder_are_refused(tmp_path, demo_files):
     _, frames, features = demo_files
     demos = vision_demos(features, frames, proprio=True)
     other = EncoderConfig(weights="random", layer="layer3")
-    with pytest.raises(PipelineError, match="features come from another encoder than the service runs"):
+    with pytest.raises(PipelineError, match=r"resnet18\.zarr: features come from another encoder than the service runs"):
         train_policy("door", TrainPolicyConfig(**{**TINY, "iterations": 1}), demos, tmp_path, other)

@@ -137,3 +137,24 @@ def test_action_of_wrong_size_is_refused():
     env.reset(seed=0)
     with pytest.raises(PipelineError, match=r"action of shape \(30,\), task needs \(28,\)"):
         env.step(np.zeros(30))
+
+
+def test_dapg_dense_is_mj_envs_v0_door_reward():
+    """mj_envs v0 (DAPG): -0.1 d(palm, handle) - 0.1 (hinge - 1.57)^2 - 1e-5 |qvel|^2 + 2/8/10 bonuses."""
+    env = make_env("door", reward_mode="dapg-dense")
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        _, reward, *_ = env.step(rng.uniform(-1, 1, env.action_dim))
+        d = env.data
+        hinge = d.joint("door_hinge").qpos[0]
+        expected = (-0.1 * np.linalg.norm(d.site("S_grasp").xpos - d.site("S_handle").xpos)
+                    - 0.1 * (hinge - 1.57) ** 2 - 1e-5 * np.sum(d.qvel ** 2)
+                    + 2 * (hinge > 0.2) + 8 * (hinge > 1.0) + 10 * (hinge > 1.35))
+        assert reward == pytest.approx(expected, abs=1e-9)
+    pen = make_env("pen", reward_mode="dapg-dense")  # pen's v1 reward is mj_envs' own: unchanged
+    dense = make_env("pen", reward_mode="dense")
+    pen.reset(seed=1)
+    dense.reset(seed=1)
+    action = np.zeros(pen.action_dim)
+    assert pen.step(action)[1] == dense.step(action)[1]

@@ -88,22 +88,19 @@ class DoorExpert:
 
     def _latch_pose(self, hinge: float, latch: float) -> tuple[np.ndarray, np.ndarray]:
         """World pose of the latch body if the door and latch were at the given angles (kinematics only)."""
-        m, d = self.scene.model, self.scene.data
-        q0 = d.qpos.copy()
-        d.qpos[self.hinge], d.qpos[self.latch] = hinge, latch
-        mujoco.mj_kinematics(m, d)
-        pos, rot = d.body("latch").xpos.copy(), d.body("latch").xmat.reshape(3, 3).copy()
-        d.qpos[:] = q0
-        mujoco.mj_kinematics(m, d)
-        mujoco.mj_comPos(m, d)
-        return pos, rot
+        return self._body_pose("latch", {self.hinge: hinge, self.latch: latch})
 
     def _door_pose(self, hinge: float) -> tuple[np.ndarray, np.ndarray]:
+        return self._body_pose("door", {self.hinge: hinge})
+
+    def _body_pose(self, body: str, joints: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+        """(position, rotation) of `body` with the given qpos entries set; the scene is restored afterwards."""
         m, d = self.scene.model, self.scene.data
         q0 = d.qpos.copy()
-        d.qpos[self.hinge] = hinge
+        for adr, value in joints.items():
+            d.qpos[adr] = value
         mujoco.mj_kinematics(m, d)
-        pos, rot = d.body("door").xpos.copy(), d.body("door").xmat.reshape(3, 3).copy()
+        pos, rot = d.body(body).xpos.copy(), d.body(body).xmat.reshape(3, 3).copy()
         d.qpos[:] = q0
         mujoco.mj_kinematics(m, d)
         mujoco.mj_comPos(m, d)
