@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -39,15 +40,18 @@ def main() -> None:
 @click.option("--path", default="", help="source file or dataset folder (not for scripted)")
 @click.option("--episodes", default=25, type=int, help="rollouts to make / demos to take")
 @click.option("--seed", default=0, type=int, help="episode i resets with seed + i")
-@click.option("--reward-mode", default="sparse", help="sparse (RRL) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | gym-sparse")
+@click.option("--reward-mode", default="rrl", help="rrl (RRL's staged) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | sparse | gym-sparse")
+@click.option("--human-states", default="replay", help="hand_dapg_human: replay (RRL's) | recorded (DAPG's)")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="demo HDF5 file to write")
 @_friendly_errors
-def make_demos_cmd(task: str, source: str, path: str, episodes: int, seed: int, reward_mode: str, out: str) -> None:
+def make_demos_cmd(task: str, source: str, path: str, episodes: int, seed: int, reward_mode: str, human_states: str,
+                   out: str) -> None:
     """Make demonstrations into a demo HDF5 file."""
     from pipeline.config import MakeDemosConfig
     from pipeline.demos.sources import make_demos
 
-    cfg = MakeDemosConfig(task=task, source=source, path=path, episodes=episodes, seed=seed, reward_mode=reward_mode)
+    cfg = MakeDemosConfig(task=task, source=source, path=path, episodes=episodes, seed=seed, reward_mode=reward_mode,
+                          human_states=human_states)
     figures = make_demos(cfg, out)
     click.echo(f"{out}: {json.dumps(figures)}")
 
@@ -140,10 +144,11 @@ def train_vae_cmd(dataset: str, out: str, checkpoints: str | None, **options: An
 @click.option("--params", "params_path", default="params.yaml", type=click.Path(dir_okay=False), help="params file (sections train_policy, encode)")
 @click.option("--vae-model", default="", help="trained VAE file, for --encoder vae")
 @click.option("--demos", "demos_path", default=None, help="obs state: demo file [data/demos/<task>.h5]")
+@click.option("--seed", type=int, default=None, help="overrides train_policy.seed (one run per seed)")
 @click.option("--out", default=None, help="run folder [data/runs/<task>/<encoder>]")
 @_friendly_errors
 def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, demos_path: str | None,
-                     out: str | None) -> None:
+                     seed: int | None, out: str | None) -> None:
     """BC + DAPG (or NPG, BC) on cached features or state."""
     from pipeline.config import TrainPolicyConfig, load_section
     from pipeline.rl.demo_data import state_demos, vision_demos
@@ -151,6 +156,8 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, 
     from stages.train_policy import service_encoder
 
     cfg = load_section(params_path, "train_policy", TrainPolicyConfig)
+    if seed is not None:
+        cfg = dataclasses.replace(cfg, seed=seed)
     if cfg.obs == "state":
         demos, enc = state_demos(demos_path or f"data/demos/{task}.h5"), None
     else:
@@ -179,7 +186,7 @@ def evaluate(policy: str, encoder: str, params_path: str, vae_model: str, out: s
     render = load_section(params_path, "render_demos", RenderDemosConfig) if vision else RenderDemosConfig()
     enc = service_encoder(params_path, encoder, vae_model) if vision else None
     metrics = evaluate_policy(policy, load_section(params_path, "evaluate", EvaluateConfig), out, train.reward_mode,
-                              enc, render.size, render.quality)
+                              enc, render.size, render.quality, train.success_rule)
     click.echo(json.dumps({c: r["success_rate"] for c, r in metrics["conditions"].items()}))
 
 

@@ -36,7 +36,8 @@ class MakeDemosConfig:
     path: str = ""  # the source file or folder (hand_dapg pickle, Minari dataset dir); empty for scripted
     episodes: int = 25  # rollouts to make (scripted, hand_dapg_expert); file sources take at most this many
     seed: int = 0  # episode i is reset with seed + i
-    reward_mode: str = "sparse"  # sparse (RRL) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | gym-sparse (+10/-0.1)
+    reward_mode: str = "rrl"  # rrl (RRL's staged) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | sparse | gym-sparse
+    human_states: str = "replay"  # hand_dapg_human: replay (RRL: actions from init_state_dict) | recorded (DAPG's)
 
     def __post_init__(self) -> None:
         from pipeline.tasks.spec import REWARD_MODES, TASKS
@@ -44,6 +45,7 @@ class MakeDemosConfig:
         _choice("make_demos.task", self.task, tuple(TASKS))
         _choice("make_demos.source", self.source, DEMO_SOURCES)
         _choice("make_demos.reward_mode", self.reward_mode, REWARD_MODES)
+        _choice("make_demos.human_states", self.human_states, ("replay", "recorded"))
         if self.episodes <= 0:
             raise PipelineError(f"make_demos.episodes must be positive, got {self.episodes}")
         if self.source != "scripted" and not self.path:
@@ -137,7 +139,8 @@ class TrainPolicyConfig:
     iterations: int = 3  # NPG/DAPG iterations (RRL: hundreds)
     episodes: int = 8  # trajectories per iteration (RRL: 200, i.e. 40,000 samples)
     horizon: int = 0  # 0: the task's (200; pen 100)
-    reward_mode: str = "sparse"  # sparse (RRL) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | gym-sparse
+    reward_mode: str = "rrl"  # rrl (RRL's staged) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | sparse | gym-sparse
+    success_rule: str = "rrl"  # rrl (RRL's fork: door > 1.4, pen orientation only) | dapg (mj_envs v0 / Gymnasium)
     bc_epochs: int = 5  # behaviour cloning before RL (mjrl: 5 epochs, batch 32, lr 1e-3)
     bc_batch: int = 32
     bc_lr: float = 1e-3
@@ -161,9 +164,10 @@ class TrainPolicyConfig:
     seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i
 
     def __post_init__(self) -> None:
-        from pipeline.tasks.spec import REWARD_MODES
+        from pipeline.tasks.spec import REWARD_MODES, SUCCESS_RULES
 
         _choice("train_policy.mode", self.mode, ("dapg", "npg", "bc"))
+        _choice("train_policy.success_rule", self.success_rule, SUCCESS_RULES)
         _choice("train_policy.obs", self.obs, ("vision", "state"))
         _choice("train_policy.reward_mode", self.reward_mode, REWARD_MODES)
         if min(self.iterations, self.workers, self.horizon, self.eval_episodes) < 0 or self.episodes <= 0:

@@ -23,7 +23,8 @@ def _run(args: argparse.Namespace) -> None:
     train = load_section(args.params, "train_policy", TrainPolicyConfig)
     render = load_section(args.params, "render_demos", RenderDemosConfig)
     encoder = None if train.obs == "state" else service_encoder(args.params, args.encoder, args.vae_model)
-    metrics = evaluate_policy(args.policy, cfg, args.out, train.reward_mode, encoder, render.size, render.quality)
+    metrics = evaluate_policy(args.policy, cfg, args.out, train.reward_mode, encoder, render.size, render.quality,
+                              train.success_rule)
     print(f"{args.out}: {json.dumps({c: r['success_rate'] for c, r in metrics['conditions'].items()})}")
 
 

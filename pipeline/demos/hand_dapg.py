@@ -23,7 +23,7 @@ from pipeline.demos.episode import Episode
 from pipeline.demos.reconstruct import OBS_DIM, _Scene, env_state_from_source, episode_from_observations
 from pipeline.demos.safe_pickle import Activation, StandIn, safe_load
 from pipeline.errors import PipelineError
-from pipeline.tasks.spec import REWARD_MODES, get_task
+from pipeline.tasks.spec import REWARD_MODES, TaskSpec, get_task
 
 
 def _check_mode(reward_mode: str) -> None:
@@ -34,19 +34,29 @@ def _check_mode(reward_mode: str) -> None:
 # --- human demonstrations -----------------------------------------------------------------------------------
 
 
-def load_human_demos(path: str | os.PathLike, task: str, reward_mode: str) -> list[Episode]:
-    """Episodes of a hand_dapg `<task>-v0_demos.pickle`, with states reconstructed from the observations.
+HUMAN_STATES = ("replay", "recorded")
 
-    Rewards: 'dense' keeps the recorded rewards (those of the v0 mj_envs env the demos were recorded in);
-    'sparse' and 'gym-sparse' are recomputed from the goal of each reconstructed state.
+
+def load_human_demos(path: str | os.PathLike, task: str, reward_mode: str, states: str = "replay") -> list[Episode]:
+    """Episodes of a hand_dapg `<task>-v0_demos.pickle`.
+
+    states "replay" (RRL's examples/convertDemos.py, what the paper behaviour-cloned): every recorded action
+    played open loop from `init_state_dict` in our env, so observations, states and rewards are our env's own.
+    The dict's hand pose is the env's reset pose (arm joints 0), so the demos start where every rollout starts.
+    (RRL's script took frame 0 from a plain reset before setting the state: a defect not copied here.)
+    states "recorded" (hand_dapg's own BC data): states reconstructed from the recorded observations, whose hand
+    starts 0.2-0.5 rad away from the reset pose on door's arm joints; T observations give T-1 transitions.
+    Rewards: recorded ones for 'dense'/'dapg-dense' under "recorded" (mj_envs v0's); otherwise computed.
     """
     spec = get_task(task)
     _check_mode(reward_mode)
+    if states not in HUMAN_STATES:
+        raise PipelineError(f"unknown human demo states {states!r}; valid: {', '.join(HUMAN_STATES)}")
     path = Path(path)
     demos = safe_load(path)
     if not isinstance(demos, list) or not demos:
         raise PipelineError(f"{path}: expected a non-empty list of demo dicts, found {type(demos).__name__}")
-    scene = _Scene(spec)
+    scene = _Scene(spec) if states == "recorded" else None
     episodes = []
     for i, demo in enumerate(demos):
         where = f"{path}: demo {i}"
@@ -70,6 +80,9 @@ def load_human_demos(path: str | os.PathLike, task: str, reward_mode: str) -> li
         init_qpos = np.asarray(init["qpos"], float) if "qpos" in init else None
         if init_qpos is not None and init_qpos.shape != (spec.nq,):
             raise PipelineError(f"{where}: init_state_dict qpos has shape {init_qpos.shape}, task {task} needs ({spec.nq},)")
+        if states == "replay":
+            episodes.append(_replay(spec, init, acts, reward_mode, where, i))
+            continue
         # recorded: T observations / actions / rewards; kept: states 0..T-1, actions 0..T-2 (T-1 transitions)
         ep = episode_from_observations(
             task,
@@ -92,6 +105,30 @@ def load_human_demos(path: str | os.PathLike, task: str, reward_mode: str) -> li
         ep.attrs["demo_index"] = i
         episodes.append(ep)
     return episodes
+
+
+def _replay(spec: TaskSpec, init: dict, actions: np.ndarray, reward_mode: str, where: str, index: int) -> Episode:
+    """One human demo as RRL converted it: reset, set init_state_dict, step every recorded action."""
+    from pipeline.demos.rollout import ActionReplay, rollout
+    from pipeline.tasks import make_env
+
+    missing = [k for k in ("qpos", "qvel") if k not in init]
+    if missing:
+        raise PipelineError(f"{where}: init_state_dict lacks {', '.join(missing)}, which states 'replay' needs")
+    params = env_state_from_source(spec.name, init, np.asarray(init["qpos"], float))
+    lacking = [p.key for p in spec.state_params if p.key not in params]
+    if lacking:
+        raise PipelineError(f"{where}: init_state_dict lacks {', '.join(lacking)}, which states 'replay' needs")
+    env = make_env(spec.name, reward_mode, horizon=len(actions))
+    try:
+        state = {"qpos": np.asarray(init["qpos"], float), "qvel": np.asarray(init["qvel"], float), **params}
+        ep = rollout(env, ActionReplay(actions), seed=0, horizon=len(actions), state=state)
+    finally:
+        env.close()
+    ep.seed = -1  # the reset seed is irrelevant: the whole state is overwritten
+    ep.attrs.update({"state_origin": "replay of the recorded actions from init_state_dict (RRL's convertDemos)",
+                     "recorded_steps": int(len(actions)), "demo_index": index})
+    return ep
 
 
 # --- expert policy ------------------------------------------------------------------------------------------

@@ -409,7 +409,7 @@ def episode_from_observations(
         if rew.shape != (T,):
             raise PipelineError(f"{where}: {rew.shape[0]} rewards for {T} actions")
     else:
-        rew = np.array([spec.reward(bool(g), 0.0, reward_mode) for g in goal])
+        rew = rewards_from_states(spec, scene or _Scene(spec), states, reward_mode)
     clipped = np.abs(acts) > 1.0
     truncated = np.zeros(T, dtype=bool)
     truncated[-1] = True  # the demo was cut where its recording ended
@@ -430,6 +430,24 @@ def episode_from_observations(
         success=spec.is_success(goal),
         attrs=attrs,
     )
+
+
+def rewards_from_states(spec: TaskSpec, scene: _Scene, states: Reconstruction, reward_mode: str) -> np.ndarray:
+    """Reward of each action, from the state after it (rows 1..N-1): demos are relabelled without simulating.
+
+    rrl, sparse and gym-sparse are functions of the simulator state (dense and dapg-dense carry Gymnasium's velocity term,
+    the env's own, so it is taken as recorded). Kinematics are fresh here, whereas an env step reads body and
+    site positions one physics substep old (see _Scene): a difference of h * velocity, 2 ms of motion.
+    """
+    if reward_mode in ("dense", "dapg-dense"):  # both include Gymnasium's velocity term
+        raise PipelineError(f"reward mode {reward_mode!r} needs recorded rewards; from states: rrl, sparse, gym-sparse")
+    out = np.empty(len(states.qpos) - 1)
+    for t in range(1, len(states.qpos)):
+        state = {"qpos": states.qpos[t], "qvel": states.qvel[t], **{k: v[t] for k, v in states.env_state.items()}}
+        spec.set_state(scene.model, scene.data, state)
+        goal = spec.goal_achieved(scene.model, scene.data)
+        out[t - 1] = spec.reward(reward_mode, goal, float("nan"), scene.model, scene.data)
+    return out
 
 
 def states_from_recorded(

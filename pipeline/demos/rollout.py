@@ -32,10 +32,26 @@ class RandomPolicy:
         return self._rng.uniform(-1.0, 1.0, self.action_dim)
 
 
-def rollout(env: TaskEnv, policy: Policy, seed: int, horizon: int | None = None) -> Episode:
-    """One episode from `env.reset(seed)`, actions clipped to [-1, 1] as the env does."""
+class ActionReplay:
+    """Recorded actions played back open loop, one per step (RRL's convertDemos.py)."""
+
+    def __init__(self, actions: np.ndarray):
+        self.actions = np.asarray(actions, dtype=np.float64)
+        self.t = 0
+
+    def reset(self, seed: int) -> None:
+        self.t = 0
+
+    def act(self, obs: np.ndarray, state: dict[str, np.ndarray]) -> np.ndarray:
+        self.t += 1
+        return self.actions[self.t - 1]
+
+
+def rollout(env: TaskEnv, policy: Policy, seed: int, horizon: int | None = None,
+            state: dict[str, np.ndarray] | None = None) -> Episode:
+    """One episode from `env.reset(seed)` (then `state`, if given), actions clipped to [-1, 1] as the env does."""
     horizon = horizon or env.horizon
-    obs = env.reset(seed=seed)
+    obs = env.reset(seed=seed, state=state)
     policy.reset(seed)
     states = [env.get_state()]
     observations = [obs]

@@ -31,7 +31,7 @@ def collect(cfg: MakeDemosConfig, progress: bool = True) -> list[Episode]:
     elif cfg.source == "hand_dapg_human":
         from pipeline.demos.hand_dapg import load_human_demos
 
-        episodes = load_human_demos(cfg.path, cfg.task, cfg.reward_mode)[: cfg.episodes]
+        episodes = load_human_demos(cfg.path, cfg.task, cfg.reward_mode, cfg.human_states)[: cfg.episodes]
     elif cfg.source == "minari":
         from pipeline.demos.minari import load_minari
 

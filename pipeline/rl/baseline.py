@@ -1,8 +1,7 @@
 """Value baseline V(s, t) as in mjrl (mjrl/baselines/mlp_baseline.py): a (128, 128) ReLU MLP fitted to returns.
 
-Features follow the DAPG-era mjrl baseline: [clip(obs, -10, 10), t/1000, (t/1000)^2, (t/1000)^3, 1] with t the step
-index inside the path. (Later mjrl versions also divide the clipped obs by 10 and use t/1000 to the powers 1..4.)
-The time features let a state-only critic account for the finite horizon.
+Features are mjrl's MLPBaseline._features: [clip(obs, -10, 10) / 10, t/1000, (t/1000)^2, (t/1000)^3, (t/1000)^4]
+with t the step index inside the path. The time features let a state-only critic account for the finite horizon.
 Fitting: Adam (lr 1e-3, weight decay 1e-3) on MSE, minibatch 64, 2 epochs per call, warm-started from the
 previous iteration's weights (DESIGN.md section 4 / RRL's hand_dapg config).
 """
@@ -45,13 +44,13 @@ class MLPBaseline:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr, weight_decay=weight_decay)
 
     def features(self, paths: list[dict]) -> np.ndarray:
-        """(sum of path lengths, obs_dim + 4) float32 feature matrix."""
+        """(sum of path lengths, obs_dim + 4) float32 feature matrix: [clip(o, -10, 10) / 10, (t/1000)^1..4]."""
         feats = []
         for path in paths:
             o = np.asarray(path["observations"], dtype=np.float32)
-            o = np.clip(o, -10, 10).reshape(len(o), -1)
+            o = np.clip(o, -10, 10).reshape(len(o), -1) / 10.0
             t = (np.arange(len(o), dtype=np.float32) / 1000.0)[:, None]
-            feats.append(np.concatenate([o, t, t**2, t**3, np.ones_like(t)], axis=1))
+            feats.append(np.concatenate([o, t, t**2, t**3, t**4], axis=1))
         return np.concatenate(feats).astype(np.float32)
 
     @torch.no_grad()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from pipeline.atomic import atomic_output
 from pipeline.config import EvaluateConfig
@@ -20,8 +21,9 @@ from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
 from pipeline.rl.train import KEY_FIELDS
 
 
-def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Path, reward_mode: str = "sparse",
-                    encoder_config: EncoderConfig | None = None, image_size: int = 256, quality: str = "fast") -> dict[str, Any]:
+def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Path, reward_mode: str = "rrl",
+                    encoder_config: EncoderConfig | None = None, image_size: int = 256, quality: str = "fast",
+                    success_rule: str = "rrl", progress: bool = True) -> dict[str, Any]:
     policy = GaussianMLPPolicy.load(policy_path)
     layout = policy.obs_layout
     task = layout["task"]
@@ -31,7 +33,9 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
     seeds = [cfg.seed + i for i in range(cfg.episodes)]
     conditions = ["plain"] + (list(cfg.distractors) if vision else [])
     results: dict[str, dict[str, float]] = {}
-    with Sampler(task, obs_cfg, cfg.workers, reward_mode, cfg.horizon or None, encoder_config) as sampler:
+    bar = tqdm(total=len(seeds) * len(conditions), desc=f"evaluate {task}", unit="ep", disable=not progress)
+    with Sampler(task, obs_cfg, cfg.workers, reward_mode, cfg.horizon or None, encoder_config,
+                 success_rule=success_rule) as sampler, bar:
         if vision:
             service = {k: sampler.feature_key[k] for k in KEY_FIELDS}
             if service != layout["encoder"]:
@@ -41,7 +45,13 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
         for condition in conditions:
             distractors = None if condition == "plain" else [sample_distractor(condition, task, s) for s in seeds]
             start = time.perf_counter()
-            episodes = sampler.sample(policy, seeds, deterministic=True, distractors=distractors)
+            episodes = []
+            chunk = max(1, cfg.workers)  # one episode per worker at a time, so the bar moves
+            for i in range(0, len(seeds), chunk):
+                episodes += sampler.sample(policy, seeds[i:i + chunk], deterministic=True,
+                                           distractors=distractors[i:i + chunk] if distractors else None)
+                bar.update(len(seeds[i:i + chunk]))
+            bar.set_postfix({condition: f"{np.mean([ep.success for ep in episodes]):.2f}"})
             steps = sum(len(ep.actions) for ep in episodes)
             results[condition] = {
                 "success_rate": float(np.mean([ep.success for ep in episodes])),
@@ -51,6 +61,7 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
                 "seconds": time.perf_counter() - start, **time_by_part(episodes),
             }
     metrics = {"task": task, "obs": layout["obs"], "encoder": layout.get("encoder", {}).get("model", "state"),
+               "reward_mode": reward_mode, "success_rule": success_rule,
                "success_rate": results["plain"]["success_rate"], "return_mean": results["plain"]["return_mean"],
                "conditions": results}
     with atomic_output(out) as tmp:

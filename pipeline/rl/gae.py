@@ -1,7 +1,8 @@
 """Returns and generalised advantage estimation (Schulman et al. 2016) as in mjrl/utils/process_samples.py.
 
-A path is a dict with at least "rewards" (T,) and "observations" (T, obs_dim); "terminated" (bool, default False)
-says the episode ended in a true terminal state rather than at the horizon.
+A path is a dict with at least "rewards" (T,) and "observations" (T, obs_dim). Every path ends `done`, as in mjrl:
+the env ended it (pen dropped) or it reached the horizon, where gym's TimeLimit sets done and mjrl's sampler
+records terminated=True. So nothing is bootstrapped past the last step: its successor's value is 0.
 """
 
 from __future__ import annotations
@@ -33,8 +34,7 @@ def compute_advantages(paths: list[dict], baseline, gamma: float = 0.995, gae_la
         delta_t = r_t + gamma * V(s_{t+1}) - V(s_t)
         A_t     = sum_{k>=0} (gamma * lambda)^k delta_{t+k}
 
-    The value after the last step follows mjrl: 0 if the path terminated, else the last predicted value V(s_{T-1})
-    repeated (a cheap stand-in for V(s_T), whose observation the path does not store). With gae_lambda None or
+    The value after the last step is 0 (see the module docstring: mjrl's paths all end done). With gae_lambda None or
     outside [0, 1], mjrl's plain A_t = R_t - V(s_t) (needs compute_returns first). Advantages are not normalised
     here; npg_step does that, as mjrl does.
     """
@@ -44,7 +44,6 @@ def compute_advantages(paths: list[dict], baseline, gamma: float = 0.995, gae_la
         if gae_lambda is None or not 0.0 <= gae_lambda <= 1.0:
             path["advantages"] = path["returns"] - b
             continue
-        v_after = 0.0 if path.get("terminated", False) else b[-1]
-        b1 = np.append(b, v_after)
+        b1 = np.append(b, 0.0)  # V after the last step: 0, the path ended done (mjrl's b1 with terminated=True)
         td = np.asarray(path["rewards"], dtype=np.float64) + gamma * b1[1:] - b1[:-1]
         path["advantages"] = discounted_sum(td, gamma * gae_lambda, terminal=0.0)

@@ -57,10 +57,11 @@ class Episode:
 class EpisodeRunner:
     """Runs whole episodes for one worker (or in-process): env, renderer and encoder client of its own."""
 
-    def __init__(self, task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, encoder: Any = None):
+    def __init__(self, task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, encoder: Any = None,
+                 success_rule: str = "rrl"):
         self.spec = get_task(task)
         self.obs = obs
-        self.env = make_env(task, reward_mode, horizon)
+        self.env = make_env(task, reward_mode, horizon, success_rule)
         self.encoder = encoder  # a FrameEncoder; None for state observations
         self.renderer = None
         if obs.mode == "vision":
@@ -128,7 +129,7 @@ class EpisodeRunner:
 
 
 def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, endpoint, max_frames: int, conn,
-            own_encoder=None, threads: int = 1) -> None:
+            own_encoder=None, threads: int = 1, success_rule: str = "rrl") -> None:
     """Env worker process: build once, then run the episodes it is sent until told to stop."""
     torch.set_num_threads(threads)  # 1: the policy MLP is tiny; the cores belong to rendering and the service
     encoder = None
@@ -140,7 +141,7 @@ def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, en
         from pipeline.service.client import InProcessEncoder
 
         encoder = InProcessEncoder(own_encoder)
-    runner = EpisodeRunner(task, obs, reward_mode, horizon, encoder)
+    runner = EpisodeRunner(task, obs, reward_mode, horizon, encoder, success_rule)
     conn.send(("ready",))
     while True:
         message = conn.recv()
@@ -154,8 +155,8 @@ def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, en
 class Sampler:
     """Episodes in parallel over persistent env workers that share one encoder service (workers=0: in-process)."""
 
-    def __init__(self, task: str, obs: ObsConfig, workers: int, reward_mode: str = "sparse", horizon: int | None = None,
-                 encoder_config=None, per_worker_encoder: bool = False):
+    def __init__(self, task: str, obs: ObsConfig, workers: int, reward_mode: str = "rrl", horizon: int | None = None,
+                 encoder_config=None, per_worker_encoder: bool = False, success_rule: str = "rrl"):
         """`per_worker_encoder` (benchmarks only): each worker encodes its own frames at batch 1, no service."""
         self.task, self.obs, self.workers = task, obs, workers
         self.spec = get_task(task)
@@ -176,7 +177,8 @@ class Sampler:
         self._conns: list[connection.Connection] = []
         self._procs = []
         if workers == 0:
-            self._local = EpisodeRunner(task, obs, reward_mode, horizon, encoder if obs.mode == "vision" else None)
+            self._local = EpisodeRunner(task, obs, reward_mode, horizon, encoder if obs.mode == "vision" else None,
+                                        success_rule)
             return
         ctx = multiprocessing.get_context("spawn")
         endpoint = self.service.endpoint if self.service else None
@@ -184,7 +186,8 @@ class Sampler:
         threads = max(1, (os.cpu_count() or 1) // workers) if own is not None else 1
         for w in range(workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(task, obs, reward_mode, horizon, endpoint, n_cams, child, own, threads),
+            proc = ctx.Process(target=_worker, args=(task, obs, reward_mode, horizon, endpoint, n_cams, child, own, threads,
+                                                          success_rule),
                                daemon=True, name=f"rrl-env-{w}")
             proc.start()
             child.close()

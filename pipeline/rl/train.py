@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -103,7 +104,8 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
         obs_cfg = ObsConfig(mode=cfg.obs, proprio=cfg.proprio, proprio_noise=cfg.proprio_noise,
                             cameras=tuple(demos.provenance.get("cameras", ())) if cfg.obs == "vision" else (),
                             image_size=int(demos.provenance.get("image_size", 256)) if cfg.obs == "vision" else 256)
-        with Sampler(task, obs_cfg, cfg.workers, cfg.reward_mode, cfg.horizon or None, encoder_config) as sampler:
+        with Sampler(task, obs_cfg, cfg.workers, cfg.reward_mode, cfg.horizon or None, encoder_config,
+                     success_rule=cfg.success_rule) as sampler:
             if cfg.obs == "vision":
                 check_encoder_matches(sampler.feature_key, demos.provenance, demos.source)
             bar = tqdm(range(start_iter, iterations), desc=f"{cfg.mode} {task}", unit="iter", disable=not progress,
@@ -111,6 +113,8 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
             for k in bar:
                 rows.append(_iteration(k, cfg, sampler, policy, baseline, demos))
                 bar.set_postfix(success=f"{rows[-1]['success_rate']:.2f}", ret=f"{rows[-1]['return_mean']:.1f}")
+                if progress:
+                    bar.write(_iteration_line(rows[-1], iterations))
                 _save_checkpoint(ckpt_path, run_hash, policy, baseline, k + 1, rows, seconds)
     return _write_outputs(out, task, cfg, layout, demos, policy, rows, seconds)
 
@@ -170,7 +174,7 @@ def _rates(episodes: list, prefix: str) -> dict[str, float]:
 def _save_checkpoint(path: Path, run_hash: str, policy: GaussianMLPPolicy, baseline: MLPBaseline, iteration: int,
                      rows: list[dict], seconds: dict) -> None:
     with atomic_output(path) as tmp:
-        torch.save({"run_hash": run_hash, "iteration": iteration, "policy": policy.state_dict(),
+        torch.save({"run_hash": run_hash, "code": _code_digest(), "iteration": iteration, "policy": policy.state_dict(),
                     "baseline": baseline.state_dict(), "rows": json.dumps(rows), "seconds": json.dumps(seconds)}, tmp)
 
 
@@ -183,6 +187,9 @@ def _resume(path: Path, run_hash: str, policy: GaussianMLPPolicy, baseline: MLPB
     except Exception:  # noqa: BLE001 - a broken checkpoint is simply not resumed from
         return None
     if ckpt.get("run_hash") != run_hash:
+        why = ("other learner code (pipeline/rl, pipeline/tasks)" if ckpt.get("code") != _code_digest()
+               else "another configuration (train_policy params, reward mode, demos or encoder)")
+        print(f"{path}: written by {why}; not resumed, starting over", file=sys.stderr)
         return None
     policy.load_state_dict(ckpt["policy"])
     baseline.load_state_dict(ckpt["baseline"])
@@ -207,15 +214,29 @@ def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, d
         "layer": p.get("layer", ""), "precision": p.get("precision", ""),
         "render_quality": p.get("render_quality", ""), "image_size": (p.get("input_size") or [0])[0],
         "demos": demos.n_demos, "demo_samples": int(len(demos.observations)),
-        "success_rate": rows[-1]["success_rate"] if rows else float("nan"),
-        "return_mean": rows[-1]["return_mean"] if rows else float("nan"),
-        "best_success_rate": max((r["success_rate"] for r in rows), default=float("nan")),
+        # null where nothing was measured (mode bc has no iterations; eval_episodes 0 evaluates nothing)
+        "success_rate": rows[-1]["success_rate"] if rows else None,
+        "return_mean": rows[-1]["return_mean"] if rows else None,
+        "best_success_rate": max((r["success_rate"] for r in rows), default=None),
         "eval_success_rate": rows[-1].get("eval_success_rate") if rows and cfg.eval_episodes else None,
         "eval_episodes": cfg.eval_episodes,
         "samples": int(sum(r["samples"] for r in rows)),
         "seconds": {**{k: float(v) for k, v in seconds.items() if k.endswith("_s")}, **totals},
-        "bc_final_loss": seconds.get("bc_final_loss"), "reward_mode": cfg.reward_mode, "seed": cfg.seed,
+        "bc_final_loss": _finite_or_none(seconds.get("bc_final_loss")), "reward_mode": cfg.reward_mode,
+        "success_rule": cfg.success_rule, "seed": cfg.seed,
     }
     with atomic_output(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False) + "\n")  # strict JSON
     return metrics
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _iteration_line(row: dict[str, float], iterations: int) -> str:
+    """One line per iteration, so a long run is never silent (the tqdm bar alone is overwritten)."""
+    evaluated = "" if row["eval_success_rate"] != row["eval_success_rate"] else f", {row['eval_success_rate']:.2f} mean action"
+    return (f"iter {row['iteration']}/{iterations}: success {row['success_rate']:.2f} sampled{evaluated}, "
+            f"return {row['return_mean']:.1f}; seconds: sampling {row['sampling_s']:.1f}, npg {row['npg_s']:.1f}, "
+            f"vf {row['vf_s']:.1f}, eval {row['eval_s']:.1f}")

@@ -1,11 +1,11 @@
 """Adroit task layer: specs (cameras, proprioception, success rules, state) and the physics env wrapper."""
 
 from pipeline.tasks.env import TaskEnv
-from pipeline.tasks.spec import REWARD_MODES, TASKS, CameraSpec, TaskSpec, get_task
+from pipeline.tasks.spec import REWARD_MODES, SUCCESS_RULES, TASKS, CameraSpec, TaskSpec, get_task
 
-__all__ = ["REWARD_MODES", "TASKS", "CameraSpec", "TaskEnv", "TaskSpec", "get_task", "make_env"]
+__all__ = ["REWARD_MODES", "SUCCESS_RULES", "TASKS", "CameraSpec", "TaskEnv", "TaskSpec", "get_task", "make_env"]
 
 
-def make_env(task: str, reward_mode: str = "sparse", horizon: int | None = None) -> TaskEnv:
+def make_env(task: str, reward_mode: str = "rrl", horizon: int | None = None, success_rule: str = "rrl") -> TaskEnv:
     """The physics env of a task by name."""
-    return TaskEnv(get_task(task), reward_mode=reward_mode, horizon=horizon)
+    return TaskEnv(get_task(task), reward_mode=reward_mode, horizon=horizon, success_rule=success_rule)

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.tasks.spec import REWARD_MODES, TaskSpec
+from pipeline.tasks.spec import REWARD_MODES, SUCCESS_RULES, TaskSpec
 
 
 def _make_gym_env(env_id: str, horizon: int):
@@ -27,13 +27,18 @@ def _make_gym_env(env_id: str, horizon: int):
 
 
 class TaskEnv:
-    """Physics of one task. `step` returns the reward of the chosen mode and `info["goal_achieved"]`."""
+    """Physics of one task. `step` returns the reward of the chosen mode and `info["goal_achieved"]` under the
+    chosen success rule; `terminated` is True when the task failed for good (pen dropped), as mj_envs v0 did."""
 
-    def __init__(self, spec: TaskSpec, reward_mode: str = "sparse", horizon: int | None = None):
+    def __init__(self, spec: TaskSpec, reward_mode: str = "rrl", horizon: int | None = None,
+                 success_rule: str = "rrl"):
         if reward_mode not in REWARD_MODES:
             raise PipelineError(f"unknown reward mode {reward_mode!r}; valid: {', '.join(REWARD_MODES)}")
+        if success_rule not in SUCCESS_RULES:
+            raise PipelineError(f"unknown success rule {success_rule!r}; valid: {', '.join(SUCCESS_RULES)}")
         self.spec = spec
         self.reward_mode = reward_mode
+        self.success_rule = success_rule
         self.horizon = horizon or spec.horizon
         self._env = _make_gym_env(spec.env_id, self.horizon)
         self._raw = self._env.unwrapped
@@ -69,14 +74,13 @@ class TaskEnv:
         action = np.asarray(action, dtype=np.float64)
         if action.shape != (self.action_dim,):
             raise PipelineError(f"{self.spec.name}: action of shape {action.shape}, task needs ({self.action_dim},)")
-        obs, dense_reward, terminated, _, _ = self._raw.step(action)
+        obs, gym_dense, gym_terminated, _, _ = self._raw.step(action)
         self.t += 1
-        goal = self.spec.goal_achieved(self.model, self.data)
-        if self.reward_mode == "dapg-dense":
-            dense_reward = self.spec.dapg_dense(dense_reward, self.model, self.data)
-        reward = self.spec.reward(goal, dense_reward, self.reward_mode)
-        truncated = self.t >= self.horizon
-        return obs, reward, bool(terminated), truncated, {"goal_achieved": goal}
+        goal = self.spec.goal_achieved(self.model, self.data, self.success_rule)
+        reward = self.spec.reward(self.reward_mode, goal, gym_dense, self.model, self.data)
+        terminated = bool(gym_terminated) or self.spec.failed(self.model, self.data)
+        truncated = self.t >= self.horizon and not terminated
+        return obs, reward, terminated, truncated, {"goal_achieved": goal}
 
     def get_state(self) -> dict[str, np.ndarray]:
         return self.spec.get_state(self.model, self.data)

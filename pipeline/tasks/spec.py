@@ -16,7 +16,8 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 
-REWARD_MODES = ("sparse", "dense", "gym-sparse", "dapg-dense")
+REWARD_MODES = ("rrl", "dapg-dense", "dense", "sparse", "gym-sparse")
+SUCCESS_RULES = ("rrl", "dapg")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,11 @@ class TaskSpec:
     proprio_slice: slice  # 24 hand joint positions inside qpos (RRL's observation)
     success_min_steps: int  # success = the goal holds on MORE than this many steps
     state_params: tuple[StateParam, ...]
-    goal_fn: Callable[[mujoco.MjModel, mujoco.MjData], bool] = field(repr=False)
+    goal_fn: Callable[[mujoco.MjModel, mujoco.MjData], bool] = field(repr=False)  # RRL's fork (the paper's numbers)
+    rrl_reward_fn: Callable[[mujoco.MjModel, mujoco.MjData], float] = field(repr=False)
+    dapg_goal_fn: Callable[[mujoco.MjModel, mujoco.MjData], bool] | None = field(default=None, repr=False)
+    # the episode ends early when this holds (pen: the pen dropped), as in mj_envs v0 and RRL's fork
+    failed_fn: Callable[[mujoco.MjModel, mujoco.MjData], bool] | None = field(default=None, repr=False)
     # (site, "site"|"body", name): the hand-to-object distance whose sign gymnasium-robotics 1.2.1+ flipped
     approach: tuple[str, str, str] | None = None
 
@@ -59,9 +64,21 @@ class TaskSpec:
     def camera_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.cameras)
 
-    def goal_achieved(self, model: mujoco.MjModel, data: mujoco.MjData) -> bool:
-        """The per-step goal, computed from the simulator (positions must be up to date: mj_forward)."""
-        return bool(self.goal_fn(model, data))
+    def goal_achieved(self, model: mujoco.MjModel, data: mujoco.MjData, rule: str = "rrl") -> bool:
+        """The per-step goal, computed from the simulator (positions must be up to date: mj_forward).
+
+        rule "rrl": RRL's mj_envs fork, which scored the paper (door hinge > 1.4, pen orientation only);
+        rule "dapg": DAPG's mj_envs v0 and Gymnasium-Robotics v1 (door hinge >= 1.35, pen position and orientation).
+        """
+        if rule == "rrl":
+            return bool(self.goal_fn(model, data))
+        if rule == "dapg":
+            return bool((self.dapg_goal_fn or self.goal_fn)(model, data))
+        raise PipelineError(f"unknown success rule {rule!r}; valid: {', '.join(SUCCESS_RULES)}")
+
+    def failed(self, model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+        """True when the episode must end now (pen: dropped below z 0.075); False for tasks without such a state."""
+        return self.failed_fn is not None and bool(self.failed_fn(model, data))
 
     def is_success(self, goal_flags: np.ndarray) -> bool:
         """RRL/DAPG rule: an episode succeeds when the goal holds on more than `success_min_steps` steps."""
@@ -83,20 +100,25 @@ class TaskSpec:
         target = data.site(name).xpos if kind == "site" else data.body(name).xpos
         return float(dense_reward) - 0.2 * float(np.linalg.norm(data.site(site).xpos - target))
 
-    def reward(self, goal: bool, dense_reward: float, mode: str) -> float:
-        """Reward of one step under a named mode (DESIGN.md section 4: say which one a run used).
+    def reward(self, mode: str, goal: bool, gym_dense: float, model: mujoco.MjModel, data: mujoco.MjData) -> float:
+        """Reward of one step under a named mode, from the simulator state after the step (DESIGN.md section 4).
 
-        sparse:     RRL's sparse signal, 1 when the goal holds at this step and 0 otherwise.
+        rrl:        RRL's fork (USE_SPARSE_REWARDS): each task's staged reward, what the paper trained with.
+        dapg-dense: DAPG's mj_envs v0 shaped reward (see dapg_dense).
+        dense:      Gymnasium-Robotics 1.4.2's v1 shaped reward, as that env returns it (sign of the hand term flipped).
+        sparse:     1 when the per-step goal holds, else 0 (this project's indicator reward).
         gym-sparse: Gymnasium-Robotics' sparse variant, +10 / -0.1.
-        dense:      Gymnasium-Robotics' shaped reward (v1 of gymnasium-robotics 1.4).
-        dapg-dense: the shaped reward DAPG/mj_envs v0 used (see dapg_dense).
         """
+        if mode == "rrl":
+            return float(self.rrl_reward_fn(model, data))
+        if mode == "dapg-dense":
+            return self.dapg_dense(gym_dense, model, data)
+        if mode == "dense":
+            return float(gym_dense)
         if mode == "sparse":
             return 1.0 if goal else 0.0
         if mode == "gym-sparse":
             return 10.0 if goal else -0.1
-        if mode in ("dense", "dapg-dense"):  # dapg-dense arrives already corrected (TaskEnv.step)
-            return float(dense_reward)
         raise PipelineError(f"unknown reward mode {mode!r}; valid: {', '.join(REWARD_MODES)}")
 
     # --- full simulator state, for exact replay -------------------------------------------------------------
@@ -198,27 +220,75 @@ def _lookat_quat(pos: np.ndarray, lookat: np.ndarray) -> np.ndarray:
     return quat
 
 
-# --- per-step goals (the `sparse` branch of each env's step(), computed from the sim) -----------------------
+# --- per-step goals, rewards and failures, from the sim (RRL's mj_envs fork, branch rrl, *_v0.py step()) ----------
+
+
+def _door_hinge(data: mujoco.MjData) -> float:
+    return float(data.joint("door_hinge").qpos[0])
 
 
 def _door_goal(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
-    return data.joint("door_hinge").qpos[0] >= 1.35
+    return _door_hinge(data) > 1.4
+
+
+def _door_goal_dapg(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+    return _door_hinge(data) >= 1.35
+
+
+def _door_reward(model: mujoco.MjModel, data: mujoco.MjData) -> float:
+    d = _door_hinge(data)
+    return -0.1 * (d - 1.57) ** 2 + 2.0 * (d > 0.2) + 8.0 * (d > 1.0) + 10.0 * (d > 1.35)
+
+
+def _nail_distance(data: mujoco.MjData) -> float:
+    return float(np.linalg.norm(data.site("S_target").xpos - data.site("nail_goal").xpos))
 
 
 def _hammer_goal(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
-    return np.linalg.norm(data.site("S_target").xpos - data.site("nail_goal").xpos) < 0.01
+    return _nail_distance(data) < 0.01
 
 
-def _pen_goal(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+def _hammer_reward(model: mujoco.MjModel, data: mujoco.MjData) -> float:
+    d = _nail_distance(data)
+    return -10.0 * d + 25.0 * (d < 0.02) + 75.0 * (d < 0.01)
+
+
+def _pen_distance_similarity(data: mujoco.MjData) -> tuple[float, float]:
     distance = np.linalg.norm(data.body("Object").xpos - data.site("eps_ball").xpos)
     pen_axis = data.site("object_top").xpos - data.site("object_bottom").xpos
     target_axis = data.site("target_top").xpos - data.site("target_bottom").xpos
     similarity = np.dot(pen_axis, target_axis) / (np.linalg.norm(pen_axis) * np.linalg.norm(target_axis))
+    return float(distance), float(similarity)
+
+
+def _pen_goal(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+    return _pen_distance_similarity(data)[1] > 0.95  # RRL's fork: the position test is commented out
+
+
+def _pen_goal_dapg(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+    distance, similarity = _pen_distance_similarity(data)
     return distance < 0.075 and similarity > 0.95
 
 
+def _pen_reward(model: mujoco.MjModel, data: mujoco.MjData) -> float:
+    return 50.0 if _pen_goal_dapg(model, data) else 0.0  # the reward keeps the position test
+
+
+def _pen_dropped(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+    return float(data.body("Object").xpos[2]) < 0.075
+
+
+def _object_target_distance(data: mujoco.MjData) -> float:
+    return float(np.linalg.norm(data.body("Object").xpos - data.site("target").xpos))
+
+
 def _relocate_goal(model: mujoco.MjModel, data: mujoco.MjData) -> bool:
-    return np.linalg.norm(data.body("Object").xpos - data.site("target").xpos) < 0.1
+    return _object_target_distance(data) < 0.1
+
+
+def _relocate_reward(model: mujoco.MjModel, data: mujoco.MjData) -> float:
+    d = _object_target_distance(data)
+    return 10.0 * (d < 0.1) + 20.0 * (d < 0.05)
 
 
 _TOP_EULER = (0.0, 0.0, 3.14)
@@ -235,6 +305,8 @@ TASKS: dict[str, TaskSpec] = {
         success_min_steps=25,
         state_params=(StateParam("door_body_pos", "body_pos", "frame"),),
         goal_fn=_door_goal,
+        rrl_reward_fn=_door_reward,
+        dapg_goal_fn=_door_goal_dapg,
         approach=("S_grasp", "site", "S_handle"),
     ),
     "hammer": TaskSpec(
@@ -248,6 +320,7 @@ TASKS: dict[str, TaskSpec] = {
         success_min_steps=25,
         state_params=(StateParam("board_pos", "body_pos", "nail_board"),),
         goal_fn=_hammer_goal,
+        rrl_reward_fn=_hammer_reward,
         approach=("S_grasp", "body", "Object"),
     ),
     "pen": TaskSpec(
@@ -261,6 +334,9 @@ TASKS: dict[str, TaskSpec] = {
         success_min_steps=20,
         state_params=(StateParam("desired_orien", "body_quat", "target"),),
         goal_fn=_pen_goal,
+        rrl_reward_fn=_pen_reward,
+        dapg_goal_fn=_pen_goal_dapg,
+        failed_fn=_pen_dropped,
     ),
     "relocate": TaskSpec(
         name="relocate",
@@ -281,6 +357,7 @@ TASKS: dict[str, TaskSpec] = {
             StateParam("target_site_pos", "site_pos", "target"),
         ),
         goal_fn=_relocate_goal,
+        rrl_reward_fn=_relocate_reward,
         approach=("S_grasp", "body", "Object"),
     ),
 }

@@ -63,7 +63,7 @@ def _write(tmp_path, name, obj) -> Path:
 def test_door_reconstruction_is_exact(tmp_path):
     truth, demo = _synthetic_demo("door", steps=40)
     path = _write(tmp_path, "door-v0_demos.pickle", [demo])
-    (ep,) = load_human_demos(path, "door", "dense")
+    (ep,) = load_human_demos(path, "door", "dense", states="recorded")
     T = 40 - 1  # 40 recorded steps keep 39 transitions
     spec = get_task("door")
     ep.validate(spec.action_dim, spec.nq, spec.nq)
@@ -80,16 +80,33 @@ def test_door_reconstruction_is_exact(tmp_path):
 def test_door_without_init_state_solves_door_position(tmp_path):
     truth, demo = _synthetic_demo("door", steps=12, seed=3)
     del demo["init_state_dict"]
-    (ep,) = load_human_demos(_write(tmp_path, "d.pickle", [demo]), "door", "sparse")
+    (ep,) = load_human_demos(_write(tmp_path, "d.pickle", [demo]), "door", "sparse", states="recorded")
     np.testing.assert_allclose(ep.env_state["door_body_pos"][0], truth.env_state["door_body_pos"][0], atol=1e-6)
     assert ep.attrs["recon_env_state_solved"] == "door_body_pos"
     np.testing.assert_array_equal(ep.rewards, ep.goal_achieved.astype(np.float32))  # sparse: 1 when the goal holds
 
 
+def test_replay_is_rrls_convert_demos_from_the_initial_state(tmp_path):
+    """states 'replay': every recorded action stepped from init_state_dict, so a demo recorded in this env comes back
+    exactly, with all T actions (no transition dropped) and the reward of the mode asked for."""
+    truth, demo = _synthetic_demo("door", steps=30, seed=2)
+    (ep,) = load_human_demos(_write(tmp_path, "d.pickle", [demo]), "door", "rrl")  # replay is the default
+    assert ep.length == 30 and ep.attrs["state_origin"].startswith("replay")
+    np.testing.assert_allclose(ep.qpos, truth.qpos, atol=1e-6)  # the pickle keeps float32 actions
+    np.testing.assert_array_equal(ep.env_state["door_body_pos"], truth.env_state["door_body_pos"])
+    hinge = ep.qpos[1:, get_task("door").nq - 2]
+    np.testing.assert_allclose(ep.rewards, -0.1 * (hinge - 1.57) ** 2 + 2 * (hinge > 0.2), rtol=1e-6)
+    del demo["init_state_dict"]
+    with pytest.raises(PipelineError, match=r"d2.pickle: demo 0: init_state_dict lacks qpos, qvel, which states 'replay'"):
+        load_human_demos(_write(tmp_path, "d2.pickle", [demo]), "door", "rrl")
+    with pytest.raises(PipelineError, match="unknown human demo states 'raw'"):
+        load_human_demos(_write(tmp_path, "d3.pickle", [demo]), "door", "rrl", states="raw")
+
+
 @pytest.mark.parametrize("task", ["hammer", "pen", "relocate"])
 def test_other_tasks_give_valid_episodes(tmp_path, task):
     truth, demo = _synthetic_demo(task, steps=12)
-    (ep,) = load_human_demos(_write(tmp_path, f"{task}.pickle", [demo]), task, "gym-sparse")
+    (ep,) = load_human_demos(_write(tmp_path, f"{task}.pickle", [demo]), task, "gym-sparse", states="recorded")
     spec = get_task(task)
     ep.validate(spec.action_dim, spec.nq, spec.nq)
     assert ep.length == 11 and ep.attrs["state_origin"] == "reconstructed"
@@ -230,7 +247,17 @@ def test_real_door_expert_opens_the_door():
 
 @pytest.mark.skipif(not (HAND_DAPG_DIR / "door-v0_demos.pickle").exists(), reason="no ../shared/data/hand_dapg")
 def test_real_door_human_demos_reconstruct():
-    episodes = load_human_demos(HAND_DAPG_DIR / "door-v0_demos.pickle", "door", "sparse")
+    episodes = load_human_demos(HAND_DAPG_DIR / "door-v0_demos.pickle", "door", "sparse", states="recorded")
     assert len(episodes) == 25 and sum(e.length for e in episodes) == 6729 - 25
     assert max(e.attrs["recon_max_palm_error_m"] for e in episodes) < 2e-3  # measured: 1.1 mm
     assert sum(e.success for e in episodes) == 6  # README: 6 of the 25 meet the success rule
+
+
+@pytest.mark.skipif(not (HAND_DAPG_DIR / "door-v0_demos.pickle").exists(), reason="no ../shared/data/hand_dapg")
+def test_real_door_human_demos_replay_from_the_reset_pose():
+    """RRL's demos: the human actions replayed from init_state_dict, whose hand is the reset pose (arm at 0), where
+    the recorded observations start 0.2-0.5 rad away. Replayed, every demo still opens the door past 1 rad."""
+    episodes = load_human_demos(HAND_DAPG_DIR / "door-v0_demos.pickle", "door", "rrl")
+    assert len(episodes) == 25 and sum(e.length for e in episodes) == 6729
+    assert all(np.all(e.qpos[0, :4] == 0.0) for e in episodes)
+    assert min(e.qpos[:, 28].max() for e in episodes) > 1.0  # measured: 1.05 .. 1.59

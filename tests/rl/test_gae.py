@@ -25,20 +25,26 @@ def test_returns_and_gae_on_a_four_step_path():
     np.testing.assert_allclose(path["returns"], [1 + g**2 * 2 - g**3, g * 2 - g**2, 2 - g, -1.0])
 
     compute_advantages([path], _FixedBaseline(v), gamma=g, gae_lambda=lam)
-    # horizon cut (not terminated): mjrl bootstraps with the last predicted value, V_after = v[3]
-    d = [r[0] + g * v[1] - v[0], r[1] + g * v[2] - v[1], r[2] + g * v[3] - v[2], r[3] + g * v[3] - v[3]]
+    # every path ends done (pen drop or the horizon, where gym's TimeLimit sets done): V after the last step is 0
+    d = [r[0] + g * v[1] - v[0], r[1] + g * v[2] - v[1], r[2] + g * v[3] - v[2], r[3] + g * 0.0 - v[3]]
     gl = g * lam
     expected = [d[0] + gl * d[1] + gl**2 * d[2] + gl**3 * d[3], d[1] + gl * d[2] + gl**2 * d[3], d[2] + gl * d[3], d[3]]
     np.testing.assert_allclose(path["advantages"], expected)
     np.testing.assert_allclose(path["baseline"], v)
-
-    path["terminated"] = True  # true terminal state: the value after the last step is 0
-    compute_advantages([path], _FixedBaseline(v), gamma=g, gae_lambda=lam)
     assert np.isclose(path["advantages"][3], r[3] - v[3])
 
 
-def test_lambda_one_with_terminal_gives_returns_minus_baseline():
-    path = {"rewards": np.array([1.0, 2.0, 3.0, 4.0]), "observations": np.zeros((4, 1)), "terminated": True}
+def test_baseline_features_are_mjrl_mlp_baselines():
+    """mjrl MLPBaseline._features: [clip(o, -10, 10) / 10, (t/1000)^1, ^2, ^3, ^4] for t = 0 .. T-1 of each path."""
+    obs = np.array([[-20.0, 0.5], [3.0, 11.0], [0.0, -4.0]])
+    feats = MLPBaseline(2).features([{"observations": obs}, {"observations": obs[:1]}])
+    t = np.array([0.0, 1.0, 2.0, 0.0]) / 1000
+    expected = np.column_stack([np.clip(np.vstack([obs, obs[:1]]), -10, 10) / 10, t, t**2, t**3, t**4])
+    np.testing.assert_allclose(feats, expected, rtol=1e-6)
+
+
+def test_lambda_one_gives_returns_minus_baseline():
+    path = {"rewards": np.array([1.0, 2.0, 3.0, 4.0]), "observations": np.zeros((4, 1))}
     v = np.array([0.1, 0.2, 0.3, 0.4])
     compute_returns([path], 0.99)
     compute_advantages([path], _FixedBaseline(v), gamma=0.99, gae_lambda=1.0)

@@ -88,18 +88,29 @@ def test_resume_continues_the_same_run(tmp_path, demo_files):
     assert np.array_equal(a.numpy(), b.numpy())
 
 
-def test_a_checkpoint_from_other_code_is_not_resumed(tmp_path, demo_files, monkeypatch):
+def test_a_checkpoint_from_other_code_or_reward_is_not_resumed(tmp_path, demo_files, monkeypatch, capsys):
     from pipeline.rl import train
 
     cfg = TrainPolicyConfig(obs="state", **{**TINY, "iterations": 1})
     train_policy("door", cfg, state_demos(demo_files[0]), tmp_path)
     first = _rows(tmp_path)
     train_policy("door", cfg, state_demos(demo_files[0]), tmp_path)  # same code: resumed, nothing rerun
-    assert _rows(tmp_path) == first
+    assert _rows(tmp_path) == first and "not resumed" not in capsys.readouterr().err
+    train_policy("door", TrainPolicyConfig(obs="state", reward_mode="sparse", **{**TINY, "iterations": 1}),
+                 state_demos(demo_files[0]), tmp_path)
+    assert "checkpoint.pt: written by another configuration (train_policy params, reward mode" in capsys.readouterr().err
     monkeypatch.setattr(train, "_code_digest", lambda: "edited learner")
     train_policy("door", cfg, state_demos(demo_files[0]), tmp_path)  # other code: trained again from scratch
+    assert "written by other learner code (pipeline/rl, pipeline/tasks); not resumed, starting over" in capsys.readouterr().err
     again = _rows(tmp_path)
     assert again[0]["return_mean"] == first[0]["return_mean"] and again[0]["sampling_s"] != first[0]["sampling_s"]
+
+
+def test_metrics_are_strict_json_and_bc_has_no_success_yet(tmp_path, demo_files):
+    train_policy("door", TrainPolicyConfig(obs="state", mode="bc", **TINY), state_demos(demo_files[0]), tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    assert metrics["success_rate"] is None and metrics["eval_success_rate"] is None and metrics["iterations"] == 0
+    assert metrics["reward_mode"] == "rrl" and metrics["success_rule"] == "rrl"
 
 
 def test_vision_training_and_evaluation_with_distractors(tmp_path, demo_files):

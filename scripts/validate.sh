@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The learner's validation runs (issue "policy learning that learns"); not CI: about 10-20 CPU-minutes per seed.
+#   scripts/validate.sh NAME [SEED ...]      NAME: a file configs/validation/NAME.yaml; seeds default to 0 1 2
+# Writes data/validation/NAME/seed<S>/ (runs, git-ignored) and reports/validation/NAME/ (report, PNGs, curve CSVs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name=${1:?usage: scripts/validate.sh NAME [SEED ...]}
+shift
+seeds=${*:-0 1 2}
+rrl=.venv/bin/rrl-pipe
+export MUJOCO_GL=${MUJOCO_GL:-egl}
+human=../shared/data/hand_dapg/door-v0_demos.pickle
+case $name in
+  door_state|door_state_dapg_dense)  # the DAPG project's 25 human demos, replayed as RRL's convertDemos.py
+    task=door; demos=data/validation/demos/door-human.h5
+    [ -f "$demos" ] || $rrl make-demos --task door --source hand_dapg_human --path "$human" --out "$demos" ;;
+  hammer_state|relocate_state)       # the scripted experts' 25 demos
+    task=${name%_state}; demos=data/validation/demos/$task-scripted.h5
+    [ -f "$demos" ] || $rrl make-demos --task "$task" --source scripted --out "$demos" ;;
+  *) echo "scripts/validate.sh: unknown validation $name (see configs/validation/)" >&2; exit 2 ;;
+esac
+runs=data/validation/$name
+for seed in $seeds; do
+  $rrl train-policy --task "$task" --params "configs/validation/$name.yaml" --demos "$demos" --seed "$seed" \
+      --out "$runs/seed$seed"
+  $rrl evaluate --params "configs/validation/$name.yaml" --encoder state --policy "$runs/seed$seed/policy.pt" \
+      --out "data/validation/eval/$name/seed$seed.json"
+done
+$rrl report --runs "$runs" --evals "data/validation/eval/$name" --out "reports/validation/$name"
+for seed in $seeds; do cp "$runs/seed$seed/curves.csv" "reports/validation/$name/seed$seed.csv"; done
