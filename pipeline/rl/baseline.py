@@ -8,31 +8,14 @@ previous iteration's weights (DESIGN.md section 4 / RRL's hand_dapg config).
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from pipeline.rl.policy import seeded_mlp
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run a block with n intra-op threads (None: unchanged). Minibatch loops on small MLPs gain nothing from
-    threads and, on a CPU shared with other processes, lose a lot (measured: 120 Adam steps of batch 64 took 0.1 s
-    on 1 thread, 14 s on 2 under load). torch's setting is process-wide, hence restored on exit."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from pipeline.rl.torch_cpu import torch_threads
 
 
 class MLPBaseline:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipeline.rl.baseline import torch_threads
 from pipeline.rl.policy import GaussianMLPPolicy
+from pipeline.rl.torch_cpu import torch_threads
 
 
 def behaviour_clone(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray, epochs: int = 5,
