@@ -145,10 +145,12 @@ def train_vae_cmd(dataset: str, out: str, checkpoints: str | None, **options: An
 @click.option("--vae-model", default="", help="trained VAE file, for --encoder vae")
 @click.option("--demos", "demos_path", default=None, help="obs state: demo file [data/demos/<task>.h5]")
 @click.option("--seed", type=int, default=None, help="overrides train_policy.seed (one run per seed)")
+@click.option("--mode", default=None, help="overrides train_policy.mode: dapg | npg | bc")
+@click.option("--obs", default=None, help="overrides train_policy.obs: vision | state")
 @click.option("--out", default=None, help="run folder [data/runs/<task>/<encoder>]")
 @_friendly_errors
 def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, demos_path: str | None,
-                     seed: int | None, out: str | None) -> None:
+                     seed: int | None, mode: str | None, obs: str | None, out: str | None) -> None:
     """BC + DAPG (or NPG, BC) on cached features or state."""
     from pipeline.config import TrainPolicyConfig, load_section
     from pipeline.rl.demo_data import state_demos, vision_demos
@@ -156,8 +158,8 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, 
     from stages.train_policy import service_encoder
 
     cfg = load_section(params_path, "train_policy", TrainPolicyConfig)
-    if seed is not None:
-        cfg = dataclasses.replace(cfg, seed=seed)
+    overrides = {k: v for k, v in {"seed": seed, "mode": mode, "obs": obs}.items() if v is not None}
+    cfg = dataclasses.replace(cfg, **overrides)  # re-validated by the config's __post_init__
     if cfg.obs == "state":
         demos, enc = state_demos(demos_path or f"data/demos/{task}.h5"), None
     else:
@@ -179,10 +181,12 @@ def evaluate(policy: str, encoder: str, params_path: str, vae_model: str, out: s
     """Deterministic episodes, plain and with distractors."""
     from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section
     from pipeline.rl.evaluate import evaluate_policy
+    from pipeline.rl.policy import GaussianMLPPolicy
     from stages.train_policy import service_encoder
 
     train = load_section(params_path, "train_policy", TrainPolicyConfig)
-    vision = train.obs == "vision"  # the state oracle renders nothing: no render_demos section needed
+    # what the policy itself was trained on decides (train-policy --obs may have overridden the params)
+    vision = GaussianMLPPolicy.load(policy).obs_layout.get("obs") == "vision"  # state renders nothing
     render = load_section(params_path, "render_demos", RenderDemosConfig) if vision else RenderDemosConfig()
     enc = service_encoder(params_path, encoder, vae_model) if vision else None
     metrics = evaluate_policy(policy, load_section(params_path, "evaluate", EvaluateConfig), out, train.reward_mode,

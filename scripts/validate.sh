@@ -17,13 +17,31 @@ case $name in
   hammer_state|relocate_state)       # the scripted experts' 25 demos
     task=${name%_state}; demos=data/validation/demos/$task-scripted.h5
     [ -f "$demos" ] || $rrl make-demos --task "$task" --source scripted --out "$demos" ;;
+  door_vision)                       # needs `dvc repro` first: its frames, feature stores and VAE for door
+    task=door; demos=data/demos/door.h5 ;;
   *) echo "scripts/validate.sh: unknown validation $name (see configs/validation/)" >&2; exit 2 ;;
 esac
+cfg=configs/validation/$name.yaml
+if [ "$name" = door_vision ]; then  # BC alone against BC + DAPG, per encoder and for the state oracle
+  runs=data/validation/$name; evals=data/validation/eval/$name
+  for enc in ${ENCODERS:-state vae resnet18}; do
+    obs=vision; [ "$enc" = state ] && obs=state
+    for mode in bc dapg; do
+      $rrl train-policy --task door --params "$cfg" --encoder "$enc" --vae-model data/vae/door/model.pt \
+          --demos "$demos" --obs "$obs" --mode "$mode" --out "$runs/$enc-$mode"
+      $rrl evaluate --params "$cfg" --encoder "$enc" --vae-model data/vae/door/model.pt \
+          --policy "$runs/$enc-$mode/policy.pt" --out "$evals/$enc-$mode.json"
+    done
+  done
+  $rrl report --runs "$runs" --evals "$evals" --out "reports/validation/$name"
+  for run in "$runs"/*/; do cp "$run/curves.csv" "reports/validation/$name/$(basename "$run").csv"; done
+  exit 0
+fi
 runs=data/validation/$name
 for seed in $seeds; do
-  $rrl train-policy --task "$task" --params "configs/validation/$name.yaml" --demos "$demos" --seed "$seed" \
+  $rrl train-policy --task "$task" --params "$cfg" --demos "$demos" --seed "$seed" \
       --out "$runs/seed$seed"
-  $rrl evaluate --params "configs/validation/$name.yaml" --encoder state --policy "$runs/seed$seed/policy.pt" \
+  $rrl evaluate --params "$cfg" --encoder state --policy "$runs/seed$seed/policy.pt" \
       --out "data/validation/eval/$name/seed$seed.json"
 done
 $rrl report --runs "$runs" --evals "data/validation/eval/$name" --out "reports/validation/$name"

@@ -53,3 +53,28 @@ def test_doctor_reports_rendering_and_torch():
     assert "offscreen rendering" in proc.stdout and "torch + torchvision" in proc.stdout
     assert "pretrained weights" in proc.stdout
     assert proc.returncode == 0, proc.stdout  # this machine (and CI) can render and import torchvision
+
+
+def test_train_policy_overrides_and_evaluate_follow_the_policy(tmp_path):
+    """--seed/--mode/--obs override the params file, and evaluate goes by what the policy was trained on: a state
+    policy needs no render_demos section even where the params say obs: vision."""
+    from tests.render.conftest import make_demo_file
+
+    demos = tmp_path / "door.h5"
+    make_demo_file(demos, task="door", n=2, horizon=6)
+    params = tmp_path / "params.yaml"
+    params.write_text("train_policy: {obs: vision, iterations: 1, episodes: 2, horizon: 8, workers: 0, "
+                      "hidden: [8, 8], vf_hidden: [8, 8], bc_epochs: 1}\nevaluate: {episodes: 2, workers: 0}\n")
+    run_dir = tmp_path / "run"
+    proc = run("pipeline.cli", "train-policy", "--params", str(params), "--demos", str(demos), "--obs", "state",
+               "--mode", "bc", "--seed", "3", "--out", str(run_dir))
+    assert proc.returncode == 0, proc.stderr
+    metrics = __import__("json").loads((run_dir / "metrics.json").read_text())
+    assert (metrics["obs"], metrics["mode"], metrics["seed"], metrics["iterations"]) == ("state", "bc", 3, 0)
+    proc = run("pipeline.cli", "evaluate", "--params", str(params), "--encoder", "state",
+               "--policy", str(run_dir / "policy.pt"), "--out", str(tmp_path / "eval.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "eval.json").exists()
+    proc = run("pipeline.cli", "train-policy", "--params", str(params), "--demos", str(demos), "--obs", "pixels",
+               "--out", str(tmp_path / "bad"))
+    assert proc.returncode == 2 and "train_policy.obs: 'pixels' is not one of vision, state" in proc.stderr
