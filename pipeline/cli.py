@@ -144,13 +144,15 @@ def train_vae_cmd(dataset: str, out: str, checkpoints: str | None, **options: An
 @click.option("--params", "params_path", default="params.yaml", type=click.Path(dir_okay=False), help="params file (sections train_policy, encode)")
 @click.option("--vae-model", default="", help="trained VAE file, for --encoder vae")
 @click.option("--demos", "demos_path", default=None, help="obs state: demo file [data/demos/<task>.h5]")
+@click.option("--features", "features_path", default=None, help="obs vision: feature store [data/features/<task>/<encoder>.zarr]")
 @click.option("--seed", type=int, default=None, help="overrides train_policy.seed (one run per seed)")
 @click.option("--mode", default=None, help="overrides train_policy.mode: dapg | npg | bc")
 @click.option("--obs", default=None, help="overrides train_policy.obs: vision | state")
 @click.option("--out", default=None, help="run folder [data/runs/<task>/<encoder>]")
 @_friendly_errors
 def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, demos_path: str | None,
-                     seed: int | None, mode: str | None, obs: str | None, out: str | None) -> None:
+                     features_path: str | None, seed: int | None, mode: str | None, obs: str | None,
+                     out: str | None) -> None:
     """BC + DAPG (or NPG, BC) on cached features or state."""
     from pipeline.config import TrainPolicyConfig, load_section
     from pipeline.rl.demo_data import state_demos, vision_demos
@@ -163,7 +165,8 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, 
     if cfg.obs == "state":
         demos, enc = state_demos(demos_path or f"data/demos/{task}.h5"), None
     else:
-        demos = vision_demos(f"data/features/{task}/{encoder}.zarr", f"data/frames/{task}.h5", cfg.proprio)
+        demos = vision_demos(features_path or f"data/features/{task}/{encoder}.zarr", f"data/frames/{task}.h5",
+                             cfg.proprio)
         enc = service_encoder(params_path, encoder, vae_model or f"data/vae/{task}/model.pt")
     metrics = train_policy(task, cfg, demos, out or f"data/runs/{task}/{encoder}", enc)
     click.echo(json.dumps({k: metrics[k] for k in ("success_rate", "eval_success_rate", "return_mean", "weights_source",

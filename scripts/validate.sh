@@ -25,11 +25,16 @@ cfg=configs/validation/$name.yaml
 if [ "$name" = door_vision ]; then  # BC alone against BC + DAPG, per encoder and for the state oracle
   runs=data/validation/$name; evals=data/validation/eval/$name
   for enc in ${ENCODERS:-state vae resnet18}; do
-    obs=vision; [ "$enc" = state ] && obs=state
+    obs=vision; params=$cfg; features=data/features/door/$enc.zarr
+    [ "$enc" = state ] && obs=state
+    if [ "$enc" = resnet18 ]; then  # bf16 features (door_vision_bf16.yaml): the same frames, encoded once more
+      params=configs/validation/door_vision_bf16.yaml; features=data/validation/features/door/resnet18-bf16.zarr
+      [ -d "$features" ] || $rrl encode --model resnet18 --precision bf16 --out "$features"
+    fi
     for mode in bc dapg; do
-      $rrl train-policy --task door --params "$cfg" --encoder "$enc" --vae-model data/vae/door/model.pt \
-          --demos "$demos" --obs "$obs" --mode "$mode" --out "$runs/$enc-$mode"
-      $rrl evaluate --params "$cfg" --encoder "$enc" --vae-model data/vae/door/model.pt \
+      $rrl train-policy --task door --params "$params" --encoder "$enc" --vae-model data/vae/door/model.pt \
+          --demos "$demos" --features "$features" --obs "$obs" --mode "$mode" --out "$runs/$enc-$mode"
+      $rrl evaluate --params "$params" --encoder "$enc" --vae-model data/vae/door/model.pt \
           --policy "$runs/$enc-$mode/policy.pt" --out "$evals/$enc-$mode.json"
     done
   done
