@@ -21,8 +21,10 @@ import numpy as np
 
 from pipeline.demos.episode import Episode
 from pipeline.demos.reconstruct import OBS_DIM, _Scene, env_state_from_source, episode_from_observations
+from pipeline.demos.rollout import ActionReplay, rollout
 from pipeline.demos.safe_pickle import Activation, StandIn, safe_load
 from pipeline.errors import PipelineError
+from pipeline.tasks import make_env
 from pipeline.tasks.spec import REWARD_MODES, TaskSpec, get_task
 
 
@@ -109,9 +111,6 @@ def load_human_demos(path: str | os.PathLike, task: str, reward_mode: str, state
 
 def _replay(spec: TaskSpec, init: dict, actions: np.ndarray, reward_mode: str, where: str, index: int) -> Episode:
     """One human demo as RRL converted it: reset, set init_state_dict, step every recorded action."""
-    from pipeline.demos.rollout import ActionReplay, rollout
-    from pipeline.tasks import make_env
-
     missing = [k for k in ("qpos", "qvel") if k not in init]
     if missing:
         raise PipelineError(f"{where}: init_state_dict lacks {', '.join(missing)}, which states 'replay' needs")
@@ -252,9 +251,6 @@ def expert_rollouts(
     policy: MLPExpert, task: str, reward_mode: str, seeds: Iterable[int], horizon: int | None = None
 ) -> list[Episode]:
     """Demos from running the expert's mean action (clipped to [-1, 1]) from `reset(seed)` for each seed."""
-    from pipeline.demos.rollout import rollout
-    from pipeline.tasks import make_env
-
     _check_mode(reward_mode)
     env = make_env(task, reward_mode, horizon=horizon)
     try:
