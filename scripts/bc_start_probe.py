@@ -1,0 +1,56 @@
+"""How far does a BC start get on door from `reset`, and how much of it survives exploration noise?
+
+The probe behind README "Why the BC start never opened the door": BC exactly as train_policy does it (transforms
+and log-std from the demo actions, 5 epochs), then episodes from reset(seed) with the mean action plus the
+policy's own noise scaled by each x, counting episodes whose door hinge passes 0.2 rad (where RRL's reward starts
+to pay). Usage (after `rrl-pipe make-demos ... --human-states replay|recorded --out D.h5`):
+
+    python scripts/bc_start_probe.py D.h5 --noise 0 0.25 0.5 1 --episodes 40
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from pipeline.config import TrainPolicyConfig
+from pipeline.rl.demo_data import state_demos
+from pipeline.rl.policy import GaussianMLPPolicy
+from pipeline.rl.train import _initialise_from_demos
+from pipeline.tasks import make_env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("demos", help="door demo HDF5 (obs: state)")
+    parser.add_argument("--noise", type=float, nargs="+", default=[0.0, 1.0], help="noise scales x")
+    parser.add_argument("--episodes", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=20_000, help="episode i resets with seed + i")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    demos = state_demos(args.demos)
+    cfg = TrainPolicyConfig(obs="state", mode="bc")
+    policy = GaussianMLPPolicy(demos.observations.shape[1], demos.actions.shape[1], cfg.hidden, cfg.init_log_std,
+                               cfg.min_log_std, seed=cfg.seed)
+    _initialise_from_demos(policy, cfg, demos)
+    std = np.exp(policy.log_std.detach().numpy())
+    env = make_env("door", "rrl")
+    for scale in args.noise:
+        rng = np.random.default_rng(0)
+        hinge_max = []
+        for i in range(args.episodes):
+            obs, top = env.reset(seed=args.seed + i), 0.0
+            for _ in range(env.horizon):
+                action = policy.mean_action(obs[None].astype(np.float32))[0] + scale * std * rng.standard_normal(std.shape)
+                obs, *_ = env.step(np.clip(action, -1.0, 1.0))
+                top = max(top, float(env.data.joint("door_hinge").qpos[0]))
+            hinge_max.append(top)
+        hinge_max = np.asarray(hinge_max)
+        print(f"noise x{scale}: hinge past 0.2 rad in {int((hinge_max > 0.2).sum())}/{args.episodes} episodes, "
+              f"max {hinge_max.max():.2f} rad")
+
+
+if __name__ == "__main__":
+    main()
