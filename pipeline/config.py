@@ -40,12 +40,13 @@ class MakeDemosConfig:
     human_states: str = "replay"  # hand_dapg_human: replay (RRL: actions from init_state_dict) | recorded (DAPG's)
 
     def __post_init__(self) -> None:
+        from pipeline.demos.hand_dapg import HUMAN_STATES
         from pipeline.tasks.spec import REWARD_MODES, TASKS
 
         _choice("make_demos.task", self.task, tuple(TASKS))
         _choice("make_demos.source", self.source, DEMO_SOURCES)
         _choice("make_demos.reward_mode", self.reward_mode, REWARD_MODES)
-        _choice("make_demos.human_states", self.human_states, ("replay", "recorded"))
+        _choice("make_demos.human_states", self.human_states, HUMAN_STATES)
         if self.episodes <= 0:
             raise PipelineError(f"make_demos.episodes must be positive, got {self.episodes}")
         if self.source != "scripted" and not self.path:

@@ -12,6 +12,7 @@ with `pickle.load`, and never import mjrl.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,8 +25,8 @@ from pipeline.demos.reconstruct import OBS_DIM, _Scene, env_state_from_source, e
 from pipeline.demos.rollout import ActionReplay, rollout
 from pipeline.demos.safe_pickle import Activation, StandIn, safe_load
 from pipeline.errors import PipelineError
-from pipeline.tasks import make_env
-from pipeline.tasks.spec import REWARD_MODES, TaskSpec, get_task
+from pipeline.tasks import TaskEnv, make_env
+from pipeline.tasks.spec import REWARD_MODES, get_task
 
 
 def _check_mode(reward_mode: str) -> None:
@@ -58,59 +59,63 @@ def load_human_demos(path: str | os.PathLike, task: str, reward_mode: str, state
     demos = safe_load(path)
     if not isinstance(demos, list) or not demos:
         raise PipelineError(f"{path}: expected a non-empty list of demo dicts, found {type(demos).__name__}")
+    # one scene (recorded: a kinematic calculator) or one env (replay) serves every demo
     scene = _Scene(spec) if states == "recorded" else None
+    replay_env = contextlib.closing(make_env(task, reward_mode)) if states == "replay" else contextlib.nullcontext()
     episodes = []
-    for i, demo in enumerate(demos):
-        where = f"{path}: demo {i}"
-        if not isinstance(demo, dict):
-            raise PipelineError(f"{where}: expected a dict, found {type(demo).__name__}")
-        missing = [k for k in ("observations", "actions") if k not in demo]
-        if missing:
-            raise PipelineError(f"{where}: lacks {', '.join(missing)}")
-        obs = np.asarray(demo["observations"], dtype=np.float64)
-        acts = np.asarray(demo["actions"], dtype=np.float64)
-        if acts.ndim != 2 or acts.shape[1] != spec.action_dim:
-            raise PipelineError(f"{where}: actions have shape {acts.shape}, task {task} needs (T, {spec.action_dim})")
-        if obs.ndim != 2 or obs.shape[1] != OBS_DIM[task]:
-            raise PipelineError(f"{where}: observations have shape {obs.shape}, task {task} needs (T, {OBS_DIM[task]})")
-        if obs.shape[0] != acts.shape[0] or obs.shape[0] < 2:
-            raise PipelineError(f"{where}: {obs.shape[0]} observations for {acts.shape[0]} actions (need T >= 2 of each)")
-        rewards = demo.get("rewards")
-        init = demo.get("init_state_dict") or {}
-        if not isinstance(init, dict):
-            raise PipelineError(f"{where}: init_state_dict is a {type(init).__name__}, not a dict")
-        init_qpos = np.asarray(init["qpos"], float) if "qpos" in init else None
-        if init_qpos is not None and init_qpos.shape != (spec.nq,):
-            raise PipelineError(f"{where}: init_state_dict qpos has shape {init_qpos.shape}, task {task} needs ({spec.nq},)")
-        if states == "replay":
-            episodes.append(_replay(spec, init, acts, reward_mode, where, i))
-            continue
-        # recorded: T observations / actions / rewards; kept: states 0..T-1, actions 0..T-2 (T-1 transitions)
-        ep = episode_from_observations(
-            task,
-            obs,
-            acts[:-1],
-            None if rewards is None else np.asarray(rewards, float)[:-1],
-            reward_mode,
-            env_state=env_state_from_source(task, init, init_qpos),
-            init_qpos=init_qpos,
-            where=where,
-            scene=scene,
-        )
-        ep.attrs["recorded_steps"] = int(acts.shape[0])
-        ep.attrs["transitions_note"] = "T recorded observations give T-1 transitions; the last action is dropped"
-        if init_qpos is not None:
-            # how far the dict's initial state is from the first recorded observation (not used for the states)
-            ep.attrs["init_qpos_vs_recon_max_abs"] = float(np.max(np.abs(init_qpos - ep.qpos[0])))
-        if reward_mode in ("dense", "dapg-dense"):
-            ep.attrs["dense_reward_origin"] = "recorded (hand_dapg v0 env)"
-        ep.attrs["demo_index"] = i
-        episodes.append(ep)
+    with replay_env as env:
+        for i, demo in enumerate(demos):
+            where = f"{path}: demo {i}"
+            if not isinstance(demo, dict):
+                raise PipelineError(f"{where}: expected a dict, found {type(demo).__name__}")
+            missing = [k for k in ("observations", "actions") if k not in demo]
+            if missing:
+                raise PipelineError(f"{where}: lacks {', '.join(missing)}")
+            obs = np.asarray(demo["observations"], dtype=np.float64)
+            acts = np.asarray(demo["actions"], dtype=np.float64)
+            if acts.ndim != 2 or acts.shape[1] != spec.action_dim:
+                raise PipelineError(f"{where}: actions have shape {acts.shape}, task {task} needs (T, {spec.action_dim})")
+            if obs.ndim != 2 or obs.shape[1] != OBS_DIM[task]:
+                raise PipelineError(f"{where}: observations have shape {obs.shape}, task {task} needs (T, {OBS_DIM[task]})")
+            if obs.shape[0] != acts.shape[0] or obs.shape[0] < 2:
+                raise PipelineError(f"{where}: {obs.shape[0]} observations for {acts.shape[0]} actions (need T >= 2 of each)")
+            rewards = demo.get("rewards")
+            init = demo.get("init_state_dict") or {}
+            if not isinstance(init, dict):
+                raise PipelineError(f"{where}: init_state_dict is a {type(init).__name__}, not a dict")
+            init_qpos = np.asarray(init["qpos"], float) if "qpos" in init else None
+            if init_qpos is not None and init_qpos.shape != (spec.nq,):
+                raise PipelineError(f"{where}: init_state_dict qpos has shape {init_qpos.shape}, task {task} needs ({spec.nq},)")
+            if states == "replay":
+                episodes.append(_replay(env, init, acts, where, i))
+                continue
+            # recorded: T observations / actions / rewards; kept: states 0..T-1, actions 0..T-2 (T-1 transitions)
+            ep = episode_from_observations(
+                task,
+                obs,
+                acts[:-1],
+                None if rewards is None else np.asarray(rewards, float)[:-1],
+                reward_mode,
+                env_state=env_state_from_source(task, init, init_qpos),
+                init_qpos=init_qpos,
+                where=where,
+                scene=scene,
+            )
+            ep.attrs["recorded_steps"] = int(acts.shape[0])
+            ep.attrs["transitions_note"] = "T recorded observations give T-1 transitions; the last action is dropped"
+            if init_qpos is not None:
+                # how far the dict's initial state is from the first recorded observation (not used for the states)
+                ep.attrs["init_qpos_vs_recon_max_abs"] = float(np.max(np.abs(init_qpos - ep.qpos[0])))
+            if reward_mode in ("dense", "dapg-dense"):
+                ep.attrs["dense_reward_origin"] = "recorded (hand_dapg v0 env)"
+            ep.attrs["demo_index"] = i
+            episodes.append(ep)
     return episodes
 
 
-def _replay(spec: TaskSpec, init: dict, actions: np.ndarray, reward_mode: str, where: str, index: int) -> Episode:
+def _replay(env: TaskEnv, init: dict, actions: np.ndarray, where: str, index: int) -> Episode:
     """One human demo as RRL converted it: reset, set init_state_dict, step every recorded action."""
+    spec = env.spec
     missing = [k for k in ("qpos", "qvel") if k not in init]
     if missing:
         raise PipelineError(f"{where}: init_state_dict lacks {', '.join(missing)}, which states 'replay' needs")
@@ -118,12 +123,9 @@ def _replay(spec: TaskSpec, init: dict, actions: np.ndarray, reward_mode: str, w
     lacking = [p.key for p in spec.state_params if p.key not in params]
     if lacking:
         raise PipelineError(f"{where}: init_state_dict lacks {', '.join(lacking)}, which states 'replay' needs")
-    env = make_env(spec.name, reward_mode, horizon=len(actions))
-    try:
-        state = {"qpos": np.asarray(init["qpos"], float), "qvel": np.asarray(init["qvel"], float), **params}
-        ep = rollout(env, ActionReplay(actions), seed=0, horizon=len(actions), state=state)
-    finally:
-        env.close()
+    env.horizon = len(actions)  # a demo runs as long as it was recorded (223-300 steps on door), not 200
+    state = {"qpos": np.asarray(init["qpos"], float), "qvel": np.asarray(init["qvel"], float), **params}
+    ep = rollout(env, ActionReplay(actions), seed=0, state=state)
     ep.seed = -1  # the reset seed is irrelevant: the whole state is overwritten
     ep.attrs.update({"state_origin": "replay of the recorded actions from init_state_dict (RRL's convertDemos)",
                      "recorded_steps": int(len(actions)), "demo_index": index})

@@ -399,6 +399,7 @@ def episode_from_observations(
         raise PipelineError(f"{where}: {obs.shape[0]} observations for {T} actions, expected {T + 1}")
     if T < 1:
         raise PipelineError(f"{where}: an episode needs at least one action")
+    scene = scene or _Scene(spec)  # one env for the reconstruction and the rewards
     if states is None:
         states = reconstruct_states(task, obs, env_state, init_qpos, where=where, scene=scene)
     goal = states.goal[1:]
@@ -409,7 +410,7 @@ def episode_from_observations(
         if rew.shape != (T,):
             raise PipelineError(f"{where}: {rew.shape[0]} rewards for {T} actions")
     else:
-        rew = rewards_from_states(spec, scene or _Scene(spec), states, reward_mode)
+        rew = rewards_from_states(spec, scene, states, reward_mode)
     clipped = np.abs(acts) > 1.0
     truncated = np.zeros(T, dtype=bool)
     truncated[-1] = True  # the demo was cut where its recording ended
