@@ -19,6 +19,7 @@ from pipeline.bench.common import median_of, table
 from pipeline.config import RenderDemosConfig
 from pipeline.demos.rollout import RandomPolicy, rollout
 from pipeline.demos.store import write_demos
+from pipeline.procs import die_with_parent
 from pipeline.render.quality import get_quality
 from pipeline.render.stage import render_demos
 from pipeline.tasks import get_task, make_env
@@ -26,6 +27,7 @@ from pipeline.tasks import get_task, make_env
 
 def _bare_loop(task: str, size: int, quality: str, qpos: np.ndarray) -> None:
     """The ceiling: the task's render model, a mujoco.Renderer, set qpos, forward, draw; nothing else."""
+    die_with_parent()
     spec = get_task(task)
     model = spec.build_render_model()
     preset = get_quality(quality)

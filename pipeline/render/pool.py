@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import PipelineError
+from pipeline.procs import die_with_parent
 from pipeline.render.renderer import FrameRenderer, build_scene, scene_attrs
 
 
@@ -52,6 +53,7 @@ _worker: FrameRenderer | None = None
 
 def _init_worker(config: RendererConfig) -> None:
     global _worker
+    die_with_parent()
     _worker = config.build()
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from pipeline.errors import PipelineError
+from pipeline.procs import die_with_parent
 from pipeline.tasks import get_task, make_env
 
 PARTS = ("physics_s", "render_s", "encode_s", "policy_s")
@@ -131,6 +132,7 @@ class EpisodeRunner:
 def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, endpoint, max_frames: int, conn,
             own_encoder=None, threads: int = 1, success_rule: str = "rrl") -> None:
     """Env worker process: build once, then run the episodes it is sent until told to stop."""
+    die_with_parent()
     torch.set_num_threads(threads)  # 1: the policy MLP is tiny; the cores belong to rendering and the service
     encoder = None
     if endpoint is not None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import socket
 import tempfile
-from multiprocessing import connection, shared_memory
+from multiprocessing import shared_memory
 from typing import Protocol
 
 import numpy as np
 
 from pipeline.encoders.encoder import Encoder
 from pipeline.errors import PipelineError
+from pipeline.service import protocol
 from pipeline.service.server import ServiceConfig, serve
 
 
@@ -105,45 +107,70 @@ def _attach(name: str) -> shared_memory.SharedMemory:
 
 
 class ServiceClient:
-    """One client of the service: its own shared-memory segment, requests answered in order."""
+    """One client of the service: its own shared-memory segment, one request at a time, answered in order."""
 
-    def __init__(self, endpoint: tuple[str, bytes], max_frames: int):
+    def __init__(self, endpoint: tuple[str, bytes], max_frames: int, reply_timeout_s: float = 600.0):
         address, authkey = endpoint
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(reply_timeout_s)  # a batch on a slow CPU takes seconds; a hung service, forever
+        self.segment = None
+        self._service_gone = False
         try:
-            self.conn = connection.Client(address, family="AF_UNIX", authkey=authkey)
-        except OSError as exc:
+            self.sock.connect(address)
+            nonce = protocol.recv_exactly(self.sock, protocol.NONCE_BYTES)
+            self.sock.sendall(protocol.digest(authkey, nonce))
+            kind, _, self.dim, payload = self._call(protocol.Request(protocol.HELLO, 0, int(max_frames)))
+        except (OSError, ConnectionError) as exc:
+            self.sock.close()
             raise PipelineError(f"cannot reach the encoder service at {address}: {exc}") from None
-        self.conn.send(("hello", int(max_frames)))
-        kind, name, self.dim = self.conn.recv()
-        assert kind == "segment", kind
-        self.segment = _attach(name)
+        except PipelineError:
+            self.sock.close()
+            raise
+        self.segment = _attach(payload)
         self.max_frames = int(max_frames)
         self.frames_nbytes = self.segment.size - 4 * self.dim * self.max_frames
         self._features = np.ndarray((self.max_frames, self.dim), np.float32, self.segment.buf, offset=self.frames_nbytes)
-        self._ids = itertools.count()
+        self._ids = itertools.count(1)
+
+    def _call(self, request: protocol.Request) -> tuple[int, int, int, str]:
+        """Send one request and wait for its reply; the service's refusal becomes a PipelineError."""
+        try:
+            self.sock.sendall(protocol.pack_request(request))
+            kind, reply_id, n, payload = protocol.recv_reply(self.sock)
+        except TimeoutError:
+            raise PipelineError(f"the encoder service did not answer within {self.sock.gettimeout():.0f} s") from None
+        except (ConnectionError, OSError) as exc:
+            self._service_gone = True
+            raise PipelineError(f"the encoder service is gone (it stopped or died): {exc}") from None
+        if kind == protocol.ERROR:
+            raise PipelineError(f"encoder service: {payload}")
+        if reply_id != request.request_id:
+            raise PipelineError(f"encoder service answered request {reply_id}, not {request.request_id}")
+        return kind, reply_id, n, payload
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         frames = np.ascontiguousarray(frames)
+        if frames.dtype != np.uint8:
+            raise PipelineError(f"frames must be uint8, got {frames.dtype}")
+        if frames.ndim != 4:
+            raise PipelineError(f"frames must be (n, H, W, 3), got shape {frames.shape}")
         if frames.nbytes > self.frames_nbytes:
             raise PipelineError(f"{frames.nbytes} bytes of frames do not fit this client's {self.frames_nbytes}-byte segment")
-        self.segment.buf[: frames.nbytes] = frames.reshape(-1).view(np.uint8)
-        request_id = next(self._ids)
-        self.conn.send(("encode", request_id, tuple(int(s) for s in frames.shape), str(frames.dtype)))
-        try:
-            reply = self.conn.recv()
-        except EOFError:
-            raise PipelineError("the encoder service closed the connection") from None
-        if reply[0] == "error":
-            raise PipelineError(f"encoder service: {reply[2]}")
-        _, reply_id, n = reply
-        assert reply_id == request_id, (reply_id, request_id)
+        self.segment.buf[: frames.nbytes] = frames.reshape(-1)
+        _, _, n, _ = self._call(protocol.Request(protocol.ENCODE, next(self._ids), *(int(s) for s in frames.shape)))
         return self._features[:n].copy()
 
     def close(self) -> None:
         try:
-            self.conn.send(("bye",))
+            self.sock.sendall(protocol.pack_request(protocol.Request(protocol.BYE, 0, 0)))
         except OSError:
             pass
         self._features = None  # release the buffer export before closing the mapping
-        self.segment.close()
-        self.conn.close()
+        if self.segment is not None:
+            self.segment.close()
+            if self._service_gone:  # a killed service could not unlink the segment it made for us
+                try:
+                    self.segment.unlink()
+                except FileNotFoundError:
+                    pass
+        self.sock.close()

@@ -1,25 +1,37 @@
 """The batched encoder service: one process owns the encoder; clients send frames through shared memory.
 
-Protocol (multiprocessing.connection messages over a Unix socket; frames and features never go through it):
-  client -> ("hello", max_frames)         service creates the client's segment, replies ("segment", name, dim)
-  client -> ("encode", request_id, shape, dtype_str)   frames are already in the segment's input region
-  service -> ("ok", request_id, n) | ("error", request_id, message)   features are in the output region
-  client -> ("bye",)                      or EOF (a dead client): the service unlinks the segment
+Wire format: protocol.py (fixed binary records over a Unix socket; nothing a client sends is unpickled).
+  client -> HELLO(max_frames)      service creates the client's segment, replies SEGMENT(dim, name)
+  client -> ENCODE(id, n, h, w, c) frames are already in the segment's input region
+  service -> OK(id, n) | ERROR(id, why)   features are in the output region
+  client -> BYE                    or EOF (a dead client): the service unlinks the segment
 The service owns every segment, so a client killed with SIGKILL leaks nothing: its EOF frees its segment.
 Pending requests are coalesced into one forward pass of at most `max_batch` frames, waiting at most
 `max_wait_ms` for stragglers. Each client's features go back into that client's own segment only.
+
+No client can kill or stall the service: one event loop reads every socket without blocking, a client's bytes
+are parsed only once a whole 32-byte record is there, a partial record or handshake older than
+`client_timeout_s` drops that client, every handler is guarded (a failing client is dropped, the loop goes on),
+and what a client may claim (frames per segment, bytes of /dev/shm) is bounded before anything is allocated.
 """
 
 from __future__ import annotations
 
+import os
+import selectors
+import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from multiprocessing import connection, shared_memory
+from multiprocessing import shared_memory
 
 import numpy as np
 
 from pipeline.encoders.encoder import Encoder, EncoderConfig
+from pipeline.procs import die_with_parent
+from pipeline.service import protocol
+from pipeline.service.protocol import BYE, ENCODE, ERROR, HELLO, OK, SEGMENT
 
 
 @dataclass(frozen=True)
@@ -29,15 +41,23 @@ class ServiceConfig:
     cameras: int = 1  # frames per request come in multiples of this (one per camera per env)
     max_batch: int = 64  # frames per forward pass
     max_wait_ms: float = 5.0  # how long a partial batch waits for more requests
+    max_client_frames: int = 4096  # the most frames one client's segment may hold
+    max_clients: int = 256  # connections beyond this are closed at once
+    client_timeout_s: float = 10.0  # a handshake or a partial record older than this drops the client
 
 
 @dataclass
 class _Client:
-    conn: connection.Connection
+    sock: socket.socket
+    nonce: bytes
+    since: float = field(default_factory=time.monotonic)  # when the unanswered handshake / partial record began
+    authenticated: bool = False
+    buffer: bytearray = field(default_factory=bytearray)
     segment: shared_memory.SharedMemory | None = None
     max_frames: int = 0
     frames_view: np.ndarray | None = None
     features_view: np.ndarray | None = None
+    in_flight: bool = False  # one request at a time: its frames occupy the segment until answered
 
 
 @dataclass
@@ -51,96 +71,164 @@ class _Request:
 class EncoderService:
     def __init__(self, config: ServiceConfig, address: str, authkey: bytes):
         self.config = config
+        self.authkey = authkey
         self.encoder = Encoder(config.encoder)
         self.dim = self.encoder.dim
         self.frame_bytes = config.image_size * config.image_size * 3
-        self.listener = connection.Listener(address, family="AF_UNIX", authkey=authkey)
-        self._wake_recv, self._wake_send = connection.Pipe(duplex=False)
-        self._new: list[connection.Connection] = []
-        self._lock = threading.Lock()
-        self.clients: dict[connection.Connection, _Client] = {}
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(address)
+        self.listener.listen(64)
+        self.listener.setblocking(False)
+        self._wake_recv, self._wake_send = os.pipe()
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ)
+        self.selector.register(self._wake_recv, selectors.EVENT_READ)
+        self.clients: dict[int, _Client] = {}  # by socket fd
         self.pending: list[_Request] = []
         self.running = True
-        self.stats = {"batches": 0, "frames": 0, "encode_s": 0.0}
+        self.stats = {"batches": 0, "frames": 0, "encode_s": 0.0, "dropped": 0}
+
+    def wake(self) -> None:
+        """Interrupt the event loop (from another thread), e.g. after `running` was set False."""
+        os.write(self._wake_send, b"!")
 
     # --- connections -----------------------------------------------------------------------------------------
 
-    def _accept_loop(self) -> None:
-        while self.running:
+    def _accept(self) -> None:
+        while True:
             try:
-                conn = self.listener.accept()
-            except (OSError, EOFError, connection.AuthenticationError):
-                if not self.running:
-                    return
+                sock, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            if len(self.clients) >= self.config.max_clients:
+                sock.close()
                 continue
-            with self._lock:
-                self._new.append(conn)
-            self._wake_send.send_bytes(b"!")
+            sock.setblocking(False)
+            client = _Client(sock, protocol.new_nonce())
+            self.clients[sock.fileno()] = client
+            self.selector.register(sock, selectors.EVENT_READ, client)
+            self._send(client, client.nonce)
 
-    def _drop(self, client: _Client) -> None:
+    def _drop(self, client: _Client, why: str = "") -> None:
         """Forget a client (gone, or misbehaving): free its segment and its queued requests."""
+        if why:
+            self.stats["dropped"] += 1
+            print(f"encoder service: dropped a client: {why}", file=sys.stderr, flush=True)
         self.pending = [r for r in self.pending if r.client is not client]
-        self.clients.pop(client.conn, None)
+        if self.clients.pop(client.sock.fileno(), None) is not None:
+            self.selector.unregister(client.sock)
         client.frames_view = client.features_view = None
         if client.segment is not None:
             client.segment.close()
             client.segment.unlink()
             client.segment = None
-        client.conn.close()
+        client.sock.close()
 
-    def _reply(self, client: _Client, message: tuple) -> None:
+    def _send(self, client: _Client, data: bytes) -> None:
+        """Non-blocking send; a client that does not read its replies (socket buffer full) is dropped."""
         try:
-            client.conn.send(message)
-        except (OSError, EOFError):
-            self._drop(client)
+            sent = client.sock.send(data)
+        except (BlockingIOError, OSError):
+            sent = -1
+        if sent != len(data):
+            self._drop(client, "it does not read its replies" if sent >= 0 else "")
+
+    def _reply_error(self, client: _Client, request_id: int, why: str) -> None:
+        self._send(client, protocol.pack_reply(ERROR, request_id, 0, why))
 
     # --- messages ----------------------------------------------------------------------------------------------
 
-    def _handle(self, client: _Client) -> None:
+    def _readable(self, client: _Client) -> None:
         try:
-            message = client.conn.recv()
-        except (EOFError, OSError):
-            self._drop(client)  # the client died (or closed without "bye")
+            data = client.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
             return
-        if not isinstance(message, tuple) or not message:
-            self._reply(client, ("error", -1, f"malformed message {message!r:.80}"))
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(client)  # the client died (or closed without BYE)
             return
-        kind = message[0]
-        if kind == "hello" and client.segment is None and len(message) == 2 and isinstance(message[1], int) and message[1] > 0:
-            client.max_frames = message[1]
-            size = client.max_frames * (self.frame_bytes + 4 * self.dim)
-            client.segment = shared_memory.SharedMemory(create=True, size=size)
-            buf = client.segment.buf
-            client.frames_view = np.ndarray((client.max_frames, self.config.image_size, self.config.image_size, 3), np.uint8, buf)
-            client.features_view = np.ndarray((client.max_frames, self.dim), np.float32, buf, offset=client.max_frames * self.frame_bytes)
-            self._reply(client, ("segment", client.segment.name, self.dim))
-        elif kind == "encode" and client.segment is not None and len(message) == 4:
-            _, request_id, shape, dtype = message
-            problem = self._check_request(client, shape, dtype)
+        if not client.buffer:
+            client.since = time.monotonic()
+        client.buffer += data
+        if not client.authenticated:
+            if len(client.buffer) < protocol.DIGEST_BYTES:
+                return
+            answer = bytes(client.buffer[: protocol.DIGEST_BYTES])
+            del client.buffer[: protocol.DIGEST_BYTES]
+            if not protocol.authentic(self.authkey, client.nonce, answer):
+                self._drop(client, "wrong key")
+                return
+            client.authenticated = True
+        size = protocol.REQUEST.size
+        while len(client.buffer) >= size and client.sock.fileno() in self.clients:
+            record = bytes(client.buffer[:size])
+            del client.buffer[:size]
+            request = protocol.unpack_request(record)
+            if request is None:
+                self._drop(client, "not an rrl-pipe encoder client (bad record)")
+                return
+            self._handle(client, request)
+        client.since = time.monotonic()
+
+    def _handle(self, client: _Client, request: protocol.Request) -> None:
+        if request.kind == HELLO:
+            problem = self._check_hello(client, request.n)
             if problem:
-                self._reply(client, ("error", request_id, problem))
+                self._reply_error(client, request.request_id, problem)
+                return
+            size = request.n * (self.frame_bytes + 4 * self.dim)
+            client.segment = shared_memory.SharedMemory(create=True, size=size)
+            client.max_frames = request.n
+            buf = client.segment.buf
+            client.frames_view = np.ndarray((request.n, self.config.image_size, self.config.image_size, 3), np.uint8, buf)
+            client.features_view = np.ndarray((request.n, self.dim), np.float32, buf, offset=request.n * self.frame_bytes)
+            self._send(client, protocol.pack_reply(SEGMENT, request.request_id, self.dim, client.segment.name))
+        elif request.kind == ENCODE:
+            problem = self._check_request(client, request)
+            if problem:
+                self._reply_error(client, request.request_id, problem)
             else:
-                self.pending.append(_Request(client, request_id, int(shape[0])))
-        elif kind == "bye":
+                client.in_flight = True
+                self.pending.append(_Request(client, request.request_id, request.n))
+        elif request.kind == BYE:
             self._drop(client)
         else:
-            self._reply(client, ("error", message[1] if len(message) > 1 and isinstance(message[1], int) else -1,
-                                 f"unexpected message {kind!r:.40} (say hello first, once)"))
+            self._reply_error(client, request.request_id, f"unknown request kind {request.kind}")
 
-    def _check_request(self, client: _Client, shape: object, dtype: object) -> str:
+    def _check_hello(self, client: _Client, max_frames: int) -> str:
+        if client.segment is not None:
+            return "hello once per connection"
+        if not 0 < max_frames <= self.config.max_client_frames:
+            return f"a client's segment holds 1 to {self.config.max_client_frames} frames, not {max_frames}"
+        size = max_frames * (self.frame_bytes + 4 * self.dim)
+        shm = os.statvfs("/dev/shm")
+        if size > shm.f_bavail * shm.f_frsize // 2:  # never let one client claim half of what is left
+            return f"{size} bytes of shared memory for {max_frames} frames: /dev/shm has too little free space"
+        return ""
+
+    def _check_request(self, client: _Client, request: protocol.Request) -> str:
         size = self.config.image_size
-        if dtype != "uint8":
-            return f"frames must be uint8, got {dtype}"
-        if not (isinstance(shape, tuple) and len(shape) == 4 and all(isinstance(s, int) for s in shape)):
-            return f"frames shape must be (n, H, W, 3), got {shape!r:.60}"
-        n, h, w, c = shape
-        if (h, w, c) != (size, size, 3):
+        if client.segment is None:
+            return "say hello first"
+        if client.in_flight:
+            return "one request at a time: wait for the reply"
+        n, shape = request.n, (request.n, request.h, request.w, request.c)
+        if (request.h, request.w, request.c) != (size, size, 3):
             return f"frames of shape {shape}: this service encodes ({size}, {size}, 3) images"
         if not 0 < n <= client.max_frames:
             return f"{n} frames: this client's segment holds 1 to {client.max_frames}"
         if n % self.config.cameras:
             return f"{n} frames is not a multiple of the {self.config.cameras} cameras per env"
         return ""
+
+    def _drop_stalled(self) -> None:
+        """A client mid-handshake or mid-record for longer than client_timeout_s is dropped."""
+        now = time.monotonic()
+        for client in list(self.clients.values()):
+            partial = not client.authenticated or bool(client.buffer)
+            if partial and now - client.since > self.config.client_timeout_s:
+                self._drop(client, f"stalled for {self.config.client_timeout_s:g} s mid-message")
 
     # --- batching ----------------------------------------------------------------------------------------------
 
@@ -158,7 +246,13 @@ class EncoderService:
             total += request.n
         frames = np.concatenate([r.client.frames_view[: r.n] for r in batch])
         start = time.perf_counter()
-        features = self.encoder.encode(frames).numpy()
+        try:
+            features = self.encoder.encode(frames).numpy()
+        except Exception as exc:  # noqa: BLE001 - the batch fails, the service goes on
+            for r in batch:
+                r.client.in_flight = False
+                self._reply_error(r.client, r.request_id, f"encoding failed: {type(exc).__name__}: {exc}")
+            return
         self.stats["encode_s"] += time.perf_counter() - start
         self.stats["batches"] += 1
         self.stats["frames"] += total
@@ -166,27 +260,31 @@ class EncoderService:
         for r in batch:
             if r.client.features_view is not None:  # the client may have gone meanwhile
                 r.client.features_view[: r.n] = features[offset : offset + r.n]
-                self._reply(r.client, ("ok", r.request_id, r.n))
+                r.client.in_flight = False
+                self._send(r.client, protocol.pack_reply(OK, r.request_id, r.n))
             offset += r.n
 
+    def _timeout(self) -> float:
+        timeout = 1.0  # at least once a second: stalled clients are checked
+        if self.pending:
+            waited = time.perf_counter() - self.pending[0].arrived
+            timeout = min(timeout, max(0.0, self.config.max_wait_ms / 1e3 - waited))
+        return timeout
+
     def serve_forever(self) -> None:
-        threading.Thread(target=self._accept_loop, daemon=True).start()
         try:
             while self.running:
-                timeout = None
-                if self.pending:
-                    waited = time.perf_counter() - self.pending[0].arrived
-                    timeout = max(0.0, self.config.max_wait_ms / 1e3 - waited)
-                ready = connection.wait([self._wake_recv, *self.clients], timeout)
-                for conn in ready:
-                    if conn is self._wake_recv:
-                        conn.recv_bytes()
-                        with self._lock:
-                            for new in self._new:
-                                self.clients[new] = _Client(new)
-                            self._new.clear()
-                    elif conn in self.clients:
-                        self._handle(self.clients[conn])
+                for key, _ in self.selector.select(self._timeout()):
+                    if key.fileobj is self.listener:
+                        self._accept()
+                    elif key.fileobj == self._wake_recv:
+                        os.read(self._wake_recv, 4096)
+                    elif key.data.sock.fileno() in self.clients:
+                        try:
+                            self._readable(key.data)
+                        except Exception as exc:  # noqa: BLE001 - one client's failure is that client's only
+                            self._drop(key.data, f"{type(exc).__name__}: {exc}")
+                self._drop_stalled()
                 while self._batch_due():
                     self._run_batch()
         finally:
@@ -196,11 +294,18 @@ class EncoderService:
         self.running = False
         for client in list(self.clients.values()):
             self._drop(client)
+        self.selector.close()
         self.listener.close()
+        for fd in (self._wake_recv, self._wake_send):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def serve(config: ServiceConfig, address: str, authkey: bytes, ready) -> None:
     """Entry point of the service process: build the encoder, say ready (or why not), serve until told to stop."""
+    die_with_parent()
     try:
         service = EncoderService(config, address, authkey)
     except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
@@ -219,4 +324,7 @@ def _stop_on_eof(ready, service: EncoderService) -> None:
     except (EOFError, OSError):
         pass
     service.running = False
-    service._wake_send.send_bytes(b"!")
+    try:
+        service.wake()
+    except OSError:
+        pass
