@@ -5,6 +5,7 @@ dataset size. Interrupted runs resume at the last complete shard; a complete sto
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -18,6 +19,7 @@ import torch
 import zarr
 from tqdm import tqdm
 
+from pipeline.atomic import check_output
 from pipeline.cache.store import FeatureStoreWriter, StoreLayout, is_complete, store_key
 from pipeline.encoders.encoder import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
@@ -132,6 +134,7 @@ def encode_frames(
     shard_rows: int = 0,
 ) -> dict[str, Any]:
     """Encode every frame of every camera into the store at `out`; returns figures for logs and benches."""
+    check_output(out, "dir", [frames_path, config.weights if os.path.exists(config.weights) else None])
     if dtype not in STORE_DTYPES:
         raise PipelineError(f"unknown store dtype {dtype!r}; valid: {', '.join(STORE_DTYPES)}")
     if batch_size <= 0:

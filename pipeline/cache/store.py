@@ -3,6 +3,10 @@
 A store under construction lives beside its final path as `.<name>.partial`; it is renamed into place only
 when every shard is written and `complete` is set. A killed run leaves the partial store with a count of the
 shards it finished (`shards_done`), and the next run with the same key resumes from there.
+
+Stored data is verified on read, never trusted: every chunk carries a CRC32C (zarr's crc32c codec, after zstd)
+and every shard index its own; the attributes list the shard files, checked on open. A deleted shard (which zarr
+would read back as zeros), a flipped byte or a truncated file is a one-line error naming the store and the shard.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from pipeline.errors import PipelineError
 
 FORMAT = "rrl-pipe/features"
+FORMAT_VERSION = 2  # 2: per-chunk checksums and the shard list; 1 (no checksums) is refused and rebuilt
 CHUNK_ROWS = 256  # rows per chunk: the unit of a read
 TARGET_SHARDS = 8  # a store is a handful of files (DVC hashes every file); also the resume granularity
 
@@ -33,6 +39,11 @@ def store_key(frames_sha256: str, cameras: list[str], encoder_key: dict[str, str
 
 def rows_per_shard(n_rows: int) -> int:
     return max(CHUNK_ROWS, math.ceil(n_rows / TARGET_SHARDS / CHUNK_ROWS) * CHUNK_ROWS)
+
+
+def shard_files(n_shards: int) -> list[str]:
+    """The features array's shard files, relative to the store (zarr v3's default chunk key encoding)."""
+    return [f"features/c/{i}/0" for i in range(n_shards)]
 
 
 def partial_path(path: Path) -> Path:
@@ -91,10 +102,12 @@ class FeatureStoreWriter:
             dtype=layout.dtype,
             chunks=(min(CHUNK_ROWS, layout.shard_rows), layout.dim),
             shards=(layout.shard_rows, layout.dim),
+            compressors=[ZstdCodec(level=0), Crc32cCodec()],  # the checksum covers the bytes as stored
         )
         group.create_array("episode_ends", data=np.asarray(layout.episode_ends, dtype=np.int64))
-        group.attrs.update({**attrs, "format": FORMAT, "key": self.key, "complete": False, "shards_done": 0,
-                            "n_shards": layout.n_shards, "shard_rows": layout.shard_rows})
+        group.attrs.update({**attrs, "format": FORMAT, "format_version": FORMAT_VERSION, "key": self.key,
+                            "complete": False, "shards_done": 0, "n_shards": layout.n_shards,
+                            "shard_rows": layout.shard_rows, "shards": shard_files(layout.n_shards)})
 
     @property
     def start_row(self) -> int:
@@ -133,21 +146,49 @@ class FeatureStore:
             raise PipelineError(f"{self.path}: not an rrl-pipe feature store")
         if not self.attrs.get("complete"):
             raise PipelineError(f"{self.path}: incomplete feature store ({self.attrs.get('shards_done')} of {self.attrs.get('n_shards')} shards)")
+        if self.attrs.get("format_version") != FORMAT_VERSION:
+            raise PipelineError(f"{self.path}: feature store format {self.attrs.get('format_version', 1)}, this rrl-pipe "
+                                f"reads {FORMAT_VERSION} (checksummed): encode again")
         if expect_key is not None and self.attrs.get("key") != expect_key:
             raise PipelineError(f"{self.path}: key {str(self.attrs.get('key'))[:12]}... does not match the expected {expect_key[:12]}... (other frames or encoder)")
-        self.features = self.group["features"]
-        self.episode_ends = self.group["episode_ends"][:]
+        try:
+            self.features = self.group["features"]
+            self.episode_ends = np.asarray(self.group["episode_ends"][:], dtype=np.int64)
+            self.shard_rows = int(self.attrs["shard_rows"])
+            shards = list(self.attrs["shards"])
+        except Exception as exc:  # noqa: BLE001 - broken metadata, whatever zarr raises for it
+            raise PipelineError(f"{self.path}: damaged feature store metadata ({exc.__class__.__name__})") from None
+        n_rows = int(self.features.shape[0])
+        if (self.episode_ends.ndim != 1 or len(self.episode_ends) == 0 or int(self.episode_ends[-1]) != n_rows
+                or np.any(np.diff(self.episode_ends) <= 0) or shards != shard_files(-(-n_rows // max(self.shard_rows, 1)))):
+            raise PipelineError(f"{self.path}: damaged feature store metadata (episode ends or shard list)")
+        missing = [s for s in shards if not (self.path / s).is_file()]
+        if missing:
+            raise PipelineError(f"{self.path}: shard {missing[0]} is missing ({len(missing)} of {len(shards)} shards)")
 
     @property
     def key(self) -> str:
         return str(self.attrs["key"])
 
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop), every chunk they touch checked against its CRC32C."""
+        try:
+            return self.features[start:stop]
+        except Exception:  # noqa: BLE001 - zarr raises several types for bad bytes; find and name the shard
+            for shard in range(start // self.shard_rows, (max(stop, start + 1) - 1) // self.shard_rows + 1):
+                try:
+                    self.features[shard * self.shard_rows : (shard + 1) * self.shard_rows]
+                except Exception as exc:  # noqa: BLE001
+                    raise PipelineError(f"{self.path}: shard features/c/{shard}/0 is corrupted "
+                                        f"({exc.__class__.__name__}: checksum or length)") from None
+            raise
+
     def episode(self, index: int) -> np.ndarray:
         start = 0 if index == 0 else int(self.episode_ends[index - 1])
-        return self.features[start : int(self.episode_ends[index])]
+        return self.rows(start, int(self.episode_ends[index]))
 
     def all(self) -> np.ndarray:
-        return self.features[:]
+        return self.rows(0, int(self.features.shape[0]))
 
 
 def is_complete(path: str | Path, key: str) -> bool:

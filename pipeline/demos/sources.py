@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from pipeline.atomic import check_output
 from pipeline.checksum import file_sha256
 from pipeline.config import MakeDemosConfig, config_dict
 from pipeline.demos.episode import Episode
@@ -53,6 +54,7 @@ def _policy(cfg: MakeDemosConfig, env) -> Policy:
 
 def make_demos(cfg: MakeDemosConfig, out: str | Path, progress: bool = True) -> dict[str, float]:
     """Collect and write the demo file; returns the figures a closing note or a log wants."""
+    check_output(out, "file", [cfg.path or None])
     start = time.perf_counter()
     episodes = collect(cfg, progress=progress)
     seconds = time.perf_counter() - start

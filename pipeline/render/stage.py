@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output
+from pipeline.atomic import atomic_output, check_output
 from pipeline.config import RenderDemosConfig
 from pipeline.demos.store import read_demos
 from pipeline.checksum import file_sha256
@@ -20,6 +20,7 @@ from pipeline.tasks import get_task, make_env
 
 
 def render_demos(demos_path: str | Path, out: str | Path, settings: RenderDemosConfig, progress: bool = True) -> dict[str, float]:
+    check_output(out, "file", [demos_path])
     attrs, episodes = read_demos(demos_path)
     task = attrs["task"]
     spec = get_task(task)

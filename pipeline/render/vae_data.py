@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output
+from pipeline.atomic import atomic_output, check_output
 from pipeline.config import RenderVaeDataConfig, config_dict
 from pipeline.demos.experts import make_expert
 from pipeline.demos.rollout import Policy, RandomPolicy, rollout
@@ -60,6 +60,7 @@ def _collect(task: str, cfg: RenderVaeDataConfig, n_cameras: int, progress: bool
 
 
 def render_vae_data(task: str, out: str | Path, cfg: RenderVaeDataConfig, progress: bool = True) -> dict[str, float]:
+    check_output(out, "file")
     spec = get_task(task)
     make_expert(task, make_env(task).model)  # no expert for this task: say so before any work
     renderer_cfg = RendererConfig(task, cfg.size, cfg.quality, None)

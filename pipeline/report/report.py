@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pipeline.atomic import atomic_output  # noqa: E402
+from pipeline.atomic import atomic_output, check_output  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 
 PARTS = ("bc_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
@@ -119,6 +119,7 @@ def provenance_table(runs: list[dict]) -> str:
 
 
 def write_report(run_dirs: list[Path], eval_files: list[Path | None], out_dir: Path) -> Path:
+    check_output(out_dir, "dir", [*run_dirs, *eval_files])
     runs = [load_run(Path(r), Path(e) if e else None) for r, e in zip(run_dirs, eval_files)]
     if not runs:
         raise PipelineError("report: no runs given")

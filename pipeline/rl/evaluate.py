@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output
+from pipeline.atomic import atomic_output, check_output
 from pipeline.config import EvaluateConfig
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
@@ -24,6 +24,7 @@ from pipeline.rl.train import KEY_FIELDS
 def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Path, reward_mode: str = "rrl",
                     encoder_config: EncoderConfig | None = None, image_size: int = 256, quality: str = "fast",
                     success_rule: str = "rrl", progress: bool = True) -> dict[str, Any]:
+    check_output(out, "file", [policy_path])
     policy = GaussianMLPPolicy.load(policy_path)
     layout = policy.obs_layout
     task = layout["task"]

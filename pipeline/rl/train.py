@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output
+from pipeline.atomic import atomic_output, check_output
 from pipeline.config import TrainPolicyConfig
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
@@ -82,6 +82,7 @@ def _config_hash(cfg: TrainPolicyConfig, layout: dict) -> str:
 def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | Path,
                  encoder_config: EncoderConfig | None = None, progress: bool = True) -> dict[str, Any]:
     out = Path(out)
+    check_output(out, "dir", [demos.source or None])
     out.mkdir(parents=True, exist_ok=True)
     spec = get_task(task)
     layout = obs_layout(cfg, task, demos)

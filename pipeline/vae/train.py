@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output
+from pipeline.atomic import atomic_output, check_output
 from pipeline.config import TrainVaeConfig
 from pipeline.encoders.preprocess import vae64
 from pipeline.errors import PipelineError
@@ -282,6 +282,9 @@ def train_vae(dataset_path: str | Path, out_dir: str | Path, cfg: TrainVaeConfig
     checkpoints: the folder of per-epoch checkpoints, out_dir/checkpoints by default (DVC deletes a stage's outs
     before running it, so a DVC stage that should resume passes a separate, persistent folder)."""
     out_dir = Path(out_dir)
+    check_output(out_dir, "dir", [dataset_path])
+    if checkpoints:
+        check_output(checkpoints, "dir", [dataset_path])
     data = ImageFile(dataset_path)
     try:
         with _deterministic():
