@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, brief
 
 if TYPE_CHECKING:
     from pipeline.encoders.encoder import EncoderConfig
@@ -244,14 +244,35 @@ def load_section(params_path: str | os.PathLike, section: str, cls: type[T]) -> 
     """Read one section of params.yaml into `cls`, refusing unknown keys (typos) and wrong types."""
     path = Path(params_path)
     try:
-        params = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
+        params = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}
+    except (FileNotFoundError, IsADirectoryError):
         raise PipelineError(f"{path}: no such params file") from None
     except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        raise PipelineError(f"{path}: not valid YAML ({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})") from None
+    if not isinstance(params, dict):
+        raise PipelineError(f"{path}: expected a mapping of sections at the top, found {brief(params)}")
     if section not in params:
         raise PipelineError(f"{path}: no section {section!r}")
-    return from_dict(cls, params[section] or {}, where=f"{path}: {section}")
+    values = params[section] or {}
+    if not isinstance(values, dict):
+        raise PipelineError(f"{path}: section {section!r} is {brief(values)}, expected a mapping of keys")
+    return from_dict(cls, values, where=f"{path}: {section}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key given twice in one mapping is an error (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool, type(None))):
+                continue  # an unhashable key: SafeLoader's own error follows
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def from_dict(cls: type[T], values: dict[str, Any], where: str) -> T:
@@ -265,7 +286,7 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str) -> T:
     hints = typing.get_type_hints(cls)
     for key, value in values.items():
         if not _type_ok(value, hints[key]):
-            raise PipelineError(f"{where}.{key}: {value!r} is not of type {_type_name(hints[key])}")
+            raise PipelineError(f"{where}.{key}: {brief(value)} is not of type {_type_name(hints[key])}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 

@@ -3,3 +3,16 @@
 
 class PipelineError(Exception):
     """A user-facing error: the message names the file (or option) and what is wrong with it."""
+
+
+def brief(value: object, limit: int = 40) -> str:
+    """A short description of an untrusted value for an error message: never the repr of the whole object
+    (a deeply nested or self-similar object makes repr recurse or grow without bound)."""
+    if isinstance(value, str):
+        return repr(value[:limit]) + ("..." if len(value) > limit else "")
+    if isinstance(value, (bool, int, float)) or value is None:
+        return repr(value)[:limit]
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple):
+        return f"a {type(value).__name__} of shape {shape}"[:limit * 2]
+    return f"a {type(value).__name__}"

@@ -39,3 +39,16 @@ def test_missing_file_and_section(tmp_path):
         load_section(tmp_path / "nope.yaml", "make_demos", MakeDemosConfig)
     with pytest.raises(PipelineError, match="no section 'make_demos'"):
         load_section(_params(tmp_path, "other: {}\n"), "make_demos", MakeDemosConfig)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("make_demos: 3\n", "section 'make_demos' is 3, expected a mapping of keys"),
+    ("make_demos: [1, 2]\n", "section 'make_demos' is a list, expected a mapping of keys"),
+    ("- make_demos\n", "expected a mapping of sections at the top, found a list"),
+    ("make_demos:\n  episodes: 3\n  episodes: 4\n", "not valid YAML (duplicate key 'episodes' (line 3))"),
+    ("make_demos: {}\nmake_demos: {}\n", "duplicate key 'make_demos' (line 2)"),
+])
+def test_malformed_params_are_one_line(tmp_path, text, message):
+    with pytest.raises(PipelineError) as info:
+        load_section(_params(tmp_path, text), "make_demos", MakeDemosConfig)
+    assert message in str(info.value) and "\n" not in str(info.value)

@@ -57,20 +57,6 @@ def background(items: Iterable[T], depth: int = 3) -> Iterator[T]:
         stop.set()
 
 
-def check_frames_file(frames: FramesFile) -> tuple[int, int]:
-    """(H, W) of the frames, refusing datasets that are not (T, H, W, 3) uint8."""
-    shapes = set()
-    for i in range(frames.n_demos):
-        for camera in frames.cameras:
-            ds = frames.frames(i, camera)
-            if ds.dtype != np.uint8 or ds.ndim != 4 or ds.shape[-1] != 3:
-                raise PipelineError(f"{frames.path}: data/demo_{i}/frames/{camera} has shape {ds.shape} and dtype {ds.dtype}: expected (T, H, W, 3) uint8")
-            shapes.add(ds.shape[1:3])
-    if len(shapes) != 1:
-        raise PipelineError(f"{frames.path}: frames of several sizes {sorted(shapes)}")
-    return shapes.pop()
-
-
 def read_batches(frames: FramesFile, start_row: int, batch_rows: int) -> Iterator[np.ndarray]:
     """(rows, n_cameras, H, W, 3) uint8 batches in store order (demo by demo, step by step) from start_row."""
     lengths = frames.lengths()
@@ -141,7 +127,7 @@ def encode_frames(
         raise PipelineError(f"batch size must be positive, got {batch_size}")
     encoder = Encoder(config)  # unknown model, missing weights, unsupported precision: fail before any work
     with FramesFile(frames_path) as frames:
-        height, width = check_frames_file(frames)
+        height, width = frames.frame_size
         cameras = frames.cameras
         frames_sha256 = file_sha256(frames_path)
         key = store_key(frames_sha256, cameras, encoder.key(), dtype)

@@ -24,7 +24,7 @@ from pipeline.demos.episode import Episode
 from pipeline.demos.reconstruct import OBS_DIM, _Scene, env_state_from_source, episode_from_observations
 from pipeline.demos.rollout import ActionReplay, rollout
 from pipeline.demos.safe_pickle import Activation, StandIn, safe_load
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, brief
 from pipeline.tasks import TaskEnv, make_env
 from pipeline.tasks.spec import REWARD_MODES, get_task
 
@@ -198,7 +198,7 @@ def load_expert_policy(path: str | os.PathLike, task: str) -> MLPExpert:
     where = str(path)
     policy = safe_load(path)
     if not isinstance(policy, StandIn) or not isinstance(getattr(policy, "model", None), StandIn):
-        raise PipelineError(f"{where}: not an mjrl policy (found {policy!r:.80}; expected an object with a 'model')")
+        raise PipelineError(f"{where}: not an mjrl policy (found {brief(policy)}; expected an object with a 'model')")
     model = policy.model
     try:
         linears = list(model._modules["fc_layers"]._modules.values())

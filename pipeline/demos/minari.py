@@ -12,6 +12,7 @@ otherwise the states are reconstructed from the observations exactly as for the 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -65,6 +66,25 @@ def _state_group(group: h5py.Group) -> h5py.Group | None:
     return None
 
 
+def check_env_id(dataset_dir: Path, env_id: str, task: str) -> None:
+    """The dataset's metadata.json names the env it was recorded in (`env_spec`, a JSON string of gymnasium's
+    EnvSpec, or its dict): it must be the task's env, version aside (D4RL's Adroit data: AdroitHand*-v1)."""
+    meta_path = dataset_dir / "metadata.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        env_spec = meta.get("env_spec")
+        found = (json.loads(env_spec) if isinstance(env_spec, str) else env_spec or {}).get("id")
+    except FileNotFoundError:
+        raise PipelineError(f"{meta_path}: no such file (every Minari dataset has one; it names the env)") from None
+    except (OSError, ValueError, AttributeError) as exc:
+        raise PipelineError(f"{meta_path}: not Minari metadata ({exc.__class__.__name__})") from None
+    if not isinstance(found, str):
+        raise PipelineError(f"{meta_path}: names no env id (env_spec.id)")
+    if found.split("-v")[0] != env_id.split("-v")[0]:
+        raise PipelineError(f"{meta_path}: dataset {meta.get('dataset_id', '?')} was recorded in {found}, "
+                            f"not {env_id} (task {task})")
+
+
 def load_minari(dataset_dir: str | os.PathLike, task: str, reward_mode: str) -> list[Episode]:
     """Episodes of a Minari dataset of an Adroit task, in the pipeline's Episode form."""
     spec = get_task(task)
@@ -72,6 +92,11 @@ def load_minari(dataset_dir: str | os.PathLike, task: str, reward_mode: str) -> 
         raise PipelineError(f"unknown reward mode {reward_mode!r}; valid: {', '.join(REWARD_MODES)}")
     path = Path(dataset_dir) / "data" / "main_data.hdf5"
     f = open_hdf5(path, "file (expected a Minari dataset directory with data/main_data.hdf5)")
+    try:
+        check_env_id(Path(dataset_dir), spec.env_id, task)
+    except PipelineError:
+        f.close()
+        raise
     scene = _Scene(spec)
     episodes: list[Episode] = []
     with f:

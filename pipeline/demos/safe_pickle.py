@@ -18,6 +18,9 @@ the global, before anything is called:
   Sequential, Tanh, ReLU) is mapped to the same inert stand-ins, from which the caller pulls the weight
   tensors out of `__dict__['_parameters']`. Rebuilding real modules would run torch's `__setstate__` on
   foreign state for no benefit: we only need the numbers.
+- bounded memory: nothing a pickle names may allocate more than a budget of 8x the file's size + 64 MiB in all
+  (`numpy.core.multiarray._reconstruct` allocates the shape it is given, `bytearray(n)` n bytes, a tensor view
+  may claim a stride past its storage): each is checked before it runs, and refused with one line;
 - two leftovers of the torch 0.4 era that mjrl pickles carry: `torch.nn.backends.thnn._get_thnn_function_backend`
   (long gone from torch; replaced by a function returning None) and the activation stored as
   `getattr(torch._C._VariableFunctions, "tanh")`. `builtins.getattr` is therefore resolved to a restricted
@@ -29,11 +32,12 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, brief
 
 _ACTIVATIONS = ("tanh", "relu", "sigmoid", "elu", "softplus")
 
@@ -45,7 +49,8 @@ _TORCH_MODULE_CLASSES = {
     ("torch.nn.modules.activation", "ReLU"),
 }
 
-_BUILTINS = {"set": set, "frozenset": frozenset, "bytearray": bytearray, "complex": complex, "slice": slice}
+_BUILTINS = {"set": set, "frozenset": frozenset, "complex": complex, "slice": slice}
+MAX_PICKLE_BYTES = 1 << 30  # a file larger than this is refused unread
 
 
 class StandIn:
@@ -108,9 +113,16 @@ def _no_backend() -> None:
 class SafeUnpickler(pickle.Unpickler):
     """`pickle.Unpickler` whose `find_class` is an allow-list (module docstring) and that has no persistent ids."""
 
-    def __init__(self, file: Any, source: str):
+    def __init__(self, file: Any, source: str, budget_bytes: int = 64 << 20):
         super().__init__(file)
         self.source = source
+        self.budget = budget_bytes  # what the objects the pickle names may still allocate
+
+    def _spend(self, nbytes: int, what: str) -> None:
+        if nbytes < 0 or nbytes > self.budget:
+            raise PipelineError(f"{self.source}: the pickle asks for {nbytes} bytes for {what}, beyond what a file of "
+                                "its size can hold (refused unread)")
+        self.budget -= nbytes
 
     def _refuse(self, what: str) -> PipelineError:
         return PipelineError(
@@ -123,10 +135,12 @@ class SafeUnpickler(pickle.Unpickler):
             return _stand_in(module, name)
         if (module, name) in _TORCH_MODULE_CLASSES:
             return _stand_in(module, name)
-        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name in ("_reconstruct", "scalar"):
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "_reconstruct":
+            return self._reconstruct_array
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "scalar":
             from numpy._core import multiarray
 
-            return getattr(multiarray, name)
+            return multiarray.scalar
         if module in ("numpy.core.numeric", "numpy._core.numeric") and name == "_frombuffer":
             from numpy._core import numeric
 
@@ -144,10 +158,16 @@ class SafeUnpickler(pickle.Unpickler):
                 return _BUILTINS[name]
             if name == "getattr":
                 return self._restricted_getattr
-        if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor", "_rebuild_parameter"):
+            if name == "bytearray":
+                return self._bytearray
+        if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor"):
             import torch._utils
 
-            return getattr(torch._utils, name)
+            return self._checked_rebuild(getattr(torch._utils, name))
+        if module == "torch._utils" and name == "_rebuild_parameter":
+            import torch._utils
+
+            return torch._utils._rebuild_parameter
         if module == "torch.storage" and name == "_load_from_bytes":
             return self._load_storage_bytes
         if module == "torch.nn.backends.thnn" and name == "_get_thnn_function_backend":
@@ -159,7 +179,43 @@ class SafeUnpickler(pickle.Unpickler):
     def _restricted_getattr(self, obj: Any, name: str, *default: Any) -> Any:
         if obj is _TorchFunctions and name in _ACTIVATIONS:
             return Activation(name)
-        raise self._refuse(f"builtins.getattr({obj!r}, {name!r})")
+        raise self._refuse(f"builtins.getattr({brief(obj)}, {brief(name)})")
+
+    def _reconstruct_array(self, subtype: Any, shape: Any, dtype: Any) -> Any:
+        """numpy's _reconstruct allocates `shape` (a real pickle passes (0,) and fills it from its own bytes)."""
+        import numpy
+        from numpy._core import multiarray
+
+        if subtype is not numpy.ndarray:
+            raise self._refuse(f"numpy array subtype {brief(subtype)}")
+        dims = shape if isinstance(shape, tuple) else (shape,)
+        if not all(isinstance(d, int) and d >= 0 for d in dims):
+            raise self._refuse(f"numpy array of shape {brief(shape)}")
+        self._spend(int(numpy.prod(dims, dtype=object)) * numpy.dtype(dtype).itemsize, "an array")
+        return multiarray._reconstruct(subtype, shape, dtype)
+
+    def _bytearray(self, *args: Any) -> bytearray:
+        if args and not isinstance(args[0], (bytes, bytearray, str)):
+            raise self._refuse(f"builtins.bytearray({brief(args[0])}) (only from bytes)")
+        return bytearray(*args)
+
+    def _checked_rebuild(self, rebuild: Any) -> Any:
+        """torch's tensor rebuild, after checking that the view stays inside its storage."""
+
+        def rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *rest: Any) -> Any:
+            numbers = (offset, *tuple(size), *tuple(stride))
+            if not all(isinstance(v, int) and v >= 0 for v in numbers) or len(tuple(size)) != len(tuple(stride)):
+                raise self._refuse(f"a tensor view (offset {brief(offset)}, size {brief(size)}, stride {brief(stride)})")
+            extent = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1 if all(n > 0 for n in size) else 0
+            with warnings.catch_warnings():  # mjrl-era pickles hold TypedStorage, whose size() warns it is deprecated
+                warnings.simplefilter("ignore", UserWarning)
+                available = storage.size() if callable(getattr(storage, "size", None)) else -1
+            if extent > available:
+                raise PipelineError(f"{self.source}: a tensor in the pickle reaches element {extent} of a "
+                                    f"{available}-element storage (refused)")
+            return rebuild(storage, offset, size, stride, *rest)
+
+        return rebuild_tensor
 
     def _latin1_bytes(self, text: str, encoding: str = "latin1") -> bytes:
         if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
@@ -174,22 +230,23 @@ class SafeUnpickler(pickle.Unpickler):
         try:
             return torch.load(io.BytesIO(bytes(data)), weights_only=True, map_location="cpu")
         except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... on foreign content
-            raise PipelineError(f"{self.source}: a torch storage inside the pickle could not be loaded safely ({exc})")
+            text = (str(exc).splitlines() or [""])[0][:100]
+            raise PipelineError(f"{self.source}: a torch storage inside the pickle could not be loaded safely "
+                                f"({exc.__class__.__name__}: {text})") from None
 
     def persistent_load(self, pid: Any) -> Any:
-        raise PipelineError(f"{self.source}: the pickle uses persistent ids ({pid!r:.60}), which are not supported")
+        raise PipelineError(f"{self.source}: the pickle uses persistent ids ({brief(pid)}), which are not supported")
 
 
 def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
     """Unpickle `data` with the allow-list; `source` names the file in error messages."""
     try:
-        return SafeUnpickler(io.BytesIO(data), source).load()
+        return SafeUnpickler(io.BytesIO(data), source, budget_bytes=8 * len(data) + (64 << 20)).load()
     except PipelineError:
         raise
     except Exception as exc:  # EOFError, UnpicklingError, TypeError from a malformed REDUCE, ...: all bad input
-        raise PipelineError(
-            f"{source}: not a readable pickle, truncated or corrupt ({exc.__class__.__name__}: {exc})"
-        ) from None
+        text = (str(exc).splitlines() or [""])[0][:100]
+        raise PipelineError(f"{source}: not a readable pickle, truncated or corrupt ({exc.__class__.__name__}: {text})") from None
 
 
 def safe_load(path: str | os.PathLike) -> Any:
@@ -197,4 +254,6 @@ def safe_load(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: no such file")
+    if path.stat().st_size > MAX_PICKLE_BYTES:
+        raise PipelineError(f"{path}: {path.stat().st_size} bytes, larger than any demo or policy pickle ({MAX_PICKLE_BYTES})")
     return safe_loads(path.read_bytes(), str(path))

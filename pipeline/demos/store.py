@@ -12,8 +12,8 @@ import numpy as np
 
 from pipeline.atomic import atomic_output
 from pipeline.demos.episode import Episode
-from pipeline.errors import PipelineError
-from pipeline.hdf5 import open_hdf5
+from pipeline.errors import PipelineError, brief
+from pipeline.hdf5 import create_hdf5, damaged, dataset, open_hdf5, seal
 from pipeline.tasks.spec import get_task
 
 FORMAT_VERSION = 1
@@ -36,7 +36,7 @@ def write_demos(
         ep.validate(spec.action_dim, spec.nq, spec.nq, where=f"{path}: demo {i}")
     with atomic_output(path) as tmp:
         # track_order + fixed libver keep the file layout identical between runs with the same inputs
-        with h5py.File(tmp, "w", libver=("v110", "v110"), track_order=True) as f:
+        with create_hdf5(tmp) as f:
             f.attrs["format"] = "rrl-pipe/demos"
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["task"] = task
@@ -51,10 +51,10 @@ def write_demos(
             for i, ep in enumerate(episodes):
                 g = data.create_group(f"demo_{i}", track_order=True)
                 for name in _ARRAYS:
-                    g.create_dataset(name, data=getattr(ep, name))
+                    g.create_dataset(name, data=getattr(ep, name), fletcher32=True)
                 es = g.create_group("env_state", track_order=True)
                 for key, value in ep.env_state.items():
-                    es.create_dataset(key, data=value)
+                    es.create_dataset(key, data=value, fletcher32=True)
                 g.attrs["task"] = task
                 g.attrs["source"] = source
                 g.attrs["seed"] = ep.seed
@@ -62,41 +62,105 @@ def write_demos(
                 g.attrs["length"] = ep.length
                 for key, value in ep.attrs.items():
                     g.attrs[key] = value
+        seal(tmp)
     return Path(path)
 
 
 def read_demos(path: str | os.PathLike, task: str | None = None) -> tuple[dict[str, Any], list[Episode]]:
-    """All episodes of a demo file, checked against the task's shapes. Raises PipelineError naming the file."""
+    """All episodes of a demo file, checked against the task's shapes, dtypes and value ranges.
+
+    Every problem is a PipelineError of one line naming the file, the demo and the key: a NaN action or an
+    integer qpos is refused here, not rendered or trained on.
+    """
     path = Path(path)
-    with open_hdf5(path, "demo file") as f:
-        if f.attrs.get("format") != "rrl-pipe/demos" or "data" not in f:
+    with open_hdf5(path, "demo file", sealed=True) as f, damaged(path, "demo file"):
+        if f.attrs.get("format") != "rrl-pipe/demos" or not isinstance(f.get("data"), h5py.Group):
             raise PipelineError(f"{path}: not an rrl-pipe demo file (no 'format' attribute or 'data' group)")
         attrs = {k: _plain(v) for k, v in f.attrs.items()}
+        for key in ("task", "reward_mode", "n_demos"):
+            if key not in attrs:
+                raise PipelineError(f"{path}: lacks the attribute {key!r}")
+        if not isinstance(attrs["task"], str):
+            raise PipelineError(f"{path}: attribute task is {brief(attrs['task'])}, not a task name")
         if task is not None and attrs["task"] != task:
             raise PipelineError(f"{path}: holds demos of task {attrs['task']!r}, expected {task!r}")
+        n_demos = attrs["n_demos"]
+        if isinstance(n_demos, bool) or not isinstance(n_demos, int) or n_demos < 1:
+            raise PipelineError(f"{path}: attribute n_demos is {brief(n_demos)}, not a count of demos")
         spec = get_task(attrs["task"])
-        episodes = []
-        for i in range(int(attrs["n_demos"])):
-            name = f"demo_{i}"
-            if name not in f["data"]:
-                raise PipelineError(f"{path}: data/{name} is missing (file says {attrs['n_demos']} demos)")
-            g = f["data"][name]
-            try:
-                arrays = {k: g[k][()] for k in _ARRAYS}
-                env_state = {k: g["env_state"][k][()] for k in g["env_state"]}
-            except (KeyError, OSError) as exc:
-                raise PipelineError(f"{path}: data/{name} is incomplete ({exc})") from None
-            ep_attrs = {k: _plain(v) for k, v in g.attrs.items()}
-            ep = Episode(
-                **arrays,
-                env_state=env_state,
-                seed=int(ep_attrs.pop("seed")),
-                success=bool(ep_attrs.pop("success")),
-                attrs={k: v for k, v in ep_attrs.items() if k not in ("task", "source", "length")},
-            )
-            ep.validate(spec.action_dim, spec.nq, spec.nq, where=f"{path}: data/{name}")
-            episodes.append(ep)
+        episodes = [_read_episode(f["data"], f"demo_{i}", spec, f"{path}: data/demo_{i}") for i in range(n_demos)]
     return attrs, episodes
+
+
+# |value| above these is no simulator state of an Adroit task (door's largest recorded qvel is about 110)
+_BOUNDS = {"actions": 1.0 + 1e-6, "rewards": 1e6, "qpos": 1e2, "qvel": 1e5, "obs": 1e5, "env_state": 1e2}
+
+
+def _read_episode(data: h5py.Group, name: str, spec, where: str) -> Episode:
+    g = data.get(name)
+    if g is None:
+        raise PipelineError(f"{where} is missing (the file's n_demos counts it)")
+    if not isinstance(g, h5py.Group):
+        raise PipelineError(f"{where} is a dataset, not a demo group")
+    arrays = {k: _float_array(g, k, where) for k in ("actions", "rewards", "obs")}
+    arrays.update({k: _float_array(g, k, where, states=True) for k in ("qpos", "qvel")})
+    arrays.update({k: _flags(g, k, where) for k in ("terminated", "truncated", "goal_achieved")})
+    if not isinstance(g.get("env_state"), h5py.Group):
+        raise PipelineError(f"{where}: lacks the group 'env_state'")
+    env_state = {}
+    for param in spec.state_params:
+        value = _float_array(g["env_state"], param.key, f"{where}/env_state", bound=_BOUNDS["env_state"])
+        if value.ndim != 2 or value.shape[1] != param.width:
+            raise PipelineError(f"{where}/env_state/{param.key}: shape {value.shape}, expected (T+1, {param.width})")
+        env_state[param.key] = value
+    for key, ndim in {"actions": 2, "qpos": 2, "qvel": 2, "obs": 2}.items():
+        if arrays[key].ndim != ndim:
+            raise PipelineError(f"{where}/{key}: shape {arrays[key].shape}, expected {ndim} dimensions")
+    if arrays["actions"].shape[0] == 0:
+        raise PipelineError(f"{where}: has no steps (T = 0)")
+    ep_attrs = {k: _plain(v) for k, v in g.attrs.items()}
+    for key in ("seed", "success"):
+        if key not in ep_attrs:
+            raise PipelineError(f"{where}: lacks the attribute {key!r}")
+    if isinstance(ep_attrs["seed"], bool) or not isinstance(ep_attrs["seed"], int):
+        raise PipelineError(f"{where}: attribute seed is {brief(ep_attrs['seed'])}, not an integer")
+    ep = Episode(
+        **arrays,
+        env_state=env_state,
+        seed=int(ep_attrs.pop("seed")),
+        success=bool(ep_attrs.pop("success")),
+        attrs={k: v for k, v in ep_attrs.items() if k not in ("task", "source", "length")},
+    )
+    ep.validate(spec.action_dim, spec.nq, spec.nq, where=where)
+    return ep
+
+
+def _float_array(group: h5py.Group, key: str, where: str, bound: float | None = None, states: bool = False) -> np.ndarray:
+    """A finite, bounded numeric array; integers are refused where the file format says float.
+
+    `states` (qpos, qvel): rows 1.. all NaN is the format's "no per-step states" (open-loop replay from row 0);
+    any other NaN is refused, never taken as that."""
+    value = dataset(group, key, where, "f")[()]
+    if value.ndim == 0:
+        raise PipelineError(f"{where}/{key}: is a scalar, expected an array over steps")
+    bound = _BOUNDS[key] if bound is None else bound
+    finite = np.isfinite(value)
+    if states and len(value) > 1 and finite[0].all() and np.isnan(value[1:]).all():
+        finite[1:] = True  # only the initial state was recorded
+    if not finite.all():
+        row = int(np.argwhere(~finite)[0][0])
+        raise PipelineError(f"{where}/{key}: {int((~finite).sum())} NaN or infinite values (first in row {row})")
+    largest = float(np.nanmax(np.abs(value))) if value.size else 0.0
+    if largest > bound:
+        raise PipelineError(f"{where}/{key}: values up to {largest:.3g}, outside +-{bound:g}")
+    return value
+
+
+def _flags(group: h5py.Group, key: str, where: str) -> np.ndarray:
+    value = dataset(group, key, where, "biu")[()]
+    if value.ndim != 1 or (value.dtype.kind != "b" and not np.isin(value, (0, 1)).all()):
+        raise PipelineError(f"{where}/{key}: expected one 0/1 flag per step, got shape {value.shape}")
+    return value.astype(bool)
 
 
 def _plain(value: Any) -> Any:

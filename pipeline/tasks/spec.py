@@ -38,6 +38,10 @@ class StateParam:
     kind: str  # "body_pos" | "body_quat" | "site_pos"
     element: str  # body or site name in the MJCF
 
+    @property
+    def width(self) -> int:
+        return 4 if self.kind.endswith("quat") else 3
+
 
 @dataclass(frozen=True)
 class TaskSpec:

@@ -59,7 +59,7 @@ class ImageFile:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.file = open_hdf5(self.path, "VAE image file (written by `rrl-pipe render-vae-data`)")
+        self.file = open_hdf5(self.path, "VAE image file (written by `rrl-pipe render-vae-data`)", sealed=True)
         try:
             self._check()
         except BaseException:

@@ -15,6 +15,7 @@ from pipeline.cache.encode import encode_frames
 from pipeline.cache.store import FeatureStore, partial_path
 from pipeline.encoders import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
+from pipeline.hdf5 import seal
 from pipeline.render.frames_store import FramesFile
 from tests.encoders.conftest import make_frames
 
@@ -108,6 +109,7 @@ def test_frames_of_wrong_dtype_are_refused_and_no_store_is_made(frames, tmp_path
     with h5py.File(bad, "r+") as f:
         del f["data/demo_0/frames/top"]
         f["data/demo_0/frames/top"] = np.zeros((31, 96, 96, 3), np.float32)
+    seal(bad)  # a writer that seals what it wrote: the values, not the bytes, are bad
     with pytest.raises(PipelineError, match=r"data/demo_0/frames/top has shape \(31, 96, 96, 3\) and dtype float32"):
         encode_frames(bad, tmp_path / "x.zarr", RANDOM18, progress=False)
     assert not (tmp_path / "x.zarr").exists() and not partial_path(tmp_path / "x.zarr").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -36,6 +37,8 @@ def _get_env_state_rows(task: str, ep) -> dict[str, np.ndarray]:
 def _write_minari(root: Path, task: str, episodes, states: str | None = "state", dict_obs: bool = False) -> Path:
     """A tiny dataset in Minari's layout: <root>/data/main_data.hdf5 with episode_<i> groups."""
     (root / "data").mkdir(parents=True, exist_ok=True)
+    env_spec = json.dumps({"id": get_task(task).env_id, "entry_point": "gymnasium_robotics.envs.adroit_hand:x"})
+    (root / "metadata.json").write_text(json.dumps({"dataset_id": f"D4RL/{task}/human-v2", "env_spec": env_spec}))
     with h5py.File(root / "data" / "main_data.hdf5", "w") as f:
         f.attrs["total_episodes"] = len(episodes)
         for i, ep in enumerate(episodes):
@@ -109,8 +112,12 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(PipelineError, match="main_data.hdf5: no such file"):
         load_minari(tmp_path / "nothing", "door", "sparse")
     root = _write_minari(tmp_path / "ok", "door", truth)
-    with pytest.raises(PipelineError, match=r"episode_0: actions have shape \(5, 28\), task hammer needs \(N, 26\)"):
+    with pytest.raises(PipelineError, match=r"metadata.json: dataset D4RL/door/human-v2 was recorded in "
+                                            r"AdroitHandDoor-v1, not AdroitHandHammer-v1 \(task hammer\)"):
         load_minari(root, "hammer", "sparse")
+    (root / "metadata.json").unlink()
+    with pytest.raises(PipelineError, match="metadata.json: no such file"):
+        load_minari(root, "door", "sparse")
     with pytest.raises(PipelineError, match="unknown task"):
         load_minari(root, "drawer", "sparse")
     data = (root / "data" / "main_data.hdf5").read_bytes()

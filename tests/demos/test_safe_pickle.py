@@ -106,3 +106,50 @@ def test_truncated_and_missing(tmp_path):
         safe_load(path)
     with pytest.raises(PipelineError, match="no such file"):
         safe_load(tmp_path / "absent.pickle")
+
+
+class _Reduce:
+    """Pickles as `func(*args)`: how an attacker spells a call in a pickle."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def test_allocation_bombs_are_refused_before_they_allocate():
+    from numpy._core import multiarray
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # TypedStorage is what mjrl-era pickles hold
+        storage = torch.zeros(4).storage()
+    bombs = {
+        "an array": _Reduce(multiarray._reconstruct, np.ndarray, (10**10,), b"b"),
+        "builtins.bytearray": _Reduce(bytearray, 10**10),
+        "reaches element 1000000": _Reduce(torch._utils._rebuild_tensor_v2, storage, 0, (1000, 1000), (1000, 1),
+                                           False, collections.OrderedDict()),
+    }
+    for expect, bomb in bombs.items():
+        with pytest.raises(PipelineError, match=expect) as info:
+            safe_loads(pickle.dumps(bomb, protocol=2), "bomb.pkl")
+        assert "\n" not in str(info.value)
+
+
+def test_deep_and_self_similar_objects_never_reach_an_error_message_whole(tmp_path):
+    from pipeline.demos.hand_dapg import load_expert_policy
+
+    depth = 200_000  # nested lists: built iteratively by the unpickler, but repr would recurse
+    deep = tmp_path / "deep.pickle"
+    deep.write_bytes(b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b".")
+    shared = []
+    for _ in range(60):  # 2**60 leaves in repr, 60 objects in the pickle
+        shared = [shared, shared]
+    wide = tmp_path / "wide.pickle"
+    wide.write_bytes(pickle.dumps(shared, protocol=2))
+    for path in (deep, wide):
+        with pytest.raises(PipelineError, match=r"not an mjrl policy \(found a list;") as info:
+            load_expert_policy(path, "door")
+        assert "\n" not in str(info.value)

@@ -55,7 +55,7 @@ def test_truncated_file_is_a_clear_error(tmp_path, episodes):
     path = tmp_path / "door.h5"
     write_demos(path, "door", "test", episodes, "sparse")
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(PipelineError, match=r"door\.h5: not a readable HDF5 file"):
+    with pytest.raises(PipelineError, match=r"door\.h5: damaged demo file: truncated or changed since it was written"):
         read_demos(path)
 
 

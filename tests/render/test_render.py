@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.config import RenderDemosConfig
 from pipeline.errors import PipelineError
+from pipeline.hdf5 import seal
 from pipeline.render.frames_store import FramesFile
 from pipeline.render.renderer import FrameRenderer
 from pipeline.render.stage import render_demos
@@ -75,6 +76,7 @@ def test_open_loop_fallback_records_drift(tmp_path):
     make_demo_file(demos, n=1)
     with h5py.File(demos, "r+") as f:  # a source without per-step states: only the initial one
         f["data/demo_0/qpos"][1:] = np.nan
+    seal(demos)  # as that source's writer would have sealed it
     out = tmp_path / "frames.h5"
     render_demos(demos, out, RenderDemosConfig(size=32, workers=1), progress=False)
     with FramesFile(out) as frames:
@@ -102,7 +104,7 @@ def test_incomplete_demo_file_is_refused(tmp_path, door_demos):
     demos, _ = door_demos
     broken = tmp_path / "broken.h5"
     broken.write_bytes(demos.read_bytes()[:4000])
-    with pytest.raises(PipelineError, match="broken.h5: not a readable HDF5 file"):
+    with pytest.raises(PipelineError, match="broken.h5: damaged demo file: truncated or changed since it was written"):
         render_demos(broken, tmp_path / "frames.h5", RenderDemosConfig(workers=1), progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.h5"]
 

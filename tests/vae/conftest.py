@@ -1,8 +1,8 @@
 """Tiny synthetic VAE image files (coloured squares on grey) in the render_vae_data layout."""
 
-import h5py
 import numpy as np
 
+from pipeline.hdf5 import create_hdf5, seal
 from pipeline.render.vae_data import PARTS
 from pipeline.vae.train import TrainVaeConfig
 
@@ -25,7 +25,7 @@ def make_images(path, n_episodes=16, per_episode=20, seed=0):
         colour = rng.integers(0, 256, 3)
         x, y = rng.integers(0, 48, 2)
         images[i, y : y + 16, x : x + 16] = colour
-    with h5py.File(path, "w") as f:
+    with create_hdf5(path) as f:
         f.attrs["format"] = "rrl-pipe/vae-images"
         f.attrs["task"] = "synthetic"
         f.attrs["parts"] = list(PARTS)
@@ -34,4 +34,5 @@ def make_images(path, n_episodes=16, per_episode=20, seed=0):
         f.create_dataset("episode_seed", data=(1000 + episode).astype(np.int64))
         f.create_dataset("step", data=np.tile(np.arange(per_episode), n_episodes).astype(np.int32))
         f.create_dataset("camera", data=np.zeros(n, np.uint8))
+    seal(path)
     return path

@@ -5,13 +5,13 @@ import hashlib
 import json
 import shutil
 
-import h5py
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from pipeline.errors import PipelineError
+from pipeline.hdf5 import create_hdf5, seal
 from pipeline.vae.model import load_vae
 from pipeline.config import TrainVaeConfig
 from pipeline.vae.train import ImageFile, make_blocks, split_episodes, train_batches, train_vae
@@ -114,13 +114,15 @@ def test_bad_datasets_are_one_line_errors(images, tmp_path):
     truncated.write_bytes(images.read_bytes()[: images.stat().st_size // 2])
     with pytest.raises(PipelineError, match="truncated"):
         train_vae(truncated, tmp_path / "o", cfg, progress=False)
-    with h5py.File(tmp_path / "frames.h5", "w") as f:
+    with create_hdf5(tmp_path / "frames.h5") as f:
         f.attrs["format"] = "rrl-pipe/frames"
+    seal(tmp_path / "frames.h5")
     with pytest.raises(PipelineError, match="format 'rrl-pipe/frames', expected 'rrl-pipe/vae-images'"):
         train_vae(tmp_path / "frames.h5", tmp_path / "o", cfg, progress=False)
-    with h5py.File(tmp_path / "partial.h5", "w") as f:
+    with create_hdf5(tmp_path / "partial.h5") as f:
         f.attrs["format"] = "rrl-pipe/vae-images"
         f.create_dataset("images", (10, 64, 64, 3), np.uint8)
+    seal(tmp_path / "partial.h5")
     with pytest.raises(PipelineError, match="incomplete: no dataset 'episode_seed'"):
         train_vae(tmp_path / "partial.h5", tmp_path / "o", cfg, progress=False)
     assert not (tmp_path / "o").exists()
