@@ -22,7 +22,7 @@ def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except PipelineError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {exc.one_line()}", err=True)
             sys.exit(2)
 
     return wrapper

@@ -4,6 +4,10 @@
 class PipelineError(Exception):
     """A user-facing error: the message names the file (or option) and what is wrong with it."""
 
+    def one_line(self) -> str:
+        """The message as the CLI prints it: one line, whatever text from a library it quotes."""
+        return " ".join(line.strip() for line in str(self).splitlines() if line.strip())
+
 
 def brief(value: object, limit: int = 40) -> str:
     """A short description of an untrusted value for an error message: never the repr of the whole object

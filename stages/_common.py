@@ -18,5 +18,5 @@ def stage_main(description: str, add_args: Callable[[argparse.ArgumentParser], N
     try:
         run(args)
     except PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.one_line()}", file=sys.stderr)
         sys.exit(2)

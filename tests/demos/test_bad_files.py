@@ -63,7 +63,7 @@ def _nan_rows(f):
 T, NQ = 6, 30
 BAD_DEMOS = [
     (_set("data/demo_0/actions", np.full((T, 28), np.nan, np.float32)), "data/demo_0/actions: 168 NaN or infinite values"),
-    (_set("data/demo_0/actions", np.full((T, 28), 1e30, np.float32)), "data/demo_0/actions: values up to 1e+30, outside +-1"),
+    (_set("data/demo_0/actions", np.full((T, 28), 1e30, np.float32)), "data/demo_0/actions: values up to 1e+30, outside +-10"),
     (_set("data/demo_0/actions", np.array([[b"x"] * 28] * T)), "data/demo_0/actions: dtype |S1, expected float"),
     (_set("data/demo_0/qpos", np.zeros((T + 1, NQ), np.int64)), "data/demo_0/qpos: dtype int64, expected float"),
     (_set("data/demo_0/qpos", np.full((T + 1, NQ), 1e300)), "data/demo_0/qpos: values up to 1e+300, outside +-100"),
