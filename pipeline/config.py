@@ -146,7 +146,8 @@ class TrainPolicyConfig:
     bc_batch: int = 32
     bc_lr: float = 1e-3
     hidden: tuple[int, ...] = (256, 256)  # policy MLP (tanh)
-    init_log_std: float = 0.0
+    init_log_std: float = 0.0  # npg's exploration log-std (dapg and bc start from the demo actions' std)
+    init_std_scale: float = 1.0  # dapg/bc: exploration std = this x the demo actions' std (1: mjrl's job scripts)
     min_log_std: float = -3.0
     vf_hidden: tuple[int, ...] = (128, 128)  # value baseline MLP (ReLU)
     vf_batch: int = 64
@@ -171,6 +172,8 @@ class TrainPolicyConfig:
         _choice("train_policy.success_rule", self.success_rule, SUCCESS_RULES)
         _choice("train_policy.obs", self.obs, ("vision", "state"))
         _choice("train_policy.reward_mode", self.reward_mode, REWARD_MODES)
+        if self.init_std_scale <= 0:
+            raise PipelineError("train_policy.init_std_scale must be positive (1: the demo actions' std, as mjrl)")
         if min(self.iterations, self.workers, self.horizon, self.eval_episodes) < 0 or self.episodes <= 0:
             raise PipelineError("train_policy: iterations, horizon, workers and eval_episodes must be >= 0, episodes > 0")
 

@@ -11,7 +11,7 @@ rrl=.venv/bin/rrl-pipe
 export MUJOCO_GL=${MUJOCO_GL:-egl}
 human=../shared/data/hand_dapg/door-v0_demos.pickle
 case $name in
-  door_state|door_state_dapg_dense)  # the DAPG project's 25 human demos, replayed as RRL's convertDemos.py
+  door_state|door_state_dapg_dense|door_state_std025)  # the DAPG project's 25 human demos, replayed as RRL's convertDemos.py
     task=door; demos=data/validation/demos/door-human.h5
     [ -f "$demos" ] || $rrl make-demos --task door --source hand_dapg_human --path "$human" --out "$demos" ;;
   hammer_state|relocate_state)       # the scripted experts' 25 demos

@@ -130,7 +130,7 @@ def _initialise_from_demos(policy: GaussianMLPPolicy, cfg: TrainPolicyConfig, de
         policy.set_normalisation(demos.observations, None)
         return {"bc_s": 0.0}
     policy.set_normalisation(demos.observations, demos.actions)
-    policy.set_log_std_from_actions(demos.actions)
+    policy.set_log_std_from_actions(demos.actions, cfg.init_std_scale)
     t0 = time.perf_counter()
     with flush_denormals():
         losses = behaviour_clone(policy, demos.observations, demos.actions, cfg.bc_epochs, cfg.bc_batch, cfg.bc_lr,
