@@ -11,12 +11,9 @@ import pytest
 from pipeline.encoders import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.service import InProcessEncoder, ServiceClient, ServiceConfig, ServiceHandle
+from tests.service.conftest import no_shm_left
 
 CONFIG = ServiceConfig(EncoderConfig(weights="random"), image_size=64, cameras=2, max_batch=8, max_wait_ms=5)
-
-
-def _shm() -> set[str]:
-    return set(os.listdir("/dev/shm"))
 
 
 def _hammer(endpoint, seed):
@@ -29,10 +26,8 @@ def _hammer(endpoint, seed):
 
 @pytest.fixture(scope="module")
 def service():
-    before = _shm()
-    with ServiceHandle(CONFIG) as handle:
+    with no_shm_left(), ServiceHandle(CONFIG) as handle:
         yield handle
-    assert _shm() - before == set(), "shared memory left behind"
 
 
 def test_service_features_equal_cache_features(service):

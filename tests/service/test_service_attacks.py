@@ -17,6 +17,7 @@ import pytest
 from pipeline.encoders import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.service import ServiceClient, ServiceConfig, ServiceHandle
+from tests.service.conftest import no_shm_left, shm_names
 from pipeline.service import protocol
 from pipeline.service.protocol import ENCODE, ERROR, HELLO, Request
 
@@ -25,16 +26,10 @@ CONFIG = ServiceConfig(EncoderConfig(weights="random"), image_size=32, cameras=1
 REFERENCE = Encoder(CONFIG.encoder)
 
 
-def _shm() -> set[str]:
-    return set(os.listdir("/dev/shm"))
-
-
 @pytest.fixture(scope="module")
 def service():
-    before = _shm()
-    with ServiceHandle(CONFIG) as handle:
+    with no_shm_left(), ServiceHandle(CONFIG) as handle:
         yield handle
-    assert _shm() - before == set(), "shared memory left behind"
 
 
 def _raw(service, authenticate: bool = True) -> socket.socket:
@@ -91,14 +86,14 @@ def test_a_pickle_sent_by_a_client_is_never_unpickled(service, tmp_path, monkeyp
     (Request(99, 6, 0), "unknown request kind 99"),
 ])
 def test_a_bad_request_gets_one_error_and_the_service_goes_on(service, request_, expect):
-    before = _shm()
+    before = shm_names()
     sock = _raw(service)
     sock.sendall(protocol.pack_request(request_))
     kind, request_id, _, why = protocol.recv_reply(sock)
     assert (kind, request_id) == (ERROR, request_.request_id) and expect in why
     sock.close()
     _still_serves(service)
-    assert _shm() == before
+    assert shm_names() == before
 
 
 def test_a_second_request_in_flight_and_lies_about_shapes_are_refused(service):
@@ -129,7 +124,7 @@ def test_garbage_wrong_keys_and_foreign_records_drop_only_that_client(service):
 
 
 def test_stalling_clients_do_not_slow_eight_normal_clients(service):
-    before = _shm()
+    before = shm_names()
     silent = _raw(service, authenticate=False)  # never answers the handshake
     half = _raw(service)
     half.sendall(protocol.pack_request(Request(HELLO, 1, 4))[:10])  # half a record, then nothing
@@ -164,7 +159,7 @@ def test_stalling_clients_do_not_slow_eight_normal_clients(service):
         sock.close()
     _still_serves(service)
     time.sleep(0.2)
-    assert _shm() == before
+    assert shm_names() == before
 
 
 def test_a_client_stalled_mid_message_is_dropped_after_the_timeout():
