@@ -15,7 +15,7 @@ import numpy as np
 from pipeline.encoders.encoder import Encoder
 from pipeline.errors import PipelineError
 from pipeline.service import protocol
-from pipeline.service.server import ServiceConfig, serve
+from pipeline.service.server import ServiceConfig, segment_prefix, serve
 
 
 class FrameEncoder(Protocol):
@@ -68,6 +68,11 @@ class ServiceHandle:
             self.close()
             raise PipelineError(f"the encoder service could not start: {message[1]}")
         _, self.dim, self.key, self.device = message
+
+    @property
+    def segment_prefix(self) -> str:
+        """The names of this service's shared-memory segments start with this (in /dev/shm)."""
+        return segment_prefix(self.process.pid)
 
     @property
     def endpoint(self) -> tuple[str, bytes]:

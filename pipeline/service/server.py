@@ -46,6 +46,11 @@ class ServiceConfig:
     client_timeout_s: float = 10.0  # a handshake or a partial record older than this drops the client
 
 
+def segment_prefix(service_pid: int) -> str:
+    """Every shared-memory segment a service makes is /dev/shm/rrl_<service pid>_<n>: a leak names its owner."""
+    return f"rrl_{service_pid}_"
+
+
 @dataclass
 class _Client:
     sock: socket.socket
@@ -87,6 +92,7 @@ class EncoderService:
         self.pending: list[_Request] = []
         self.running = True
         self.stats = {"batches": 0, "frames": 0, "encode_s": 0.0, "dropped": 0}
+        self._segments_made = 0
 
     def wake(self) -> None:
         """Interrupt the event loop (from another thread), e.g. after `running` was set False."""
@@ -178,7 +184,9 @@ class EncoderService:
                 self._reply_error(client, request.request_id, problem)
                 return
             size = request.n * (self.frame_bytes + 4 * self.dim)
-            client.segment = shared_memory.SharedMemory(create=True, size=size)
+            self._segments_made += 1
+            name = f"{segment_prefix(os.getpid())}{self._segments_made}"
+            client.segment = shared_memory.SharedMemory(name=name, create=True, size=size)
             client.max_frames = request.n
             buf = client.segment.buf
             client.frames_view = np.ndarray((request.n, self.config.image_size, self.config.image_size, 3), np.uint8, buf)

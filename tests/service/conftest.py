@@ -1,15 +1,29 @@
-"""What the service tests share: the shared-memory segments that exist, and a check that a block leaks none."""
+"""What the service tests share: the shared-memory segments a service has in /dev/shm, and a running service
+that is checked, once closed, to have left none (segments are named after their service, so other processes on
+the machine do not disturb the check)."""
 
 import contextlib
 import os
+import time
+
+from pipeline.service import ServiceConfig, ServiceHandle
 
 
-def shm_names() -> set[str]:
-    return set(os.listdir("/dev/shm"))
+def segments(handle: ServiceHandle) -> set[str]:
+    return {name for name in os.listdir("/dev/shm") if name.startswith(handle.segment_prefix)}
 
 
 @contextlib.contextmanager
-def no_shm_left():
-    before = shm_names()
-    yield
-    assert shm_names() - before == set(), "shared memory left behind"
+def running_service(config: ServiceConfig):
+    with ServiceHandle(config) as handle:
+        yield handle
+    assert segments(handle) == set(), "shared memory left behind"
+
+
+def settled_segments(handle: ServiceHandle, expect: set[str], timeout_s: float = 10.0) -> set[str]:
+    """The service's segments once they equal `expect` or `timeout_s` has passed: a client's BYE is handled
+    asynchronously, so its segment goes a moment after `close()` returns."""
+    deadline = time.monotonic() + timeout_s
+    while segments(handle) != expect and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return segments(handle)

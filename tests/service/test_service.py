@@ -11,7 +11,7 @@ import pytest
 from pipeline.encoders import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.service import InProcessEncoder, ServiceClient, ServiceConfig, ServiceHandle
-from tests.service.conftest import no_shm_left
+from tests.service.conftest import running_service
 
 CONFIG = ServiceConfig(EncoderConfig(weights="random"), image_size=64, cameras=2, max_batch=8, max_wait_ms=5)
 
@@ -26,7 +26,7 @@ def _hammer(endpoint, seed):
 
 @pytest.fixture(scope="module")
 def service():
-    with no_shm_left(), ServiceHandle(CONFIG) as handle:
+    with running_service(CONFIG) as handle:
         yield handle
 
 

@@ -17,7 +17,7 @@ import pytest
 from pipeline.encoders import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.service import ServiceClient, ServiceConfig, ServiceHandle
-from tests.service.conftest import no_shm_left, shm_names
+from tests.service.conftest import running_service, segments, settled_segments
 from pipeline.service import protocol
 from pipeline.service.protocol import ENCODE, ERROR, HELLO, Request
 
@@ -28,7 +28,7 @@ REFERENCE = Encoder(CONFIG.encoder)
 
 @pytest.fixture(scope="module")
 def service():
-    with no_shm_left(), ServiceHandle(CONFIG) as handle:
+    with running_service(CONFIG) as handle:
         yield handle
 
 
@@ -86,14 +86,14 @@ def test_a_pickle_sent_by_a_client_is_never_unpickled(service, tmp_path, monkeyp
     (Request(99, 6, 0), "unknown request kind 99"),
 ])
 def test_a_bad_request_gets_one_error_and_the_service_goes_on(service, request_, expect):
-    before = shm_names()
+    before = segments(service)
     sock = _raw(service)
     sock.sendall(protocol.pack_request(request_))
     kind, request_id, _, why = protocol.recv_reply(sock)
     assert (kind, request_id) == (ERROR, request_.request_id) and expect in why
     sock.close()
     _still_serves(service)
-    assert shm_names() == before
+    assert settled_segments(service, before) == before
 
 
 def test_a_second_request_in_flight_and_lies_about_shapes_are_refused(service):
@@ -124,7 +124,7 @@ def test_garbage_wrong_keys_and_foreign_records_drop_only_that_client(service):
 
 
 def test_stalling_clients_do_not_slow_eight_normal_clients(service):
-    before = shm_names()
+    before = segments(service)
     silent = _raw(service, authenticate=False)  # never answers the handshake
     half = _raw(service)
     half.sendall(protocol.pack_request(Request(HELLO, 1, 4))[:10])  # half a record, then nothing
@@ -153,13 +153,12 @@ def test_stalling_clients_do_not_slow_eight_normal_clients(service):
     for t in threads:
         t.join(timeout=120)
     assert not failures and len(latencies) == 80
-    # the stallers would hold every request for the 60 s client timeout if they could stall the loop
-    assert np.median(latencies) < 5.0 and max(latencies) < 30.0
+    # a staller that could block the loop would hold requests until it is dropped, after the 60 s client timeout
+    assert max(latencies) < CONFIG.client_timeout_s / 2, sorted(latencies)[-5:]
     for sock in (silent, half, header_only):
         sock.close()
     _still_serves(service)
-    time.sleep(0.2)
-    assert shm_names() == before
+    assert settled_segments(service, before) == before
 
 
 def test_a_client_stalled_mid_message_is_dropped_after_the_timeout():
