@@ -35,13 +35,14 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=40)
     parser.add_argument("--seed", type=int, default=20_000, help="episode i resets with seed + i")
     parser.add_argument("--human-pickle", default="", help="play this hand_dapg pickle's actions open loop instead")
+    parser.add_argument("--bc-seed", type=int, default=0, help="train_policy.seed of the BC start (init, batches)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.human_pickle:
         open_loop_demos(args.human_pickle, args.noise)
         return
     demos = state_demos(args.demos)
-    cfg = TrainPolicyConfig(obs="state", mode="bc")
+    cfg = TrainPolicyConfig(obs="state", mode="bc", seed=args.bc_seed)
     policy = GaussianMLPPolicy(demos.observations.shape[1], demos.actions.shape[1], cfg.hidden, cfg.init_log_std,
                                cfg.min_log_std, seed=cfg.seed)
     _initialise_from_demos(policy, cfg, demos)

@@ -45,8 +45,8 @@ def test_log_std_from_demo_actions_as_mjrl_set_variance_with_data():
     policy.set_log_std_from_actions(act)
     np.testing.assert_allclose(policy.log_std[:2].detach().numpy(), np.log(act[:, :2].std(0)), rtol=1e-5)
     assert policy.log_std[2] == -3.0  # log(0 + 1e-12), clamped at min_log_std
-    policy.set_log_std_from_actions(act, scale=0.25)  # train_policy.init_std_scale
-    np.testing.assert_allclose(policy.log_std[:2].detach().numpy(), np.log(0.25 * act[:, :2].std(0)), rtol=1e-5)
+    policy.set_log_std_from_actions(act, scale=0.5)  # train_policy.init_std_scale
+    np.testing.assert_allclose(policy.log_std[:2].detach().numpy(), np.log(0.5 * act[:, :2].std(0)), rtol=1e-5)
 
 
 def test_npg_normalisation_leaves_the_output_transform_alone():
