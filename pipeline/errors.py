@@ -20,3 +20,9 @@ def brief(value: object, limit: int = 40) -> str:
     if isinstance(shape, tuple):
         return f"a {type(value).__name__} of shape {shape}"[:limit * 2]
     return f"a {type(value).__name__}"
+
+
+def exception_line(exc: BaseException, limit: int = 100) -> str:
+    """`Type: first line of the message`, cut at `limit` characters (library messages run to several lines)."""
+    text = (str(exc).splitlines() or [""])[0]
+    return f"{exc.__class__.__name__}: {text[:limit]}" if text else exc.__class__.__name__

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import h5py
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, exception_line
 
 SEAL_BYTES = 512  # the HDF5 user block: bytes before the HDF5 data that the library itself never reads
 _SEAL_MAGIC = b"rrl-pipe sealed hdf5; sha256 of the bytes after this block: "
@@ -65,15 +65,14 @@ def open_hdf5(path: str | os.PathLike, what: str, sealed: bool = False) -> h5py.
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise PipelineError(f"{path}: not a readable HDF5 file (truncated or not HDF5: {one_line(exc, 80)})") from None
+        raise PipelineError(f"{path}: not a readable HDF5 file (truncated or not HDF5: {exception_line(exc, 80)})") from None
 _KIND_NAMES = {"b": "bool", "i": "integer", "u": "unsigned integer", "f": "float"}
 MAX_ARRAY_BYTES = 1 << 30  # one dataset of a user's file that claims more than this is refused, not read
 
 
-def one_line(exc: BaseException, limit: int = 100) -> str:
-    """`Type: first line of the message`, cut at `limit` characters (library messages run to several lines)."""
-    text = (str(exc).splitlines() or [""])[0]
-    return f"{exc.__class__.__name__}: {text[:limit]}" if text else exc.__class__.__name__
+def is_count(value: object) -> bool:
+    """An attribute that counts something (demos, frames): a positive int, not a bool, a string or a float."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 @contextlib.contextmanager
@@ -84,7 +83,7 @@ def damaged(path: str | os.PathLike, what: str) -> Iterator[None]:
     except PipelineError:
         raise
     except (KeyError, ValueError, TypeError, IndexError, OSError, RuntimeError, AttributeError, OverflowError) as exc:
-        raise PipelineError(f"{path}: damaged {what} ({one_line(exc)})") from None
+        raise PipelineError(f"{path}: damaged {what} ({exception_line(exc)})") from None
 
 
 def dataset(group: h5py.Group, key: str, where: str, kinds: str) -> h5py.Dataset:

@@ -37,7 +37,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import PipelineError, brief
+from pipeline.errors import PipelineError, brief, exception_line
 
 _ACTIVATIONS = ("tanh", "relu", "sigmoid", "elu", "softplus")
 
@@ -230,9 +230,8 @@ class SafeUnpickler(pickle.Unpickler):
         try:
             return torch.load(io.BytesIO(bytes(data)), weights_only=True, map_location="cpu")
         except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... on foreign content
-            text = (str(exc).splitlines() or [""])[0][:100]
             raise PipelineError(f"{self.source}: a torch storage inside the pickle could not be loaded safely "
-                                f"({exc.__class__.__name__}: {text})") from None
+                                f"({exception_line(exc)})") from None
 
     def persistent_load(self, pid: Any) -> Any:
         raise PipelineError(f"{self.source}: the pickle uses persistent ids ({brief(pid)}), which are not supported")
@@ -245,8 +244,7 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
     except PipelineError:
         raise
     except Exception as exc:  # EOFError, UnpicklingError, TypeError from a malformed REDUCE, ...: all bad input
-        text = (str(exc).splitlines() or [""])[0][:100]
-        raise PipelineError(f"{source}: not a readable pickle, truncated or corrupt ({exc.__class__.__name__}: {text})") from None
+        raise PipelineError(f"{source}: not a readable pickle, truncated or corrupt ({exception_line(exc)})") from None
 
 
 def safe_load(path: str | os.PathLike) -> Any:

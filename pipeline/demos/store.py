@@ -13,7 +13,7 @@ import numpy as np
 from pipeline.atomic import atomic_output
 from pipeline.demos.episode import Episode
 from pipeline.errors import PipelineError, brief
-from pipeline.hdf5 import create_hdf5, damaged, dataset, open_hdf5, seal
+from pipeline.hdf5 import create_hdf5, damaged, dataset, is_count, open_hdf5, seal
 from pipeline.tasks.spec import get_task
 
 FORMAT_VERSION = 1
@@ -85,7 +85,7 @@ def read_demos(path: str | os.PathLike, task: str | None = None) -> tuple[dict[s
         if task is not None and attrs["task"] != task:
             raise PipelineError(f"{path}: holds demos of task {attrs['task']!r}, expected {task!r}")
         n_demos = attrs["n_demos"]
-        if isinstance(n_demos, bool) or not isinstance(n_demos, int) or n_demos < 1:
+        if not is_count(n_demos):
             raise PipelineError(f"{path}: attribute n_demos is {brief(n_demos)}, not a count of demos")
         spec = get_task(attrs["task"])
         episodes = [_read_episode(f["data"], f"demo_{i}", spec, f"{path}: data/demo_{i}") for i in range(n_demos)]

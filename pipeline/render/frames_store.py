@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from pipeline.errors import PipelineError, brief
-from pipeline.hdf5 import create_hdf5, damaged, dataset, open_hdf5, seal
+from pipeline.hdf5 import create_hdf5, damaged, dataset, is_count, open_hdf5, seal
 
 FORMAT = "rrl-pipe/frames"
 
@@ -74,7 +74,7 @@ class FramesFile:
         cameras, n_demos = self.attrs.get("cameras"), self.attrs["n_demos"]
         if not isinstance(cameras, list) or not cameras or not all(isinstance(c, str) for c in cameras):
             raise PipelineError(f"{self.path}: attribute cameras is {brief(cameras)}, not a list of camera names")
-        if isinstance(n_demos, bool) or not isinstance(n_demos, int) or n_demos < 1:
+        if not is_count(n_demos):
             raise PipelineError(f"{self.path}: attribute n_demos is {brief(n_demos)}, not a count of demos")
         self.cameras: list[str] = cameras
         self.n_demos = n_demos
@@ -85,7 +85,7 @@ class FramesFile:
             if not isinstance(group, h5py.Group):
                 raise PipelineError(f"{where} is missing (the file's n_demos counts it)")
             n_frames = _plain(group.attrs.get("n_frames"))
-            if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
+            if not is_count(n_frames):
                 raise PipelineError(f"{where}: attribute n_frames is {brief(n_frames)}, not a frame count")
             for camera in cameras:
                 ds = dataset(group, f"frames/{camera}", where, "biuf")
