@@ -36,13 +36,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20_000, help="episode i resets with seed + i")
     parser.add_argument("--human-pickle", default="", help="play this hand_dapg pickle's actions open loop instead")
     parser.add_argument("--bc-seed", type=int, default=0, help="train_policy.seed of the BC start (init, batches)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=None, help="policy MLP (default: train_policy's)")
+    parser.add_argument("--bc-epochs", type=int, default=None, help="BC epochs (default: train_policy's)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.human_pickle:
         open_loop_demos(args.human_pickle, args.noise)
         return
     demos = state_demos(args.demos)
-    cfg = TrainPolicyConfig(obs="state", mode="bc", seed=args.bc_seed)
+    overrides = {k: v for k, v in (("hidden", tuple(args.hidden or ())), ("bc_epochs", args.bc_epochs)) if v}
+    cfg = TrainPolicyConfig(obs="state", mode="bc", seed=args.bc_seed, **overrides)
     policy = GaussianMLPPolicy(demos.observations.shape[1], demos.actions.shape[1], cfg.hidden, cfg.init_log_std,
                                cfg.min_log_std, seed=cfg.seed)
     _initialise_from_demos(policy, cfg, demos)

@@ -9,7 +9,11 @@
       average); both advantage sets are scaled by 1e-2, which the normalised step below cancels.
   (3) Fisher metric (eq. 4):         F = Hessian of the mean KL(pi_old || pi_theta) at theta_old, on-policy samples
       only; F v by double backprop, plus damping * v.
-  (4) natural direction:             x = F^-1 g by 10 conjugate-gradient iterations (mjrl starts CG at x_0 = g).
+  (4) natural direction:             x = F^-1 g by 10 conjugate-gradient iterations started at x_0 = 0.
+      mjrl's npg_cg passes x_0 = g, but its cg_solve ignores x_0 (the line is commented out) and starts at 0, and
+      that matters: from 0, every CG iterate x satisfies x^T F x = g^T x (CG minimises the quadratic over the
+      Krylov space), so step (5) lands on the KL it aims for even when 10 iterations are far from converged.
+      Started at g, the step overshot the KL target 5x on door ((256, 256) policy) and undid what it had learnt.
   (5) normalised step (eq. 5):       theta <- theta + sqrt(delta / (g^T F^-1 g)) F^-1 g
       delta is mjrl's `normalized_step_size` (0.05 in RRL/DAPG). The quadratic model of the KL is
       1/2 alpha^2 g^T F^-1 g = delta / 2, so the KL between old and new policy is about delta / 2, not delta
@@ -35,16 +39,13 @@ def dapg_demo_weight(lam_0: float, lam_1: float, k: int) -> float:
     return float(lam_0) * float(lam_1) ** int(k)
 
 
-def cg_solve(fvp: Callable[[Vector], Vector], b: Vector, iters: int = 10, residual_tol: float = 1e-10,
-             x0: Vector | None = None) -> Vector:
+def cg_solve(fvp: Callable[[Vector], Vector], b: Vector, iters: int = 10, residual_tol: float = 1e-10) -> Vector:
     """Solve A x = b for symmetric positive-definite A given only v -> A v (works on torch or numpy vectors).
 
-    Standard CG (Nocedal & Wright, alg. 5.2); damping, if any, belongs in `fvp`. Stops early when r.r < tol.
+    Standard CG (Nocedal & Wright, alg. 5.2) from x_0 = 0; damping, if any, belongs in `fvp`. Stops early when
+    r.r < tol. From 0, each iterate satisfies x^T A x = b^T x, which the normalised NPG step relies on.
     """
-    if x0 is None:
-        x, r = b * 0, b + 0  # b + 0: a copy for torch and numpy alike
-    else:
-        x, r = x0 + 0, b - fvp(x0)
+    x, r = b * 0, b + 0  # b + 0: a copy for torch and numpy alike
     p, rdotr = r, r.dot(r)
     for _ in range(iters):
         Ap = fvp(p)
@@ -130,7 +131,7 @@ def npg_step(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray, ad
     # (3) + (4): x = (F + damping I)^-1 g, the Fisher metric measured on the on-policy samples only
     t0 = time.perf_counter()
     fvp = fisher_vector_product(policy, obs_t, damping)
-    x = cg_solve(fvp, g, iters=cg_iters, x0=g)
+    x = cg_solve(fvp, g, iters=cg_iters)  # from x_0 = 0, as mjrl's cg_solve really does: see (4)
     del fvp  # frees the retained KL graph before the step
     t_npg = time.perf_counter() - t0
 
