@@ -162,6 +162,7 @@ class TrainPolicyConfig:
     lam_0: float = 0.01  # DAPG demo weight lam_0 * lam_1^k
     lam_1: float = 0.95
     eval_episodes: int = 0  # deterministic (mean-action) episodes after each iteration (mjrl: evaluation_rollouts)
+    stop_at_eval_success: float = 0.0  # > 0: stop once the mean-action success reaches this (0: run every iteration)
     workers: int = 2  # env worker processes (0: everything in this process)
     seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i
 
@@ -176,6 +177,8 @@ class TrainPolicyConfig:
             raise PipelineError("train_policy.init_std_scale must be positive (1: the demo actions' std, as mjrl)")
         if min(self.iterations, self.workers, self.horizon, self.eval_episodes) < 0 or self.episodes <= 0:
             raise PipelineError("train_policy: iterations, horizon, workers and eval_episodes must be >= 0, episodes > 0")
+        if self.stop_at_eval_success and not (0 < self.stop_at_eval_success <= 1 and self.eval_episodes > 0):
+            raise PipelineError("train_policy.stop_at_eval_success must be in (0, 1] and needs eval_episodes > 0")
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,9 @@ def _code_digest() -> str:
 
 def _config_hash(cfg: TrainPolicyConfig, layout: dict) -> str:
     # workers change speed, not results; more iterations extend the same run (resume), they do not start another;
-    # evaluation episodes are only watched, they change nothing the learner sees
-    payload = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "encoders", "iterations", "eval_episodes")}
+    # evaluation episodes are only watched, they change nothing the learner sees; stopping early only ends it sooner
+    ignored = ("workers", "encoders", "iterations", "eval_episodes", "stop_at_eval_success")
+    payload = {k: v for k, v in asdict(cfg).items() if k not in ignored}
     run = {"cfg": payload, "layout": layout, "code": _code_digest()}
     return hashlib.sha256(json.dumps(run, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -113,6 +114,11 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
             bar = tqdm(range(start_iter, iterations), desc=f"{cfg.mode} {task}", unit="iter", disable=not progress,
                        initial=start_iter, total=iterations)
             for k in bar:
+                if _reached_target(rows, cfg):
+                    bar.write(f"mean-action success {rows[-1]['eval_success_rate']:.2f} reached "
+                              f"train_policy.stop_at_eval_success {cfg.stop_at_eval_success}: stopping at "
+                              f"iteration {len(rows)} of {iterations}")
+                    break
                 rows.append(_iteration(k, cfg, sampler, policy, baseline, demos))
                 bar.set_postfix(success=f"{rows[-1]['success_rate']:.2f}", ret=f"{rows[-1]['return_mean']:.1f}")
                 if progress:
@@ -166,6 +172,11 @@ def _iteration(k: int, cfg: TrainPolicyConfig, sampler: Sampler, policy: Gaussia
             "sampling_s": sampling_s, **time_by_part(episodes), "npg_s": t2 - t1, "vf_s": t3 - t2, "eval_s": t4 - t3,
             "kl": float(stats.get("kl", float("nan"))), "alpha": float(stats.get("alpha", float("nan"))),
             "demo_weight": weight}
+
+
+def _reached_target(rows: list[dict], cfg: TrainPolicyConfig) -> bool:
+    """True once the last iteration's mean-action success reached train_policy.stop_at_eval_success (if set)."""
+    return bool(cfg.stop_at_eval_success and rows and rows[-1]["eval_success_rate"] >= cfg.stop_at_eval_success)
 
 
 def _rates(episodes: list, prefix: str) -> dict[str, float]:
@@ -225,6 +236,7 @@ def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, d
         "best_success_rate": max((r["success_rate"] for r in rows), default=None),
         "eval_success_rate": rows[-1].get("eval_success_rate") if rows and cfg.eval_episodes else None,
         "eval_episodes": cfg.eval_episodes,
+        "stopped_at_eval_success": cfg.stop_at_eval_success if _reached_target(rows, cfg) else None,
         "samples": int(sum(r["samples"] for r in rows)),
         "seconds": {**{k: float(v) for k, v in seconds.items() if k.endswith("_s")}, **totals},
         "bc_final_loss": _finite_or_none(seconds.get("bc_final_loss")), "reward_mode": cfg.reward_mode,

@@ -135,3 +135,17 @@ def test_features_from_another_encoder_are_refused(tmp_path, demo_files):
     other = EncoderConfig(weights="random", layer="layer3")
     with pytest.raises(PipelineError, match=r"resnet18\.zarr: features come from another encoder than the service runs"):
         train_policy("door", TrainPolicyConfig(**{**TINY, "iterations": 1}), demos, tmp_path, other)
+
+
+def test_stop_at_eval_success_ends_the_run_once_reached_and_is_checked():
+    from pipeline.rl.train import _reached_target
+
+    cfg = TrainPolicyConfig(obs="state", eval_episodes=25, stop_at_eval_success=0.8)
+    assert not _reached_target([], cfg)
+    assert not _reached_target([{"eval_success_rate": 0.76}], cfg)
+    assert _reached_target([{"eval_success_rate": 0.76}, {"eval_success_rate": 0.8}], cfg)
+    assert not _reached_target([{"eval_success_rate": 1.0}], TrainPolicyConfig(obs="state", eval_episodes=25))
+    with pytest.raises(PipelineError, match="needs eval_episodes"):
+        TrainPolicyConfig(obs="state", stop_at_eval_success=0.8)
+    with pytest.raises(PipelineError, match=r"\(0, 1\]"):
+        TrainPolicyConfig(obs="state", eval_episodes=5, stop_at_eval_success=1.5)
