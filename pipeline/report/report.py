@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from pipeline.atomic import atomic_output, check_output  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
+from pipeline.stats import format_rate, rate_interval  # noqa: E402
 
 PARTS = ("bc_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
 
@@ -47,16 +48,28 @@ def _conditions(run: dict) -> list[str]:
     return ["plain"] + sorted(n for n in names if n != "plain")
 
 
+def _band(ax, xs: list[float], rates: list[float], n: int | None, color: str) -> None:
+    """Shade the 95% Wilson interval of each rate measured on n episodes (nothing when n is unknown)."""
+    if not n:
+        return
+    points = [(x, *rate_interval(r, n)) for x, r in zip(xs, rates) if r == r]
+    if points:
+        x, low, high = zip(*points)
+        ax.fill_between(x, low, high, color=color, alpha=0.15, linewidth=0)
+
+
 def plot_success(runs: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for run in runs:
-        xs = [0] + [r["iteration"] for r in run["curve"]]
-        ys = [float("nan")] + [r["success_rate"] for r in run["curve"]]
-        line, = ax.plot(xs, ys, marker="o", label=f"{_label(run)}: sampled")
-        evals = [float("nan")] + [r.get("eval_success_rate", float("nan")) for r in run["curve"]]
+        xs = [r["iteration"] for r in run["curve"]]
+        ys = [r["success_rate"] for r in run["curve"]]
+        line, = ax.plot(xs, ys, marker="o", markersize=3, label=f"{_label(run)}: sampled")
+        _band(ax, xs, ys, run["metrics"].get("episodes_per_iteration"), line.get_color())
+        evals = [r.get("eval_success_rate", float("nan")) for r in run["curve"]]
         if any(e == e for e in evals):  # NaN != NaN: the run evaluated after some iteration
             ax.plot(xs, evals, linestyle="--", color=line.get_color(), label=f"{_label(run)}: mean action")
-    ax.set(xlabel="DAPG iteration", ylabel="success rate", ylim=(-0.05, 1.05),
+            _band(ax, xs, evals, run["metrics"].get("eval_episodes"), line.get_color())
+    ax.set(xlabel="DAPG iteration", ylabel="success rate (shaded: 95% Wilson interval)", ylim=(-0.05, 1.05),
            title="Success vs iteration (RRL Fig. 3/5)")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
@@ -86,12 +99,25 @@ def plot_robustness(runs: list[dict], path: Path) -> None:
     width = 0.8 / len(evaluated)
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, run in enumerate(evaluated):
-        values = [run["eval"]["conditions"].get(c, {}).get("success_rate", float("nan")) for c in conditions]
-        ax.bar([j + i * width for j in range(len(conditions))], values, width, label=_label(run))
+        cells = [run["eval"]["conditions"].get(c, {}) for c in conditions]
+        values = [cell.get("success_rate", float("nan")) for cell in cells]
+        intervals = [_interval(cell) for cell in cells]
+        errors = [[v - lo for v, (lo, _) in zip(values, intervals)], [hi - v for v, (_, hi) in zip(values, intervals)]]
+        ax.bar([j + i * width for j in range(len(conditions))], values, width, yerr=errors, capsize=3,
+               label=_label(run))
     ax.set_xticks([j + width * (len(evaluated) - 1) / 2 for j in range(len(conditions))], conditions, rotation=15)
-    ax.set(ylabel="success rate (deterministic episodes)", ylim=(0, 1.05), title="Robustness to distractors (RRL Fig. 4)")
+    ax.set(ylabel="success rate (deterministic episodes; 95% Wilson)", ylim=(0, 1.05),
+           title="Robustness to distractors (RRL Fig. 4)")
     ax.legend(fontsize=8)
     _save(fig, path)
+
+
+def _interval(cell: dict) -> tuple[float, float]:
+    """A condition's 95% interval as `evaluate` wrote it, else from its rate and episodes (older files)."""
+    if "success_interval" in cell:
+        return tuple(cell["success_interval"])
+    rate = cell.get("success_rate", float("nan"))
+    return rate_interval(rate, cell["episodes"]) if cell.get("episodes") and rate == rate else (rate, rate)
 
 
 def _save(fig, path: Path) -> None:
@@ -103,18 +129,21 @@ def _save(fig, path: Path) -> None:
 
 def provenance_table(runs: list[dict]) -> str:
     """One row per run; success at the last iteration on its sampled episodes and on its mean-action episodes
-    (train_policy.eval_episodes), and from the `evaluate` stage; '-' where that was not measured."""
+    (train_policy.eval_episodes), and from the `evaluate` stage, each with its 95% Wilson interval and episode
+    count; '-' where that was not measured."""
     lines = ["| run | encoder | layer | weights | sha256 | precision | render | obs | mode | seed | success: sampled | "
              "mean action | evaluate |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    rate = lambda x: "-" if x is None or x != x else f"{x:.2f}"  # noqa: E731 - None or NaN: not measured
     for run in runs:
         m = run["metrics"]
-        ev = run["eval"]["success_rate"] if run["eval"] else None
+        ev = run["eval"]["conditions"]["plain"] if run["eval"] else {}
+        sampled = format_rate(m.get("success_rate"), m.get("episodes_per_iteration"))
+        mean_action = format_rate(m.get("eval_success_rate"), m.get("eval_episodes"))
         lines.append(f"| {run['name']} | {m.get('encoder')} | {m.get('layer') or '-'} | {m.get('weights_source')} | "
                      f"`{str(m.get('weights_sha256', ''))[:12]}` | {m.get('precision') or '-'} | "
                      f"{m.get('render_quality') or '-'} {m.get('image_size') or ''} | {m.get('obs')} | {m.get('mode')} | "
-                     f"{m.get('seed')} | {rate(m.get('success_rate'))} | {rate(m.get('eval_success_rate'))} | {rate(ev)} |")
+                     f"{m.get('seed')} | {sampled} | {mean_action} | "
+                     f"{format_rate(ev.get('success_rate'), ev.get('episodes'))} |")
     return "\n".join(lines)
 
 
@@ -139,7 +168,9 @@ def write_report(run_dirs: list[Path], eval_files: list[Path | None], out_dir: P
         rows = ["| run | " + " | ".join(conditions) + " |", "| --- |" + " --- |" * len(conditions)]
         for run in runs:
             if run["eval"]:
-                rows.append(f"| {run['name']} | " + " | ".join(f"{run['eval']['conditions'][c]['success_rate']:.2f}" for c in conditions) + " |")
+                cells = [run["eval"]["conditions"][c] for c in conditions]
+                rows.append(f"| {run['name']} | " + " | ".join(format_rate(cell["success_rate"], cell.get("episodes"))
+                                                               for cell in cells) + " |")
         robustness = "\n## Robustness (deterministic evaluation)\n\n![robustness](robustness.png)\n\n" + "\n".join(rows) + "\n"
     text = (f"# rrl-pipe report\n\n{len(runs)} run(s), task {runs[0]['metrics'].get('task')}.\n\n"
             "## Success vs iteration\n\n![success](success.png)\n\n"

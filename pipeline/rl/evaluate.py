@@ -19,6 +19,7 @@ from pipeline.render.distractors import sample_distractor
 from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
 from pipeline.rl.train import KEY_FIELDS
+from pipeline.stats import wilson_interval
 
 
 def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Path, reward_mode: str = "rrl",
@@ -54,8 +55,10 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
                 bar.update(len(seeds[i:i + chunk]))
             bar.set_postfix({condition: f"{np.mean([ep.success for ep in episodes]):.2f}"})
             steps = sum(len(ep.actions) for ep in episodes)
+            successes = int(sum(bool(ep.success) for ep in episodes))
             results[condition] = {
-                "success_rate": float(np.mean([ep.success for ep in episodes])),
+                "success_rate": successes / len(episodes), "successes": successes,
+                "success_interval": list(wilson_interval(successes, len(episodes))),  # 95% Wilson
                 "return_mean": float(np.mean([ep.rewards.sum() for ep in episodes])),
                 "episodes": len(episodes), "steps": steps,
                 "frames_encoded": steps * len(sampler.obs.cameras or sampler.spec.camera_names) if vision else 0,
@@ -63,7 +66,8 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
             }
     metrics = {"task": task, "obs": layout["obs"], "encoder": layout.get("encoder", {}).get("model", "state"),
                "reward_mode": reward_mode, "success_rule": success_rule,
-               "success_rate": results["plain"]["success_rate"], "return_mean": results["plain"]["return_mean"],
+               "success_rate": results["plain"]["success_rate"], "episodes": cfg.episodes,
+               "success_interval": results["plain"]["success_interval"], "return_mean": results["plain"]["return_mean"],
                "conditions": results}
     with atomic_output(out) as tmp:
         Path(tmp).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

@@ -30,6 +30,7 @@ from pipeline.rl.npg import dapg_demo_weight, npg_step
 from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
 from pipeline.rl.torch_cpu import flush_denormals
+from pipeline.stats import rate_interval
 from pipeline.tasks import get_task
 
 CURVE_FIELDS = ("iteration", "success_rate", "return_mean", "eval_success_rate", "eval_return_mean", "samples",
@@ -235,7 +236,9 @@ def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, d
         "return_mean": rows[-1]["return_mean"] if rows else None,
         "best_success_rate": max((r["success_rate"] for r in rows), default=None),
         "eval_success_rate": rows[-1].get("eval_success_rate") if rows and cfg.eval_episodes else None,
-        "eval_episodes": cfg.eval_episodes,
+        "eval_success_interval": (list(rate_interval(rows[-1]["eval_success_rate"], cfg.eval_episodes))
+                                  if rows and cfg.eval_episodes else None),  # 95% Wilson
+        "eval_episodes": cfg.eval_episodes, "episodes_per_iteration": cfg.episodes,
         "stopped_at_eval_success": cfg.stop_at_eval_success if _reached_target(rows, cfg) else None,
         "samples": int(sum(r["samples"] for r in rows)),
         "seconds": {**{k: float(v) for k, v in seconds.items() if k.endswith("_s")}, **totals},

@@ -1,0 +1,40 @@
+"""The report from run folders and evaluation files as train_policy and evaluate write them (made here by hand)."""
+
+import csv
+import json
+
+from pipeline.report.report import write_report
+
+
+def _run(folder, name, eval_rates, seconds=1.0):
+    run = folder / name
+    run.mkdir(parents=True)
+    metrics = {"task": "door", "mode": "dapg", "obs": "state", "encoder": "state", "weights_source": "none", "seed": 0,
+               "success_rate": 0.25, "episodes_per_iteration": 20, "eval_success_rate": eval_rates[-1],
+               "eval_episodes": 25, "seconds": {"npg_s": seconds, "physics_s": 2 * seconds}}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    with open(run / "curves.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["iteration", "success_rate", "eval_success_rate"])
+        writer.writeheader()
+        for i, rate in enumerate(eval_rates):
+            writer.writerow({"iteration": i + 1, "success_rate": rate / 2, "eval_success_rate": rate})
+    return run
+
+
+def _eval(path, plain, distractor):
+    cell = lambda k, n: {"success_rate": k / n, "episodes": n, "successes": k}  # noqa: E731 - as evaluate writes
+    path.write_text(json.dumps({"success_rate": plain[0] / plain[1],
+                                "conditions": {"plain": cell(*plain), "light_position": cell(*distractor)}}))
+    return path
+
+
+def test_every_success_number_has_its_interval_and_episode_count(tmp_path):
+    runs = [_run(tmp_path / "runs", "a", [0.0, 0.4, 0.8]), _run(tmp_path / "runs", "b", [0.0, 0.04, 0.16])]
+    evals = [_eval(tmp_path / "a.json", (11, 25), (4, 25)), _eval(tmp_path / "b.json", (4, 25), (0, 10))]
+    report = write_report(runs, evals, tmp_path / "report").read_text()
+    assert "| a | 0.44 [0.27, 0.63] n=25 | 0.16 [0.06, 0.35] n=25 |" in report  # robustness: plain, light
+    assert "| b | 0.16 [0.06, 0.35] n=25 | 0.00 [0.00, 0.28] n=10 |" in report
+    provenance_a = next(line for line in report.splitlines() if line.startswith("| a | state"))
+    assert provenance_a.endswith("| 0.25 [0.11, 0.47] n=20 | 0.80 [0.61, 0.91] n=25 | 0.44 [0.27, 0.63] n=25 |")
+    for png in ("success.png", "compute.png", "robustness.png"):
+        assert (tmp_path / "report" / png).read_bytes()[:4] == b"\x89PNG"
