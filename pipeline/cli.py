@@ -102,7 +102,7 @@ def render_vae_data_cmd(task: str, out: str, **options: Any) -> None:
 @click.option("--frames", default=None, type=click.Path(dir_okay=False), help="frames HDF5 [data/frames/<task>.h5]")
 @click.option("--out", default=None, type=click.Path(), help="store [data/features/<task>/<model>.zarr]")
 @click.option("--batch-size", default=64, type=int, help="frames per forward pass")
-@click.option("--precision", default="fp32", help="fp32 | bf16 | fp16")
+@click.option("--precision", default="auto", help="auto (bf16 where native, else fp32) | fp32 | bf16 | fp16")
 @click.option("--device", default="auto", help="auto | cpu | cuda")
 @click.option("--dtype", default="float32", help="stored dtype: float32 | float16")
 @click.option("--shard-rows", default=0, type=int, hidden=True, help="rows per shard (0: ~8 shards)")

@@ -103,7 +103,7 @@ class EncodeConfig:
     weights: str = "auto"  # imagenet (fail when not cached) | auto (imagenet, else random + warning) | random | <file>
     weights_sha256: str = ""  # with a weight file: its expected sha256
     layer: str = ""  # empty: the final global pool; resnets also layer1 | layer2 | layer3 (pooled)
-    precision: str = "fp32"  # fp32 (bit-stable on CPU) | bf16 (AVX-512 CPU or GPU) | fp16 (GPU)
+    precision: str = "auto"  # auto (bf16 where the CPU/GPU has it natively, else fp32) | fp32 (bit-stable) | bf16 | fp16
     device: str = "auto"  # auto (cuda when present) | cpu | cuda
     batch_size: int = 64  # frames per forward pass
     dtype: str = "float32"  # stored feature dtype: float32 | float16
@@ -113,7 +113,7 @@ class EncodeConfig:
 
         for name in self.encoders:
             _choice("encode.encoders", name, tuple(n for n in ENCODERS if n != "vae"))
-        _choice("encode.precision", self.precision, ("fp32", "bf16", "fp16"))
+        _choice("encode.precision", self.precision, ("auto", "fp32", "bf16", "fp16"))
         _choice("encode.dtype", self.dtype, ("float32", "float16"))
         if self.batch_size <= 0:
             raise PipelineError(f"encode.batch_size must be positive, got {self.batch_size}")

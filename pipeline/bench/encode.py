@@ -20,7 +20,7 @@ from torchvision.models import get_model
 from pipeline.bench.common import median_of, table
 from pipeline.cache.encode import encode_frames
 from pipeline.config import RenderDemosConfig
-from pipeline.encoders.encoder import PRECISIONS, Encoder, EncoderConfig, check_precision, resolve_device
+from pipeline.encoders.encoder import PRECISIONS, Encoder, EncoderConfig, resolve_device, resolve_precision
 from pipeline.errors import PipelineError
 from pipeline.render.frames_store import FramesFile
 from pipeline.render.stage import render_demos
@@ -80,11 +80,14 @@ def bench_encode(model: str, weights: str, n_frames: int, naive_frames: int, rep
     dev = resolve_device(device)
     precisions = []
     for p in PRECISIONS:
+        if p == "auto":  # one of the others; which one is printed below
+            continue
         try:
-            check_precision(p, dev)
+            resolve_precision(p, dev)
             precisions.append(p)
         except PipelineError:
             pass
+    echo(f"precision auto runs {resolve_precision('auto', dev)} on {dev}")
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         echo(f"rendering {n_frames} frames (256x256, door) for the bench ...")

@@ -138,3 +138,13 @@ def test_explicit_weight_file_with_sha256_check(tmp_path):
         Encoder(EncoderConfig(weights=str(path), weights_sha256="0" * 64))
     with pytest.raises(PipelineError, match="no such weight file"):
         Encoder(EncoderConfig(weights=str(tmp_path / "nope.pth")))
+
+
+@pytest.mark.parametrize("native,expected", [(True, "bf16"), (False, "fp32")])
+def test_precision_auto_runs_bf16_only_where_the_cpu_has_it_and_says_which(monkeypatch, native, expected):
+    monkeypatch.setattr(encoder_mod, "cpu_has_native_bf16", lambda: native)
+    enc = Encoder(EncoderConfig(weights="random", precision="auto", device="cpu"))
+    assert enc.precision == expected and enc.key()["precision"] == expected  # the store key never says auto
+    explicit = Encoder(EncoderConfig(weights="random", precision=expected, device="cpu"))
+    frames = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
+    assert torch.equal(enc.encode(frames), explicit.encode(frames))
