@@ -27,9 +27,9 @@ if [ "$name" = door_vision ]; then  # BC alone against BC + DAPG, per encoder an
   for enc in ${ENCODERS:-state vae resnet18}; do
     obs=vision; params=$cfg; features=data/features/door/$enc.zarr
     [ "$enc" = state ] && obs=state
-    if [ "$enc" = resnet18 ]; then  # bf16 features (door_vision_bf16.yaml): the same frames, encoded once more
-      params=configs/validation/door_vision_bf16.yaml; features=data/validation/features/door/resnet18-bf16.zarr
-      [ -d "$features" ] || $rrl encode --model resnet18 --precision bf16 --out "$features"
+    if [ "$enc" = resnet18 ]; then  # encoded here from dvc's frames, at encode's default precision
+      features=data/validation/features/door/resnet18.zarr
+      [ -d "$features" ] || $rrl encode --model resnet18 --out "$features"
     fi
     for mode in bc dapg; do
       $rrl train-policy --task door --params "$params" --encoder "$enc" --vae-model data/vae/door/model.pt \
