@@ -7,10 +7,12 @@ metrics), so a random-init result can never pass for an ImageNet one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import re
-import warnings
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,13 +81,17 @@ def _imagenet(model: str) -> ResolvedWeights:
     enum = get_model_weights(model).DEFAULT
     cached = hub_checkpoint_path(model)
     if not cached.exists():
-        try:  # torchvision's own downloader: fills the hub cache and checks the hash prefix
-            enum.get_state_dict(progress=True, check_hash=True)
+        # torchvision's own downloader fills the hub cache and checks the hash prefix; its "Downloading: ..." banner
+        # is held back, so that offline (the common case here) the user reads one line, ours, not two
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                enum.get_state_dict(progress=False, check_hash=True)
         except Exception as exc:  # noqa: BLE001 - offline, proxy, disk: all mean "not available"
             raise PipelineError(
                 f"ImageNet weights for {model} are not available ({exc.__class__.__name__}): put "
                 f"{cached.name} (from {enum.url}) into {cached.parent}/, or pass a file with --weights PATH"
             ) from None
+        print(f"weights: downloaded {cached.name} from {enum.url} into {cached.parent}/", file=sys.stderr)
     state_dict, sha = _load_file(cached)
     return ResolvedWeights(f"imagenet:{enum.name}", sha, state_dict)
 
@@ -106,7 +112,8 @@ def resolve_weights(model: str, weights: str, expected_sha256: str = "") -> Reso
         try:
             return _imagenet(model)
         except PipelineError as exc:
-            warnings.warn(f"weights auto: {exc}; using RANDOM initialisation (recorded as random:seed={RANDOM_SEED})", stacklevel=2)
+            print(f"weights auto: {exc}; using RANDOM initialisation (recorded as random:seed={RANDOM_SEED})",
+                  file=sys.stderr)
             return _random(model)
     state_dict, sha = _load_file(Path(weights), expected_sha256)
     return ResolvedWeights(f"file:{Path(weights).name}", sha, state_dict)
