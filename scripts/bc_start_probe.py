@@ -6,6 +6,7 @@ policy's own noise scaled by each x, counting episodes whose door hinge passes 0
 to pay). Usage (after `rrl-pipe make-demos ... --human-states replay|recorded --out D.h5`):
 
     python scripts/bc_start_probe.py D.h5 --noise 0 0.25 0.5 1 --episodes 40
+    python scripts/bc_start_probe.py --policy RUN/policy.pt --noise 0 0.25 0.5 1    # a trained policy instead
 
 With `--human-pickle door-v0_demos.pickle` it plays the human demos' own recorded actions open loop from their
 initial states instead, with the same noise (std: that of the demo actions) added: how much noise the demos
@@ -38,32 +39,37 @@ def main() -> None:
     parser.add_argument("--bc-seed", type=int, default=0, help="train_policy.seed of the BC start (init, batches)")
     parser.add_argument("--hidden", type=int, nargs="+", default=None, help="policy MLP (default: train_policy's)")
     parser.add_argument("--bc-epochs", type=int, default=None, help="BC epochs (default: train_policy's)")
+    parser.add_argument("--policy", default="", help="probe this trained policy.pt (obs: state) instead of a BC start")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.human_pickle:
         open_loop_demos(args.human_pickle, args.noise)
         return
-    demos = state_demos(args.demos)
-    overrides = {k: v for k, v in (("hidden", tuple(args.hidden or ())), ("bc_epochs", args.bc_epochs)) if v}
-    cfg = TrainPolicyConfig(obs="state", mode="bc", seed=args.bc_seed, **overrides)
-    policy = GaussianMLPPolicy(demos.observations.shape[1], demos.actions.shape[1], cfg.hidden, cfg.init_log_std,
-                               cfg.min_log_std, seed=cfg.seed)
-    _initialise_from_demos(policy, cfg, demos)
+    if args.policy:
+        policy = GaussianMLPPolicy.load(args.policy)
+    else:
+        demos = state_demos(args.demos)
+        overrides = {k: v for k, v in (("hidden", tuple(args.hidden or ())), ("bc_epochs", args.bc_epochs)) if v}
+        cfg = TrainPolicyConfig(obs="state", mode="bc", seed=args.bc_seed, **overrides)
+        policy = GaussianMLPPolicy(demos.observations.shape[1], demos.actions.shape[1], cfg.hidden, cfg.init_log_std,
+                                   cfg.min_log_std, seed=cfg.seed)
+        _initialise_from_demos(policy, cfg, demos)
     std = np.exp(policy.log_std.detach().numpy())
     env = make_env("door", "rrl")
     for scale in args.noise:
         rng = np.random.default_rng(0)
-        hinge_max = []
+        hinge_max, successes = [], 0
         for i in range(args.episodes):
-            obs, top = env.reset(seed=args.seed + i), 0.0
+            obs, top, goals = env.reset(seed=args.seed + i), 0.0, []
             for _ in range(env.horizon):
                 action = policy.mean_action(obs[None].astype(np.float32))[0] + scale * std * rng.standard_normal(std.shape)
-                obs, *_ = env.step(np.clip(action, -1.0, 1.0))
-                top = max(top, float(env.data.joint("door_hinge").qpos[0]))
+                obs, _, _, _, info = env.step(np.clip(action, -1.0, 1.0))
+                top, goals = max(top, float(env.data.joint("door_hinge").qpos[0])), goals + [info["goal_achieved"]]
             hinge_max.append(top)
+            successes += env.spec.is_success(np.asarray(goals))
         hinge_max = np.asarray(hinge_max)
         print(f"noise x{scale}: hinge past 0.2 rad in {int((hinge_max > 0.2).sum())}/{args.episodes} episodes, "
-              f"max {hinge_max.max():.2f} rad")
+              f"max {hinge_max.max():.2f} rad; success (RRL's rule) {successes}/{args.episodes}")
 
 
 def open_loop_demos(pickle_path: str, noise: list[float]) -> None:
