@@ -53,11 +53,12 @@ def check_torch() -> Check:
 def check_devices() -> Check:
     import torch
 
-    from pipeline.encoders.encoder import cpu_has_native_bf16, resolve_precision
+    from pipeline.encoders.encoder import resolve_precision
 
-    bf16 = "native bf16 (AMX/avx512_bf16)" if cpu_has_native_bf16() else "no native bf16"
+    auto = resolve_precision("auto", torch.device("cpu"))  # bf16 exactly when the CPU has it natively
+    bf16 = "native bf16 (AMX/avx512_bf16)" if auto == "bf16" else "no native bf16"
     parts = [f"cpu ({torch.get_num_threads()} threads, ISA {torch.backends.cpu.get_cpu_capability()}, {bf16}; "
-             f"precision auto: {resolve_precision('auto', torch.device('cpu'))})"]
+             f"precision auto: {auto})"]
     if torch.cuda.is_available():
         parts += [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
     else:

@@ -1,7 +1,7 @@
 """Where an encoder's weights come from: torchvision's weights API / the torch hub cache, a file, or a seed.
 
 `imagenet` fails before any work when the file cannot be had, naming the file and where to put it. `auto`
-falls back to random initialisation with a warning; the source is recorded either way (store provenance,
+falls back to random initialisation with one line on stderr saying so; the source is recorded either way (store provenance,
 metrics), so a random-init result can never pass for an ImageNet one.
 """
 
