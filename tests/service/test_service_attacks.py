@@ -93,7 +93,7 @@ def test_a_bad_request_gets_one_error_and_the_service_goes_on(service, request_,
     assert (kind, request_id) == (ERROR, request_.request_id) and expect in why
     sock.close()
     _still_serves(service)
-    assert settled_segments(service, before) == before
+    assert settled_segments(service, before) <= before
 
 
 def test_a_second_request_in_flight_and_lies_about_shapes_are_refused(service):
@@ -158,7 +158,7 @@ def test_stalling_clients_do_not_slow_eight_normal_clients(service):
     for sock in (silent, half, header_only):
         sock.close()
     _still_serves(service)
-    assert settled_segments(service, before) == before
+    assert settled_segments(service, before) <= before
 
 
 def test_a_client_stalled_mid_message_is_dropped_after_the_timeout():
