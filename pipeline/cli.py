@@ -168,9 +168,12 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, 
         demos = vision_demos(features_path or f"data/features/{task}/{encoder}.zarr", f"data/frames/{task}.h5",
                              cfg.proprio)
         enc = service_encoder(params_path, encoder, vae_model or f"data/vae/{task}/model.pt")
-    metrics = train_policy(task, cfg, demos, out or f"data/runs/{task}/{encoder}", enc)
-    click.echo(json.dumps({k: metrics[k] for k in ("success_rate", "eval_success_rate", "return_mean", "weights_source",
-                                                    "seconds")}))
+    out = out or f"data/runs/{task}/{encoder}"
+    metrics = train_policy(task, cfg, demos, out, enc)
+    from pipeline.timings import read_timings
+
+    click.echo(json.dumps({**{k: metrics[k] for k in ("success_rate", "eval_success_rate", "return_mean",
+                                                      "weights_source")}, **read_timings(out)["seconds"]}))
 
 
 @main.command()

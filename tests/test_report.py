@@ -11,8 +11,9 @@ def _run(folder, name, eval_rates, seconds=1.0):
     run.mkdir(parents=True)
     metrics = {"task": "door", "mode": "dapg", "obs": "state", "encoder": "state", "weights_source": "none", "seed": 0,
                "success_rate": 0.25, "episodes_per_iteration": 20, "eval_success_rate": eval_rates[-1],
-               "eval_episodes": 25, "seconds": {"npg_s": seconds, "physics_s": 2 * seconds}}
+               "eval_episodes": 25}
     (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "timings.json").write_text(json.dumps({"seconds": {"npg_s": seconds, "physics_s": 2 * seconds}}))
     with open(run / "curves.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["iteration", "success_rate", "eval_success_rate"])
         writer.writeheader()
@@ -22,7 +23,7 @@ def _run(folder, name, eval_rates, seconds=1.0):
 
 
 def _eval(path, plain, distractor):
-    cell = lambda k, n: {"success_rate": k / n, "episodes": n, "successes": k}  # noqa: E731 - as evaluate writes
+    cell = lambda k, n: {"success_rate": k / n, "episodes": n, "successes": k, "return_mean": 1.5}  # noqa: E731
     path.write_text(json.dumps({"success_rate": plain[0] / plain[1],
                                 "conditions": {"plain": cell(*plain), "light_position": cell(*distractor)}}))
     return path
@@ -38,3 +39,18 @@ def test_every_success_number_has_its_interval_and_episode_count(tmp_path):
     assert provenance_a.endswith("| 0.25 [0.11, 0.47] n=20 | 0.80 [0.61, 0.91] n=25 | 0.44 [0.27, 0.63] n=25 |")
     for png in ("success.png", "compute.png", "robustness.png"):
         assert (tmp_path / "report" / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_results_hold_few_numbers_and_timings_stay_out_of_the_report(tmp_path):
+    runs = [_run(tmp_path / "runs", "a", [0.0, 0.8], seconds=1.0)]
+    evals = [_eval(tmp_path / "a.json", (11, 25), (4, 25))]
+    write_report(runs, evals, tmp_path / "report", tmp_path / "timings", tmp_path / "results.json")
+    assert json.loads((tmp_path / "results.json").read_text()) == {"a": {
+        "success_rate": 0.44, "success_low": 0.2667, "success_high": 0.6293, "episodes": 25, "return_mean": 1.5,
+        "distractor_success_rate": 0.16, "weights": "none"}}
+    assert "| a | 0.0 | 0.0 | 0.0 | 2.0 | 0.0 | 1.0 |" in (tmp_path / "timings" / "compute.md").read_text()
+    assert not (tmp_path / "report" / "compute.png").exists() and (tmp_path / "timings" / "compute.png").exists()
+    first = {p.name: p.read_bytes() for p in (tmp_path / "report").iterdir()}
+    (runs[0] / "timings.json").write_text(json.dumps({"seconds": {"npg_s": 5.0}}))  # another machine's seconds
+    write_report(runs, evals, tmp_path / "report", tmp_path / "timings", tmp_path / "results.json")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "report").iterdir()} == first

@@ -2,6 +2,10 @@
 
 Figures: success vs iteration per encoder (RRL Figures 3 and 5), compute seconds by part per encoder (Figure 4,
 left), success under each visual distractor (Figure 4, centre and right); and a provenance table of every run.
+Also the results file: per run, the handful of numbers people compare (what `dvc metrics show` prints).
+
+Seconds depend on the machine, so with `timings_dir` the compute figure and table go there (git-ignored) and the
+report folder is byte-identical across reruns (README "Reproducible"); without it they go into the report.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from pipeline.atomic import atomic_output, check_output  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 from pipeline.stats import format_rate, rate_interval  # noqa: E402
+from pipeline.timings import read_timings  # noqa: E402
 
 PARTS = ("bc_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
 
@@ -27,7 +32,8 @@ def load_run(run_dir: Path, eval_file: Path | None) -> dict[str, Any]:
     metrics_path = run_dir / "metrics.json"
     if not metrics_path.exists():
         raise PipelineError(f"{run_dir}: no metrics.json (is it a train_policy run folder?)")
-    run = {"name": run_dir.name, "metrics": json.loads(metrics_path.read_text()), "curve": [], "eval": None}
+    run = {"name": run_dir.name, "metrics": json.loads(metrics_path.read_text()), "curve": [], "eval": None,
+           "seconds": read_timings(run_dir).get("seconds", {})}
     with open(run_dir / "curves.csv") as f:
         run["curve"] = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
     if eval_file is not None and eval_file.exists():
@@ -82,7 +88,7 @@ def plot_compute(runs: list[dict], path: Path) -> None:
     bottoms = [0.0] * len(runs)
     names = [_label(r) for r in runs]
     for part in PARTS:
-        values = [float(r["metrics"]["seconds"].get(part, 0.0)) for r in runs]
+        values = [float(r["seconds"].get(part, 0.0)) for r in runs]
         ax.bar(names, values, bottom=bottoms, label=part.removesuffix("_s"))
         bottoms = [b + v for b, v in zip(bottoms, values)]
     ax.set(ylabel="seconds (env parts summed over workers)", title="Compute by part (RRL Fig. 4, left)")
@@ -147,35 +153,77 @@ def provenance_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_report(run_dirs: list[Path], eval_files: list[Path | None], out_dir: Path) -> Path:
+def compute_table(runs: list[dict]) -> str:
+    lines = ["| run | " + " | ".join(p.removesuffix("_s") for p in PARTS) + " | total |",
+             "| --- |" + " --- |" * (len(PARTS) + 1)]
+    for run in runs:
+        secs = run["seconds"]
+        lines.append(f"| {run['name']} | " + " | ".join(f"{secs.get(p, 0.0):.1f}" for p in PARTS) +
+                     f" | {sum(secs.get(p, 0.0) for p in PARTS):.1f} |")
+    return "\n".join(lines)
+
+
+def robustness_table(runs: list[dict]) -> str:
+    conditions = _conditions(next(r for r in runs if r["eval"]))
+    rows = ["| run | " + " | ".join(conditions) + " |", "| --- |" + " --- |" * len(conditions)]
+    for run in runs:
+        if run["eval"]:
+            cells = [run["eval"]["conditions"][c] for c in conditions]
+            rows.append(f"| {run['name']} | " + " | ".join(format_rate(cell["success_rate"], cell.get("episodes"))
+                                                           for cell in cells) + " |")
+    return "\n".join(rows)
+
+
+def results(runs: list[dict]) -> dict[str, dict[str, Any]]:
+    """Per run: `evaluate`'s plain success with its 95% Wilson interval and episode count, its mean return, the
+    mean success over the distractor conditions, and the weights the features came from. Few keys on purpose:
+    `dvc metrics show` and `dvc exp show` print one column per key and run (README "Comparing experiments")."""
+    out: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        if not run["eval"]:
+            continue
+        conditions = run["eval"]["conditions"]
+        plain = conditions["plain"]
+        low, high = _interval(plain)
+        distractors = [c["success_rate"] for name, c in conditions.items() if name != "plain"]
+        out[run["name"]] = {
+            "success_rate": plain["success_rate"], "success_low": round(low, 4), "success_high": round(high, 4),
+            "episodes": plain["episodes"], "return_mean": round(plain["return_mean"], 3),
+            **({"distractor_success_rate": round(sum(distractors) / len(distractors), 4)} if distractors else {}),
+            "weights": run["metrics"].get("weights_source", "none")}
+    return out
+
+
+def write_report(run_dirs: list[Path], eval_files: list[Path | None], out_dir: Path,
+                 timings_dir: Path | None = None, results_file: Path | None = None) -> Path:
     check_output(out_dir, "dir", [*run_dirs, *eval_files])
     runs = [load_run(Path(r), Path(e) if e else None) for r, e in zip(run_dirs, eval_files)]
     if not runs:
         raise PipelineError("report: no runs given")
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_success(runs, out_dir / "success.png")
-    plot_compute(runs, out_dir / "compute.png")
     plot_robustness(runs, out_dir / "robustness.png")
-    seconds_rows = ["| run | " + " | ".join(p.removesuffix("_s") for p in PARTS) + " | total |",
-                    "| --- |" + " --- |" * (len(PARTS) + 1)]
-    for run in runs:
-        secs = run["metrics"]["seconds"]
-        seconds_rows.append(f"| {run['name']} | " + " | ".join(f"{secs.get(p, 0.0):.1f}" for p in PARTS) +
-                            f" | {sum(secs.get(p, 0.0) for p in PARTS):.1f} |")
+    compute = "## Compute by part (seconds)\n\n![compute](compute.png)\n\n" + compute_table(runs) + "\n"
+    if timings_dir is None:
+        plot_compute(runs, out_dir / "compute.png")
+    else:  # machine-dependent: apart from the report, which then reads the same on every rerun
+        timings_dir.mkdir(parents=True, exist_ok=True)
+        plot_compute(runs, timings_dir / "compute.png")
+        with atomic_output(timings_dir / "compute.md") as tmp:
+            tmp.write_text(f"# Compute by part, task {runs[0]['metrics'].get('task')}\n\n" + compute)
+        compute = (f"## Compute by part\n\nSeconds depend on the machine: they are in `{timings_dir}/compute.md` "
+                   "(not tracked by git or DVC).\n")
     robustness = ""
     if any(r["eval"] for r in runs):
-        conditions = _conditions(next(r for r in runs if r["eval"]))
-        rows = ["| run | " + " | ".join(conditions) + " |", "| --- |" + " --- |" * len(conditions)]
-        for run in runs:
-            if run["eval"]:
-                cells = [run["eval"]["conditions"][c] for c in conditions]
-                rows.append(f"| {run['name']} | " + " | ".join(format_rate(cell["success_rate"], cell.get("episodes"))
-                                                               for cell in cells) + " |")
-        robustness = "\n## Robustness (deterministic evaluation)\n\n![robustness](robustness.png)\n\n" + "\n".join(rows) + "\n"
+        robustness = ("\n## Robustness (deterministic evaluation)\n\n![robustness](robustness.png)\n\n" +
+                      robustness_table(runs) + "\n")
     text = (f"# rrl-pipe report\n\n{len(runs)} run(s), task {runs[0]['metrics'].get('task')}.\n\n"
-            "## Success vs iteration\n\n![success](success.png)\n\n"
-            "## Compute by part (seconds)\n\n![compute](compute.png)\n\n" + "\n".join(seconds_rows) + "\n" + robustness +
+            "## Success vs iteration\n\n![success](success.png)\n\n" + compute + robustness +
             "\n## Provenance\n\n" + provenance_table(runs) + "\n")
     with atomic_output(out_dir / "report.md") as tmp:
         tmp.write_text(text)
+    if results_file is not None:
+        results_file.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(results_file) as tmp:
+            tmp.write_text(json.dumps(results(runs), indent=2, sort_keys=True, allow_nan=False) + "\n")
     return out_dir / "report.md"

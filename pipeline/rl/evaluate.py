@@ -1,5 +1,6 @@
 """evaluate: K deterministic episodes through the encoder service, plain and under each visual distractor
-(RRL Figure 4's robustness panel). Each frame is encoded exactly once (the observation of its step)."""
+(RRL Figure 4's robustness panel). Each frame is encoded exactly once (the observation of its step). Seconds by
+part go to `<out>.timings.json` beside the result (pipeline/timings.py), which is byte-identical across reruns."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
 from pipeline.rl.train import KEY_FIELDS
 from pipeline.stats import wilson_interval
+from pipeline.timings import write_timings
 
 
 def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Path, reward_mode: str = "rrl",
@@ -35,6 +37,7 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
     seeds = [cfg.seed + i for i in range(cfg.episodes)]
     conditions = ["plain"] + (list(cfg.distractors) if vision else [])
     results: dict[str, dict[str, float]] = {}
+    timings: dict[str, dict[str, float]] = {}
     bar = tqdm(total=len(seeds) * len(conditions), desc=f"evaluate {task}", unit="ep", disable=not progress)
     with Sampler(task, obs_cfg, cfg.workers, reward_mode, cfg.horizon or None, encoder_config,
                  success_rule=success_rule) as sampler, bar:
@@ -62,8 +65,8 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
                 "return_mean": float(np.mean([ep.rewards.sum() for ep in episodes])),
                 "episodes": len(episodes), "steps": steps,
                 "frames_encoded": steps * len(sampler.obs.cameras or sampler.spec.camera_names) if vision else 0,
-                "seconds": time.perf_counter() - start, **time_by_part(episodes),
             }
+            timings[condition] = {"seconds": time.perf_counter() - start, **time_by_part(episodes)}
     metrics = {"task": task, "obs": layout["obs"], "encoder": layout.get("encoder", {}).get("model", "state"),
                "reward_mode": reward_mode, "success_rule": success_rule,
                "success_rate": results["plain"]["success_rate"], "episodes": cfg.episodes,
@@ -71,4 +74,5 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
                "conditions": results}
     with atomic_output(out) as tmp:
         Path(tmp).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    write_timings(out, {"conditions": timings})
     return metrics

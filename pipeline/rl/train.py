@@ -1,6 +1,7 @@
 """train_policy: BC on the demonstrations, then NPG/DAPG iterations through the sampler, checkpointed each
 iteration. A rerun with the same configuration resumes after the last finished iteration; the outputs are
-metrics.json, curves.csv (one row per iteration, for `dvc plots`) and policy.pt.
+metrics.json, curves.csv (one row per iteration, for `dvc plots`) and policy.pt, byte-identical across reruns on
+the same machine; seconds by part go to timings.json beside them (pipeline/timings.py).
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
 from pipeline.rl.torch_cpu import flush_denormals
 from pipeline.stats import rate_interval
+from pipeline.timings import write_timings
 from pipeline.tasks import get_task
 
-CURVE_FIELDS = ("iteration", "success_rate", "return_mean", "eval_success_rate", "eval_return_mean", "samples",
-                "sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s", "kl", "alpha",
-                "demo_weight")
+CURVE_FIELDS = ("iteration", "success_rate", "return_mean", "eval_success_rate", "eval_return_mean", "samples", "kl",
+                "alpha", "demo_weight")
+TIMING_FIELDS = ("sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
 # Evaluation episodes use the same seeds at every iteration (as mjrl's train_agent), far from any training seed.
 EVAL_SEED_BASE = 10**12
 KEY_FIELDS = ("model", "layer", "weights_sha256", "preprocessing", "precision")
@@ -221,8 +223,9 @@ def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, d
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items() if k in CURVE_FIELDS})
-    totals = {f"{part}": float(sum(r[part] for r in rows)) for part in
-              ("sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")}
+    totals = {part: float(sum(r[part] for r in rows)) for part in TIMING_FIELDS}
+    write_timings(out, {"seconds": {**{k: float(v) for k, v in seconds.items() if k.endswith("_s")}, **totals},
+                        "per_iteration": [{k: r[k] for k in ("iteration", *TIMING_FIELDS)} for r in rows]})
     p = demos.provenance
     metrics = {
         "task": task, "mode": cfg.mode, "obs": cfg.obs, "iterations": len(rows),
@@ -241,7 +244,6 @@ def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, d
         "eval_episodes": cfg.eval_episodes, "episodes_per_iteration": cfg.episodes,
         "stopped_at_eval_success": cfg.stop_at_eval_success if _reached_target(rows, cfg) else None,
         "samples": int(sum(r["samples"] for r in rows)),
-        "seconds": {**{k: float(v) for k, v in seconds.items() if k.endswith("_s")}, **totals},
         "bc_final_loss": _finite_or_none(seconds.get("bc_final_loss")), "reward_mode": cfg.reward_mode,
         "success_rule": cfg.success_rule, "seed": cfg.seed,
     }

@@ -11,7 +11,8 @@ crossing an episode of the validation split); each epoch shuffles the block orde
 at a time and shuffles the images within them. Memory holds one buffer, whatever the dataset size.
 The validation split holds whole episodes (by `episode_seed`), taken from every part of the dataset.
 
-Outputs in out_dir: model.pt (+ model.sha256), metrics.json, curves.csv, reconstructions.png; and
+Outputs in out_dir: model.pt (+ model.sha256), metrics.json, curves.csv, reconstructions.png, all byte-identical
+across reruns on the same machine, with the seconds per epoch apart in timings.json (pipeline/timings.py); and
 checkpoints/epoch_NNN.pt (the latest only; another folder may be given) from which a rerun resumes: the curve continues exactly as an
 uninterrupted run's would (every epoch reseeds its shuffle and noise from (seed, epoch)).
 """
@@ -40,11 +41,12 @@ from pipeline.config import TrainVaeConfig
 from pipeline.encoders.preprocess import vae64
 from pipeline.errors import PipelineError
 from pipeline.hdf5 import open_hdf5
+from pipeline.timings import write_timings
 from pipeline.vae.model import IMAGE_SIZE, VAE, VAEConfig, check_state_dict, model_bytes
 
 DATASET_FORMAT = "rrl-pipe/vae-images"
 CHECKPOINT_FORMAT = "rrl-pipe/vae-checkpoint"
-CURVE_COLUMNS = ("epoch", "train_recon", "train_kl", "val_recon", "val_kl", "seconds")
+CURVE_COLUMNS = ("epoch", "train_recon", "train_kl", "val_recon", "val_kl")  # seconds: timings.json
 PIXELS = 3 * IMAGE_SIZE * IMAGE_SIZE
 
 
@@ -355,9 +357,10 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
         "kl_weight": cfg.kl_weight,
         "images": data.n, "train_images": int(len(train_rows)), "val_images": int(len(val_rows)),
         "val_episodes": int(len(np.unique(data.episode[val_mask]))),
-        "epochs": len(curve), "seconds": sum(row["seconds"] for row in curve),
-        "task": data.task, "model_sha256": sha,
+        "epochs": len(curve), "task": data.task, "model_sha256": sha,
     }
+    write_timings(out_dir, {"seconds": sum(row["seconds"] for row in curve),
+                            "per_epoch": [{"epoch": row["epoch"], "seconds": row["seconds"]} for row in curve]})
     _write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
     _write_bytes(out_dir / "curves.csv", _curve_csv(curve).encode())
     _write_bytes(out_dir / "reconstructions.png", reconstruction_grid(model, data, val_rows))
