@@ -1,4 +1,5 @@
-"""DVC stage `evaluate` (a matrix over train_policy.encoders): policy -> data/eval/<task>/<encoder>.json."""
+"""DVC stages `evaluate` (a matrix over train_policy.encoders) and `evaluate_oracle` (`--encoder state`):
+policy -> data/eval/<task>/<encoder>.json."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def _run(args: argparse.Namespace) -> None:
     cfg = load_section(args.params, "evaluate", EvaluateConfig)
     train = load_section(args.params, "train_policy", TrainPolicyConfig)
     render = load_section(args.params, "render_demos", RenderDemosConfig)
-    encoder = None if train.obs == "state" else service_encoder(args.params, args.encoder, args.vae_model)
+    state = args.encoder == "state" or train.obs == "state"
+    encoder = None if state else service_encoder(args.params, args.encoder, args.vae_model)
     metrics = evaluate_policy(args.policy, cfg, args.out, train.reward_mode, encoder, render.size, render.quality,
                               train.success_rule)
     print(f"{args.out}: {json.dumps({c: r['success_rate'] for c, r in metrics['conditions'].items()})}")

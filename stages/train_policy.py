@@ -1,8 +1,10 @@
-"""DVC stage `train_policy` (a matrix over train_policy.encoders): demos/features -> data/runs/<task>/<encoder>/."""
+"""DVC stages `train_policy` (a matrix over train_policy.encoders): demos/features -> data/runs/<task>/<encoder>/,
+and `train_oracle` (`--encoder state`: the simulator state instead of features) -> data/runs/<task>/state/."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from pipeline.config import EncodeConfig, TrainPolicyConfig, load_section
@@ -19,16 +21,18 @@ def service_encoder(params: str, encoder: str, vae_model: str) -> EncoderConfig:
 
 def _args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True)
-    parser.add_argument("--encoder", required=True, help="feature store name (resnet18, vae, ...)")
+    parser.add_argument("--encoder", required=True, help="feature store name (resnet18, vae, ...) or state (the oracle)")
     parser.add_argument("--demos", required=True, help="demo HDF5 (state observations)")
-    parser.add_argument("--frames", required=True, help="frames HDF5 (joints of each demo step)")
-    parser.add_argument("--features", required=True, help="feature store of the demos")
+    parser.add_argument("--frames", default="", help="frames HDF5 (joints of each demo step); vision only")
+    parser.add_argument("--features", default="", help="feature store of the demos; vision only")
     parser.add_argument("--vae-model", default="", help="trained VAE file, for --encoder vae")
     parser.add_argument("--out", required=True, help="run folder")
 
 
 def _run(args: argparse.Namespace) -> None:
     cfg = load_section(args.params, "train_policy", TrainPolicyConfig)
+    if args.encoder == "state":  # the oracle, beside every vision encoder whatever train_policy.obs says
+        cfg = dataclasses.replace(cfg, obs="state")
     if cfg.obs == "state":
         demos, encoder = state_demos(args.demos), None
     else:

@@ -66,7 +66,8 @@ def test_repro_makes_every_output(project):
                  f"data/features/{task}/resnet18.zarr", f"data/features/{task}/vae.zarr",
                  f"data/runs/{task}/resnet18/metrics.json", f"data/runs/{task}/vae/curves.csv",
                  f"data/eval/{task}/vae.json", f"reports/{task}/report.md", f"reports/{task}/success.png",
-                 f"data/results/{task}.json", f"reports/timings/{task}/compute.png",
+                 f"data/results/{task}.json", f"data/runs/{task}/state/policy.pt", f"data/eval/{task}/state.json",
+                 f"reports/timings/{task}/compute.png",
                  f"data/runs/{task}/vae/timings.json", f"data/eval/{task}/vae.timings.json"):
         assert (project / path).exists(), path
     metrics = json.loads((project / f"data/runs/{task}/resnet18/metrics.json").read_text())
@@ -86,7 +87,7 @@ def test_a_rerun_from_scratch_reproduces_every_tracked_byte(project):
     for checkpoint in project.glob("data/runs/*/*/checkpoint.pt"):
         checkpoint.unlink()
     out = sh("dvc", "repro", "--force", cwd=project).stdout
-    assert out.count("Running stage") == 11, out  # every stage computed again
+    assert out.count("Running stage") == 13, out  # every stage computed again
     assert (project / "data/runs/door/vae/timings.json").read_text() != before
     changed = sh("git", "status", "--porcelain", cwd=project).stdout
     assert changed == "", changed + sh("git", "diff", "--", "dvc.lock", cwd=project).stdout[:3000]
@@ -111,7 +112,8 @@ def _flatten(tree: dict, prefix: str = "") -> list[str]:
 def test_experiment_on_a_policy_param_reruns_only_training(project):
     out = sh("dvc", "exp", "run", "-S", "train_policy.seed=1", "-n", "seed1", cwd=project).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train_policy@resnet18", "train_policy@vae", "evaluate@resnet18", "evaluate@vae", "report"}, out
+    assert ran == {"train_policy@resnet18", "train_policy@vae", "train_oracle", "evaluate@resnet18", "evaluate@vae",
+                   "evaluate_oracle", "report"}, out
     shown = json.loads(sh("dvc", "exp", "show", "--json", cwd=project).stdout)
     text = json.dumps(shown)
     assert "seed1" in text and "success_rate" in text and "weights" in text

@@ -54,3 +54,12 @@ def test_results_hold_few_numbers_and_timings_stay_out_of_the_report(tmp_path):
     (runs[0] / "timings.json").write_text(json.dumps({"seconds": {"npg_s": 5.0}}))  # another machine's seconds
     write_report(runs, evals, tmp_path / "report", tmp_path / "timings", tmp_path / "results.json")
     assert {p.name: p.read_bytes() for p in (tmp_path / "report").iterdir()} == first
+
+
+def test_the_state_oracle_without_distractors_sits_beside_the_encoders(tmp_path):
+    runs = [_run(tmp_path / "runs", "resnet18", [0.0, 0.4]), _run(tmp_path / "runs", "state", [0.2, 0.6])]
+    evals = [_eval(tmp_path / "resnet18.json", (11, 25), (4, 25)), tmp_path / "state.json"]
+    evals[1].write_text(json.dumps({"conditions": {"plain": {"success_rate": 0.6, "episodes": 25, "return_mean": 2.0}}}))
+    report = write_report(runs, evals, tmp_path / "report", tmp_path / "timings", tmp_path / "results.json").read_text()
+    assert "| state | 0.60 [0.41, 0.77] n=25 | - |" in report
+    assert "distractor_success_rate" not in json.loads((tmp_path / "results.json").read_text())["state"]

@@ -48,10 +48,10 @@ def _label(run: dict) -> str:
     return f"{run['name']}{tag}"
 
 
-def _conditions(run: dict) -> list[str]:
-    """Evaluation conditions, the plain scene first."""
-    names = list(run["eval"]["conditions"])
-    return ["plain"] + sorted(n for n in names if n != "plain")
+def _conditions(runs: list[dict]) -> list[str]:
+    """Every evaluation condition of the runs, the plain scene first (the state oracle has only the plain one)."""
+    names = {n for run in runs if run["eval"] for n in run["eval"]["conditions"]}
+    return ["plain"] + sorted(names - {"plain"})
 
 
 def _band(ax, xs: list[float], rates: list[float], n: int | None, color: str) -> None:
@@ -101,7 +101,7 @@ def plot_robustness(runs: list[dict], path: Path) -> None:
     evaluated = [r for r in runs if r["eval"]]
     if not evaluated:
         return
-    conditions = _conditions(evaluated[0])
+    conditions = _conditions(evaluated)
     width = 0.8 / len(evaluated)
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, run in enumerate(evaluated):
@@ -164,12 +164,12 @@ def compute_table(runs: list[dict]) -> str:
 
 
 def robustness_table(runs: list[dict]) -> str:
-    conditions = _conditions(next(r for r in runs if r["eval"]))
+    conditions = _conditions(runs)
     rows = ["| run | " + " | ".join(conditions) + " |", "| --- |" + " --- |" * len(conditions)]
     for run in runs:
         if run["eval"]:
-            cells = [run["eval"]["conditions"][c] for c in conditions]
-            rows.append(f"| {run['name']} | " + " | ".join(format_rate(cell["success_rate"], cell.get("episodes"))
+            cells = [run["eval"]["conditions"].get(c, {}) for c in conditions]
+            rows.append(f"| {run['name']} | " + " | ".join(format_rate(cell.get("success_rate"), cell.get("episodes"))
                                                            for cell in cells) + " |")
     return "\n".join(rows)
 
