@@ -148,7 +148,7 @@ def train_vae_cmd(dataset: str, out: str, checkpoints: str | None, **options: An
 @click.option("--seed", type=int, default=None, help="overrides train_policy.seed (one run per seed)")
 @click.option("--mode", default=None, help="overrides train_policy.mode: dapg | npg | bc")
 @click.option("--obs", default=None, help="overrides train_policy.obs: vision | state")
-@click.option("--out", default=None, help="run folder [data/runs/<task>/<encoder>]")
+@click.option("--out", default=None, help="run folder [data/runs/<task>/<encoder>/seed<seed>]")
 @_friendly_errors
 def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, demos_path: str | None,
                      features_path: str | None, seed: int | None, mode: str | None, obs: str | None,
@@ -168,7 +168,7 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, 
         demos = vision_demos(features_path or f"data/features/{task}/{encoder}.zarr", f"data/frames/{task}.h5",
                              cfg.proprio)
         enc = service_encoder(params_path, encoder, vae_model or f"data/vae/{task}/model.pt")
-    out = out or f"data/runs/{task}/{encoder}"
+    out = out or f"data/runs/{task}/{encoder}/seed{cfg.seed}"  # where the DVC stage puts it
     metrics = train_policy(task, cfg, demos, out, enc)
     from pipeline.timings import read_timings
 
@@ -209,10 +209,9 @@ def report(runs: str, evals: str, out: str) -> None:
     """Markdown report with figures from runs and evaluations."""
     from pathlib import Path
 
-    from pipeline.report.report import write_report
+    from pipeline.report.report import folder_runs, write_report
 
-    run_dirs = sorted(p for p in Path(runs).iterdir() if (p / "metrics.json").exists()) if Path(runs).is_dir() else []
-    click.echo(write_report(run_dirs, [Path(evals) / f"{r.name}.json" for r in run_dirs], Path(out)))
+    click.echo(write_report(folder_runs(Path(runs), Path(evals)), Path(out)))
 
 
 @main.group()

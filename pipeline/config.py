@@ -246,9 +246,32 @@ def _choice(key: str, value: str, valid: tuple[str, ...]) -> None:
         raise PipelineError(f"{key}: {value!r} is not one of {', '.join(valid)}")
 
 
+def load_matrix(params_path: str | os.PathLike) -> tuple[list[str], list[int]]:
+    """params.yaml's top-level `tasks` and `seeds`: the DVC matrices every stage runs over."""
+    from pipeline.tasks.spec import TASKS
+
+    params = _load_params(Path(params_path))
+    tasks, seeds = params.get("tasks", ["door"]), params.get("seeds", [0])
+    if not isinstance(tasks, list) or not tasks or any(t not in TASKS for t in tasks):
+        raise PipelineError(f"{params_path}: tasks must be a non-empty list of {', '.join(TASKS)}, got {brief(tasks)}")
+    if not isinstance(seeds, list) or not seeds or any(not isinstance(s, int) or isinstance(s, bool) for s in seeds):
+        raise PipelineError(f"{params_path}: seeds must be a non-empty list of integers, got {brief(seeds)}")
+    return tasks, seeds
+
+
 def load_section(params_path: str | os.PathLike, section: str, cls: type[T]) -> T:
     """Read one section of params.yaml into `cls`, refusing unknown keys (typos) and wrong types."""
     path = Path(params_path)
+    params = _load_params(path)
+    if section not in params:
+        raise PipelineError(f"{path}: no section {section!r}")
+    values = params[section] or {}
+    if not isinstance(values, dict):
+        raise PipelineError(f"{path}: section {section!r} is {brief(values)}, expected a mapping of keys")
+    return from_dict(cls, values, where=f"{path}: {section}")
+
+
+def _load_params(path: Path) -> dict:
     try:
         params = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}
     except (FileNotFoundError, IsADirectoryError):
@@ -257,12 +280,7 @@ def load_section(params_path: str | os.PathLike, section: str, cls: type[T]) -> 
         raise PipelineError(f"{path}: not valid YAML ({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})") from None
     if not isinstance(params, dict):
         raise PipelineError(f"{path}: expected a mapping of sections at the top, found {brief(params)}")
-    if section not in params:
-        raise PipelineError(f"{path}: no section {section!r}")
-    values = params[section] or {}
-    if not isinstance(values, dict):
-        raise PipelineError(f"{path}: section {section!r} is {brief(values)}, expected a mapping of keys")
-    return from_dict(cls, values, where=f"{path}: {section}")
+    return params
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -2,8 +2,8 @@
 never inside it. Every output DVC tracks (and so dvc.lock and git) is then byte-identical across two runs on the
 same kind of machine; the timings files are git-ignored and not declared in dvc.yaml (see README "Reproducible").
 
-    run folder  data/runs/door/resnet18/      -> data/runs/door/resnet18/timings.json
-    file        data/eval/door/resnet18.json  -> data/eval/door/resnet18.timings.json
+    run folder  data/runs/door/resnet18/seed0/      -> data/runs/door/resnet18/seed0/timings.json
+    file        data/eval/door/resnet18/seed0.json  -> data/eval/door/resnet18/seed0.timings.json
 """
 
 from __future__ import annotations

@@ -26,11 +26,14 @@ def _args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", default="", help="frames HDF5 (joints of each demo step); vision only")
     parser.add_argument("--features", default="", help="feature store of the demos; vision only")
     parser.add_argument("--vae-model", default="", help="trained VAE file, for --encoder vae")
+    parser.add_argument("--seed", type=int, default=None, help="policy seed [train_policy.seed] (the `seeds` matrix)")
     parser.add_argument("--out", required=True, help="run folder")
 
 
 def _run(args: argparse.Namespace) -> None:
     cfg = load_section(args.params, "train_policy", TrainPolicyConfig)
+    if args.seed is not None:
+        cfg = dataclasses.replace(cfg, seed=args.seed)
     if args.encoder == "state":  # the oracle, beside every vision encoder whatever train_policy.obs says
         cfg = dataclasses.replace(cfg, obs="state")
     if cfg.obs == "state":

@@ -64,13 +64,13 @@ def test_repro_makes_every_output(project):
     task = "door"
     for path in (f"data/demos/{task}.h5", f"data/frames/{task}.h5", f"data/vae/{task}/model.pt",
                  f"data/features/{task}/resnet18.zarr", f"data/features/{task}/vae.zarr",
-                 f"data/runs/{task}/resnet18/metrics.json", f"data/runs/{task}/vae/curves.csv",
-                 f"data/eval/{task}/vae.json", f"reports/{task}/report.md", f"reports/{task}/success.png",
-                 f"data/results/{task}.json", f"data/runs/{task}/state/policy.pt", f"data/eval/{task}/state.json",
-                 f"reports/timings/{task}/compute.png",
-                 f"data/runs/{task}/vae/timings.json", f"data/eval/{task}/vae.timings.json"):
+                 f"data/runs/{task}/resnet18/seed0/metrics.json", f"data/runs/{task}/vae/seed0/curves.csv",
+                 f"data/eval/{task}/vae/seed0.json", "reports/pipeline/report.md", "reports/pipeline/success.png",
+                 "data/results.json", f"data/runs/{task}/state/seed0/policy.pt", f"data/eval/{task}/state/seed0.json",
+                 "reports/timings/compute.png", f"data/runs/{task}/vae/seed0/timings.json",
+                 f"data/eval/{task}/vae/seed0.timings.json"):
         assert (project / path).exists(), path
-    metrics = json.loads((project / f"data/runs/{task}/resnet18/metrics.json").read_text())
+    metrics = json.loads((project / f"data/runs/{task}/resnet18/seed0/metrics.json").read_text())
     assert metrics["weights_source"] == "random:seed=0"
 
 
@@ -82,13 +82,13 @@ def test_second_repro_does_nothing(project):
 def test_a_rerun_from_scratch_reproduces_every_tracked_byte(project):
     """Issue 13's bar: on the same machine a fresh run leaves `git status` clean (dvc.lock, metrics, curves and the
     report are byte-identical; the seconds are in git-ignored timings files)."""
-    before = (project / "data/runs/door/vae/timings.json").read_text()
+    before = (project / "data/runs/door/vae/seed0/timings.json").read_text()
     shutil.rmtree(project / "data/vae_checkpoints")  # else train_vae and train_policy would resume, not recompute
-    for checkpoint in project.glob("data/runs/*/*/checkpoint.pt"):
+    for checkpoint in project.glob("data/runs/*/*/*/checkpoint.pt"):
         checkpoint.unlink()
     out = sh("dvc", "repro", "--force", cwd=project).stdout
     assert out.count("Running stage") == 13, out  # every stage computed again
-    assert (project / "data/runs/door/vae/timings.json").read_text() != before
+    assert (project / "data/runs/door/vae/seed0/timings.json").read_text() != before
     changed = sh("git", "status", "--porcelain", cwd=project).stdout
     assert changed == "", changed + sh("git", "diff", "--", "dvc.lock", cwd=project).stdout[:3000]
 
@@ -110,10 +110,19 @@ def _flatten(tree: dict, prefix: str = "") -> list[str]:
 
 
 def test_experiment_on_a_policy_param_reruns_only_training(project):
-    out = sh("dvc", "exp", "run", "-S", "train_policy.seed=1", "-n", "seed1", cwd=project).stdout
+    out = sh("dvc", "exp", "run", "-S", "train_policy.lam_0=0.02", "-n", "lam", cwd=project).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train_policy@resnet18", "train_policy@vae", "train_oracle", "evaluate@resnet18", "evaluate@vae",
-                   "evaluate_oracle", "report"}, out
+    assert ran == {"train_policy@door-resnet18-0", "train_policy@door-vae-0", "train_oracle@door-0",
+                   "evaluate@door-resnet18-0", "evaluate@door-vae-0", "evaluate_oracle@door-0", "report"}, out
+
+
+def test_a_second_seed_adds_only_its_runs(project):
+    """seeds=[0,1]: seed 0's runs are reused, seed 1's are trained and evaluated, and the report pools both."""
+    out = sh("dvc", "exp", "run", "-S", "seeds=[0,1]", "-n", "seed1", cwd=project).stdout
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"train_policy@door-resnet18-1", "train_policy@door-vae-1", "train_oracle@door-1",
+                   "evaluate@door-resnet18-1", "evaluate@door-vae-1", "evaluate_oracle@door-1", "report"}, out
+    assert json.loads((project / "data/results.json").read_text())["door"]["vae"]["episodes"] == 2
     shown = json.loads(sh("dvc", "exp", "show", "--json", cwd=project).stdout)
     text = json.dumps(shown)
     assert "seed1" in text and "success_rate" in text and "weights" in text

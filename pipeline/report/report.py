@@ -1,8 +1,11 @@
 """`rrl-pipe report`: a markdown report with PNG figures from run folders and evaluation files.
 
-Figures: success vs iteration per encoder (RRL Figures 3 and 5), compute seconds by part per encoder (Figure 4,
-left), success under each visual distractor (Figure 4, centre and right); and a provenance table of every run.
-Also the results file: per run, the handful of numbers people compare (what `dvc metrics show` prints).
+Runs are grouped by (task, name): the pipeline names a run by its encoder (`state` is the oracle) and gives one run
+per seed, so a group is one encoder's seeds on one task. Figures, one panel per task: success vs iteration per
+group, the mean over seeds with the spread across seeds shaded, or the 95% Wilson interval for a single seed (RRL
+Figures 3 and 5); success under each visual distractor, seeds pooled (Figure 4, centre and right); compute seconds
+by part per run (Figure 4, left). Tables: robustness per group, provenance per run. The results file holds per
+task and group the handful of numbers people compare (what `dvc metrics show` prints).
 
 Seconds depend on the machine, so with `timings_dir` the compute figure and table go there (git-ignored) and the
 report folder is byte-identical across reruns (README "Reproducible"); without it they go into the report.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,33 +23,52 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 from pipeline.atomic import atomic_output, check_output  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
-from pipeline.stats import format_rate, rate_interval  # noqa: E402
+from pipeline.stats import format_rate, rate_interval, wilson_interval  # noqa: E402
 from pipeline.timings import read_timings  # noqa: E402
 
 PARTS = ("bc_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
 
 
-def load_run(run_dir: Path, eval_file: Path | None) -> dict[str, Any]:
-    metrics_path = run_dir / "metrics.json"
+@dataclass(frozen=True)
+class RunFiles:
+    """Where one run's outputs are and what it is called in the report."""
+
+    run_dir: Path
+    eval_file: Path | None
+    name: str  # the group: the encoder in the pipeline, the folder name otherwise
+    run_id: str  # one row of the provenance table
+
+
+def load_run(files: RunFiles) -> dict[str, Any]:
+    metrics_path = files.run_dir / "metrics.json"
     if not metrics_path.exists():
-        raise PipelineError(f"{run_dir}: no metrics.json (is it a train_policy run folder?)")
-    run = {"name": run_dir.name, "metrics": json.loads(metrics_path.read_text()), "curve": [], "eval": None,
-           "seconds": read_timings(run_dir).get("seconds", {})}
-    with open(run_dir / "curves.csv") as f:
+        raise PipelineError(f"{files.run_dir}: no metrics.json (is it a train_policy run folder?)")
+    metrics = json.loads(metrics_path.read_text())
+    run = {"name": files.name, "id": files.run_id, "task": metrics.get("task", "?"), "metrics": metrics,
+           "curve": [], "eval": None, "seconds": read_timings(files.run_dir).get("seconds", {})}
+    with open(files.run_dir / "curves.csv") as f:
         run["curve"] = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    if eval_file is not None and eval_file.exists():
-        run["eval"] = json.loads(eval_file.read_text())
+    if files.eval_file is not None and files.eval_file.exists():
+        run["eval"] = json.loads(files.eval_file.read_text())
     return run
 
 
-def _label(run: dict) -> str:
-    m = run["metrics"]
-    source = m.get("weights_source", "")
-    tag = " (random init)" if source.startswith("random") else ""
-    return f"{run['name']}{tag}"
+def _groups(runs: list[dict]) -> dict[str, dict[str, list[dict]]]:
+    """task -> name -> runs (its seeds), in the order first seen."""
+    groups: dict[str, dict[str, list[dict]]] = {}
+    for run in runs:
+        groups.setdefault(run["task"], {}).setdefault(run["name"], []).append(run)
+    return groups
+
+
+def _label(name: str, runs: list[dict]) -> str:
+    tag = " (random init)" if str(runs[0]["metrics"].get("weights_source", "")).startswith("random") else ""
+    seeds = f", {len(runs)} seeds" if len(runs) > 1 else ""
+    return f"{name}{tag}{seeds}"
 
 
 def _conditions(runs: list[dict]) -> list[str]:
@@ -54,39 +77,65 @@ def _conditions(runs: list[dict]) -> list[str]:
     return ["plain"] + sorted(names - {"plain"})
 
 
-def _band(ax, xs: list[float], rates: list[float], n: int | None, color: str) -> None:
-    """Shade the 95% Wilson interval of each rate measured on n episodes (nothing when n is unknown)."""
-    if not n:
-        return
-    points = [(x, *rate_interval(r, n)) for x, r in zip(xs, rates) if r == r]
-    if points:
-        x, low, high = zip(*points)
-        ax.fill_between(x, low, high, color=color, alpha=0.15, linewidth=0)
+def _pooled(runs: list[dict], condition: str) -> tuple[float, int] | None:
+    """(success rate, episodes) of one condition over every seed's evaluation, or None if none has it."""
+    cells = [r["eval"]["conditions"][condition] for r in runs if r["eval"] and condition in r["eval"]["conditions"]]
+    if not cells:
+        return None
+    n = sum(int(c["episodes"]) for c in cells)
+    successes = sum(round(c["success_rate"] * c["episodes"]) for c in cells)
+    return successes / n, n
+
+
+def _curve(runs: list[dict], key: str) -> tuple[list[float], np.ndarray]:
+    """Iterations every seed reached, and the key's values there: one row per seed."""
+    length = min(len(r["curve"]) for r in runs)
+    xs = [r["iteration"] for r in runs[0]["curve"][:length]]
+    return xs, np.array([[row.get(key, float("nan")) for row in r["curve"][:length]] for r in runs])
+
+
+def _plot_group(ax, runs: list[dict], key: str, n_key: str, label: str, color: str | None, style: str) -> str | None:
+    xs, values = _curve(runs, key)
+    if not xs or np.isnan(values).all():
+        return None
+    mean = np.nanmean(values, axis=0)
+    line, = ax.plot(xs, mean, linestyle=style, marker="o" if style == "-" else None, markersize=3, color=color,
+                    label=label)
+    if len(runs) > 1:  # the spread across seeds
+        ax.fill_between(xs, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=line.get_color(), alpha=0.15,
+                        linewidth=0)
+    elif runs[0]["metrics"].get(n_key):  # one seed: the 95% Wilson interval of each rate
+        low, high = zip(*(rate_interval(r, runs[0]["metrics"][n_key]) if r == r else (r, r) for r in mean))
+        ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
+    return line.get_color()
+
+
+def _panels(n: int, width: float = 5.5):
+    fig, axes = plt.subplots(1, n, figsize=(width * n, 4), squeeze=False)
+    return fig, list(axes[0])
 
 
 def plot_success(runs: list[dict], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for run in runs:
-        xs = [r["iteration"] for r in run["curve"]]
-        ys = [r["success_rate"] for r in run["curve"]]
-        line, = ax.plot(xs, ys, marker="o", markersize=3, label=f"{_label(run)}: sampled")
-        _band(ax, xs, ys, run["metrics"].get("episodes_per_iteration"), line.get_color())
-        evals = [r.get("eval_success_rate", float("nan")) for r in run["curve"]]
-        if any(e == e for e in evals):  # NaN != NaN: the run evaluated after some iteration
-            ax.plot(xs, evals, linestyle="--", color=line.get_color(), label=f"{_label(run)}: mean action")
-            _band(ax, xs, evals, run["metrics"].get("eval_episodes"), line.get_color())
-    ax.set(xlabel="DAPG iteration", ylabel="success rate (shaded: 95% Wilson interval)", ylim=(-0.05, 1.05),
-           title="Success vs iteration (RRL Fig. 3/5)")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    groups = _groups(runs)
+    fig, axes = _panels(len(groups))
+    for ax, (task, by_name) in zip(axes, groups.items()):
+        for name, members in by_name.items():
+            label = _label(name, members)
+            color = _plot_group(ax, members, "success_rate", "episodes_per_iteration", f"{label}: sampled", None, "-")
+            _plot_group(ax, members, "eval_success_rate", "eval_episodes", f"{label}: mean action", color, "--")
+        ax.set(xlabel="DAPG iteration", ylabel="success rate", ylim=(-0.05, 1.05), title=task)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Success vs iteration (RRL Fig. 3/5; shaded: spread across seeds, or 95% Wilson for one seed)",
+                 fontsize=9)
     _save(fig, path)
 
 
 def plot_compute(runs: list[dict], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(runs)), 4))
     bottoms = [0.0] * len(runs)
-    names = [_label(r) for r in runs]
+    names = [run["id"] for run in runs]
     for part in PARTS:
         values = [float(r["seconds"].get(part, 0.0)) for r in runs]
         ax.bar(names, values, bottom=bottoms, label=part.removesuffix("_s"))
@@ -98,32 +147,27 @@ def plot_compute(runs: list[dict], path: Path) -> None:
 
 
 def plot_robustness(runs: list[dict], path: Path) -> None:
-    evaluated = [r for r in runs if r["eval"]]
-    if not evaluated:
+    groups = {task: {n: m for n, m in by_name.items() if any(r["eval"] for r in m)}
+              for task, by_name in _groups(runs).items()}
+    groups = {task: by_name for task, by_name in groups.items() if by_name}
+    if not groups:
         return
-    conditions = _conditions(evaluated)
-    width = 0.8 / len(evaluated)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, run in enumerate(evaluated):
-        cells = [run["eval"]["conditions"].get(c, {}) for c in conditions]
-        values = [cell.get("success_rate", float("nan")) for cell in cells]
-        intervals = [_interval(cell) for cell in cells]
-        errors = [[v - lo for v, (lo, _) in zip(values, intervals)], [hi - v for v, (_, hi) in zip(values, intervals)]]
-        ax.bar([j + i * width for j in range(len(conditions))], values, width, yerr=errors, capsize=3,
-               label=_label(run))
-    ax.set_xticks([j + width * (len(evaluated) - 1) / 2 for j in range(len(conditions))], conditions, rotation=15)
-    ax.set(ylabel="success rate (deterministic episodes; 95% Wilson)", ylim=(0, 1.05),
-           title="Robustness to distractors (RRL Fig. 4)")
-    ax.legend(fontsize=8)
+    fig, axes = _panels(len(groups), width=7)
+    for ax, (task, by_name) in zip(axes, groups.items()):
+        conditions = _conditions([r for members in by_name.values() for r in members])
+        width = 0.8 / len(by_name)
+        for i, (name, members) in enumerate(by_name.items()):
+            cells = [_pooled(members, c) for c in conditions]
+            values = [cell[0] if cell else float("nan") for cell in cells]
+            intervals = [rate_interval(*cell) if cell else (float("nan"),) * 2 for cell in cells]
+            errors = [[v - lo for v, (lo, _) in zip(values, intervals)], [hi - v for v, (_, hi) in zip(values, intervals)]]
+            ax.bar([j + i * width for j in range(len(conditions))], values, width, yerr=errors, capsize=3,
+                   label=_label(name, members))
+        ax.set_xticks([j + width * (len(by_name) - 1) / 2 for j in range(len(conditions))], conditions, rotation=15)
+        ax.set(ylabel="success rate (mean action; 95% Wilson)", ylim=(0, 1.05), title=task)
+        ax.legend(fontsize=8)
+    fig.suptitle("Robustness to distractors (RRL Fig. 4), seeds pooled", fontsize=9)
     _save(fig, path)
-
-
-def _interval(cell: dict) -> tuple[float, float]:
-    """A condition's 95% interval as `evaluate` wrote it, else from its rate and episodes (older files)."""
-    if "success_interval" in cell:
-        return tuple(cell["success_interval"])
-    rate = cell.get("success_rate", float("nan"))
-    return rate_interval(rate, cell["episodes"]) if cell.get("episodes") and rate == rate else (rate, rate)
 
 
 def _save(fig, path: Path) -> None:
@@ -145,7 +189,7 @@ def provenance_table(runs: list[dict]) -> str:
         ev = run["eval"]["conditions"]["plain"] if run["eval"] else {}
         sampled = format_rate(m.get("success_rate"), m.get("episodes_per_iteration"))
         mean_action = format_rate(m.get("eval_success_rate"), m.get("eval_episodes"))
-        lines.append(f"| {run['name']} | {m.get('encoder')} | {m.get('layer') or '-'} | {m.get('weights_source')} | "
+        lines.append(f"| {run['id']} | {m.get('encoder')} | {m.get('layer') or '-'} | {m.get('weights_source')} | "
                      f"`{str(m.get('weights_sha256', ''))[:12]}` | {m.get('precision') or '-'} | "
                      f"{m.get('render_quality') or '-'} {m.get('image_size') or ''} | {m.get('obs')} | {m.get('mode')} | "
                      f"{m.get('seed')} | {sampled} | {mean_action} | "
@@ -158,46 +202,52 @@ def compute_table(runs: list[dict]) -> str:
              "| --- |" + " --- |" * (len(PARTS) + 1)]
     for run in runs:
         secs = run["seconds"]
-        lines.append(f"| {run['name']} | " + " | ".join(f"{secs.get(p, 0.0):.1f}" for p in PARTS) +
+        lines.append(f"| {run['id']} | " + " | ".join(f"{secs.get(p, 0.0):.1f}" for p in PARTS) +
                      f" | {sum(secs.get(p, 0.0) for p in PARTS):.1f} |")
     return "\n".join(lines)
 
 
 def robustness_table(runs: list[dict]) -> str:
+    """One row per task and group, seeds pooled: every condition's rate, 95% Wilson interval and episodes."""
     conditions = _conditions(runs)
-    rows = ["| run | " + " | ".join(conditions) + " |", "| --- |" + " --- |" * len(conditions)]
-    for run in runs:
-        if run["eval"]:
-            cells = [run["eval"]["conditions"].get(c, {}) for c in conditions]
-            rows.append(f"| {run['name']} | " + " | ".join(format_rate(cell.get("success_rate"), cell.get("episodes"))
-                                                           for cell in cells) + " |")
+    rows = ["| task | run | " + " | ".join(conditions) + " |", "| --- | --- |" + " --- |" * len(conditions)]
+    for task, by_name in _groups(runs).items():
+        for name, members in by_name.items():
+            if any(r["eval"] for r in members):
+                cells = [_pooled(members, c) for c in conditions]
+                rows.append(f"| {task} | {_label(name, members)} | " +
+                            " | ".join(format_rate(*cell) if cell else "-" for cell in cells) + " |")
     return "\n".join(rows)
 
 
-def results(runs: list[dict]) -> dict[str, dict[str, Any]]:
-    """Per run: `evaluate`'s plain success with its 95% Wilson interval and episode count, its mean return, the
-    mean success over the distractor conditions, and the weights the features came from. Few keys on purpose:
-    `dvc metrics show` and `dvc exp show` print one column per key and run (README "Comparing experiments")."""
-    out: dict[str, dict[str, Any]] = {}
-    for run in runs:
-        if not run["eval"]:
-            continue
-        conditions = run["eval"]["conditions"]
-        plain = conditions["plain"]
-        low, high = _interval(plain)
-        distractors = [c["success_rate"] for name, c in conditions.items() if name != "plain"]
-        out[run["name"]] = {
-            "success_rate": plain["success_rate"], "success_low": round(low, 4), "success_high": round(high, 4),
-            "episodes": plain["episodes"], "return_mean": round(plain["return_mean"], 3),
-            **({"distractor_success_rate": round(sum(distractors) / len(distractors), 4)} if distractors else {}),
-            "weights": run["metrics"].get("weights_source", "none")}
+def results(runs: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per task and group (seeds pooled): `evaluate`'s plain success with its 95% Wilson interval and episode
+    count, the mean return, the mean success over the distractor conditions, and the weights the features came
+    from. Few keys on purpose: `dvc metrics show` and `dvc exp show` print one column per key, task and group
+    (README "Comparing experiments")."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for task, by_name in _groups(runs).items():
+        for name, members in by_name.items():
+            evaluated = [r for r in members if r["eval"]]
+            if not evaluated:
+                continue
+            rate, n = _pooled(evaluated, "plain")
+            low, high = wilson_interval(round(rate * n), n)
+            distractors = [c for c in _conditions(evaluated) if c != "plain"]
+            rates = [cell[0] for cell in (_pooled(evaluated, c) for c in distractors) if cell]
+            returns = [r["eval"]["conditions"]["plain"]["return_mean"] for r in evaluated]
+            out.setdefault(task, {})[name] = {
+                "success_rate": round(rate, 4), "success_low": round(low, 4), "success_high": round(high, 4),
+                "episodes": n, "return_mean": round(float(np.mean(returns)), 3),
+                **({"distractor_success_rate": round(float(np.mean(rates)), 4)} if rates else {}),
+                "weights": members[0]["metrics"].get("weights_source", "none")}
     return out
 
 
-def write_report(run_dirs: list[Path], eval_files: list[Path | None], out_dir: Path,
-                 timings_dir: Path | None = None, results_file: Path | None = None) -> Path:
-    check_output(out_dir, "dir", [*run_dirs, *eval_files])
-    runs = [load_run(Path(r), Path(e) if e else None) for r, e in zip(run_dirs, eval_files)]
+def write_report(files: list[RunFiles], out_dir: Path, timings_dir: Path | None = None,
+                 results_file: Path | None = None) -> Path:
+    check_output(out_dir, "dir", [*(f.run_dir for f in files), *(f.eval_file for f in files)])
+    runs = [load_run(f) for f in files]
     if not runs:
         raise PipelineError("report: no runs given")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -210,14 +260,15 @@ def write_report(run_dirs: list[Path], eval_files: list[Path | None], out_dir: P
         timings_dir.mkdir(parents=True, exist_ok=True)
         plot_compute(runs, timings_dir / "compute.png")
         with atomic_output(timings_dir / "compute.md") as tmp:
-            tmp.write_text(f"# Compute by part, task {runs[0]['metrics'].get('task')}\n\n" + compute)
+            tmp.write_text("# Compute by part\n\n" + compute)
         compute = (f"## Compute by part\n\nSeconds depend on the machine: they are in `{timings_dir}/compute.md` "
                    "(not tracked by git or DVC).\n")
     robustness = ""
     if any(r["eval"] for r in runs):
-        robustness = ("\n## Robustness (deterministic evaluation)\n\n![robustness](robustness.png)\n\n" +
-                      robustness_table(runs) + "\n")
-    text = (f"# rrl-pipe report\n\n{len(runs)} run(s), task {runs[0]['metrics'].get('task')}.\n\n"
+        robustness = ("\n## Robustness (deterministic evaluation, seeds pooled)\n\n![robustness](robustness.png)\n\n"
+                      + robustness_table(runs) + "\n")
+    tasks = ", ".join(_groups(runs))
+    text = (f"# rrl-pipe report\n\n{len(runs)} run(s), task(s) {tasks}.\n\n"
             "## Success vs iteration\n\n![success](success.png)\n\n" + compute + robustness +
             "\n## Provenance\n\n" + provenance_table(runs) + "\n")
     with atomic_output(out_dir / "report.md") as tmp:
@@ -227,3 +278,23 @@ def write_report(run_dirs: list[Path], eval_files: list[Path | None], out_dir: P
         with atomic_output(results_file) as tmp:
             tmp.write_text(json.dumps(results(runs), indent=2, sort_keys=True, allow_nan=False) + "\n")
     return out_dir / "report.md"
+
+
+def folder_runs(runs_dir: Path, evals_dir: Path) -> list[RunFiles]:
+    """Every run folder under runs_dir (`rrl-pipe report`, scripts/validate.sh), with its evaluation file at the
+    same relative path in evals_dir plus `.json`. A run's group is its first folder below runs_dir: the
+    pipeline's data/runs/<task> holds <encoder>/seed<k>/, a validation folder holds one run per folder."""
+    dirs = sorted(p.parent for p in runs_dir.rglob("metrics.json")) if runs_dir.is_dir() else []
+    files = []
+    for d in dirs:
+        rel = d.relative_to(runs_dir)
+        files.append(RunFiles(d, evals_dir / rel.parent / f"{rel.name}.json", rel.parts[0], str(rel)))
+    return files
+
+
+def pipeline_runs(runs_dir: Path, evals_dir: Path, tasks: list[str], names: list[str], seeds: list[int]) -> list[RunFiles]:
+    """The runs the DVC pipeline made for these tasks, encoders (and `state`) and seeds: runs_dir/<task>/<name>/
+    seed<k>/ with evals_dir/<task>/<name>/seed<k>.json. Runs of tasks or seeds no longer in params are left out."""
+    return [RunFiles(runs_dir / task / name / f"seed{seed}", evals_dir / task / name / f"seed{seed}.json", name,
+                     f"{task}/{name}/seed{seed}")
+            for task in tasks for name in names for seed in seeds]

@@ -38,7 +38,11 @@ def available_experts() -> list[str]:
 def make_expert(task: str, model: mujoco.MjModel, noise_std: float = 0.0) -> Policy:
     """The scripted expert of `task`, optionally with Gaussian action noise (the VAE dataset's 'noisy' parts)."""
     if task not in available_experts():
-        raise PipelineError(f"no scripted expert for task {task!r}; experts exist for: {', '.join(available_experts())}")
+        hint = (" (pen's demos come from a file: make_demos.source hand_dapg_human with make_demos.path the DAPG "
+                "project's pen-v0_demos.pickle, or minari with a D4RL pen dataset folder; see README)"
+                if task == "pen" else "")
+        raise PipelineError(f"no scripted expert for task {task!r}; experts exist for: "
+                            f"{', '.join(available_experts())}{hint}")
     module, cls = _EXPERTS[task].split(":")
     expert = getattr(importlib.import_module(module), cls)(model)
     return NoisyPolicy(expert, noise_std) if noise_std > 0 else expert
