@@ -259,16 +259,26 @@ def load_matrix(params_path: str | os.PathLike) -> tuple[list[str], list[int]]:
     return tasks, seeds
 
 
-def load_section(params_path: str | os.PathLike, section: str, cls: type[T]) -> T:
-    """Read one section of params.yaml into `cls`, refusing unknown keys (typos) and wrong types."""
+def load_section(params_path: str | os.PathLike, section: str, cls: type[T], overrides: str | None = None) -> T:
+    """Read one section of params.yaml into `cls`, refusing unknown keys (typos) and wrong types. With
+    `overrides`, that section's keys (if it is there) replace the section's: `train_oracle` over `train_policy`."""
     path = Path(params_path)
     params = _load_params(path)
     if section not in params:
         raise PipelineError(f"{path}: no section {section!r}")
+    values = dict(_mapping(path, params, section))
+    if overrides and overrides in params:
+        replaced = _mapping(path, params, overrides)
+        _check_keys(cls, replaced, f"{path}: {overrides}")
+        values.update(replaced)
+    return from_dict(cls, values, where=f"{path}: {section}")
+
+
+def _mapping(path: Path, params: dict, section: str) -> dict:
     values = params[section] or {}
     if not isinstance(values, dict):
         raise PipelineError(f"{path}: section {section!r} is {brief(values)}, expected a mapping of keys")
-    return from_dict(cls, values, where=f"{path}: {section}")
+    return values
 
 
 def _load_params(path: Path) -> dict:
@@ -301,17 +311,21 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def from_dict(cls: type[T], values: dict[str, Any], where: str) -> T:
     """Build a config dataclass from a mapping with a one-line error for each kind of mistake."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    for key in values:
-        if key not in fields:
-            hint = difflib.get_close_matches(key, fields, n=1)
-            suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(fields)}"
-            raise PipelineError(f"{where}.{key} is not a known key{suggestion}")
+    _check_keys(cls, values, where)
     hints = typing.get_type_hints(cls)
     for key, value in values.items():
         if not _type_ok(value, hints[key]):
             raise PipelineError(f"{where}.{key}: {brief(value)} is not of type {_type_name(hints[key])}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def _check_keys(cls: type, values: dict[str, Any], where: str) -> None:
+    fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    for key in values:
+        if key not in fields:
+            hint = difflib.get_close_matches(key, fields, n=1)
+            suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(fields)}"
+            raise PipelineError(f"{where}.{key} is not a known key{suggestion}")
 
 
 def _type_ok(value: Any, hint: Any) -> bool:

@@ -31,10 +31,12 @@ def _args(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    cfg = load_section(args.params, "train_policy", TrainPolicyConfig)
+    oracle = args.encoder == "state"  # beside every vision encoder, whatever train_policy.obs says
+    # the oracle is cheap (no rendering, no encoding): params `train_oracle` gives it a longer schedule
+    cfg = load_section(args.params, "train_policy", TrainPolicyConfig, overrides="train_oracle" if oracle else None)
     if args.seed is not None:
         cfg = dataclasses.replace(cfg, seed=args.seed)
-    if args.encoder == "state":  # the oracle, beside every vision encoder whatever train_policy.obs says
+    if oracle:
         cfg = dataclasses.replace(cfg, obs="state")
     if cfg.obs == "state":
         demos, encoder = state_demos(args.demos), None

@@ -52,3 +52,16 @@ def test_malformed_params_are_one_line(tmp_path, text, message):
     with pytest.raises(PipelineError) as info:
         load_section(_params(tmp_path, text), "make_demos", MakeDemosConfig)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_an_override_section_replaces_keys_and_names_its_own_typos(tmp_path):
+    from pipeline.config import TrainPolicyConfig
+
+    path = tmp_path / "params.yaml"
+    path.write_text("train_policy: {iterations: 3, episodes: 6}\ntrain_oracle: {iterations: 30}\n")
+    cfg = load_section(path, "train_policy", TrainPolicyConfig, overrides="train_oracle")
+    assert (cfg.iterations, cfg.episodes) == (30, 6)
+    assert load_section(path, "train_policy", TrainPolicyConfig).iterations == 3
+    path.write_text("train_policy: {iterations: 3}\ntrain_oracle: {iteratons: 30}\n")
+    with pytest.raises(PipelineError, match=r"train_oracle\.iteratons is not a known key; did you mean 'iterations'"):
+        load_section(path, "train_policy", TrainPolicyConfig, overrides="train_oracle")

@@ -23,6 +23,7 @@ TINY = {
     "encode": {"weights": "random", "batch_size": 32},
     "train_policy": {"iterations": 1, "episodes": 2, "horizon": 8, "workers": 0, "hidden": [16, 16],
                      "vf_hidden": [16, 16], "bc_epochs": 1},
+    "train_oracle": {"iterations": 1, "episodes": 2, "eval_episodes": 1},
     "evaluate": {"episodes": 1, "horizon": 8, "workers": 0, "distractors": ["extra_object"]},
 }
 
