@@ -127,7 +127,7 @@ def plot_success(runs: list[dict], path: Path) -> None:
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Success vs iteration (RRL Fig. 3/5; shaded: spread across seeds, or 95% Wilson for one seed)",
+    fig.suptitle("Success vs iteration (RRL Fig. 3/5)\nshaded: spread across seeds, or 95% Wilson for one seed",
                  fontsize=9)
     _save(fig, path)
 
