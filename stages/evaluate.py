@@ -1,5 +1,5 @@
-"""DVC stages `evaluate` (a matrix over train_policy.encoders) and `evaluate_oracle` (`--encoder state`):
-policy -> data/eval/<task>/<encoder>.json."""
+"""DVC stages `evaluate` (a matrix over tasks, encoders, seeds) and `evaluate_oracle` (`--encoder state`):
+policy -> data/eval/<task>/<encoder>/seed<k>.json."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 
 from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section
 from pipeline.rl.evaluate import evaluate_policy
+from pipeline.rl.policy import GaussianMLPPolicy
 from stages._common import stage_main
 from stages.train_policy import service_encoder
 
@@ -23,8 +24,9 @@ def _run(args: argparse.Namespace) -> None:
     cfg = load_section(args.params, "evaluate", EvaluateConfig)
     train = load_section(args.params, "train_policy", TrainPolicyConfig)
     render = load_section(args.params, "render_demos", RenderDemosConfig)
-    state = args.encoder == "state" or train.obs == "state"
-    encoder = None if state else service_encoder(args.params, args.encoder, args.vae_model)
+    # what the policy itself was trained on decides (the oracle is a state policy whatever train_policy.obs says)
+    vision = GaussianMLPPolicy.load(args.policy).obs_layout.get("obs") == "vision"
+    encoder = service_encoder(args.params, args.encoder, args.vae_model) if vision else None
     metrics = evaluate_policy(args.policy, cfg, args.out, train.reward_mode, encoder, render.size, render.quality,
                               train.success_rule)
     print(f"{args.out}: {json.dumps({c: r['success_rate'] for c, r in metrics['conditions'].items()})}")

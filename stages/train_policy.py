@@ -1,5 +1,6 @@
-"""DVC stages `train_policy` (a matrix over train_policy.encoders): demos/features -> data/runs/<task>/<encoder>/,
-and `train_oracle` (`--encoder state`: the simulator state instead of features) -> data/runs/<task>/state/."""
+"""DVC stages `train_policy` (a matrix over tasks, encoders, seeds): demos/features ->
+data/runs/<task>/<encoder>/seed<k>/, and `train_oracle` (`--encoder state`: the simulator state instead of
+features) -> data/runs/<task>/state/seed<k>/."""
 
 from __future__ import annotations
 
@@ -34,10 +35,8 @@ def _run(args: argparse.Namespace) -> None:
     oracle = args.encoder == "state"  # beside every vision encoder, whatever train_policy.obs says
     # the oracle is cheap (no rendering, no encoding): params `train_oracle` gives it a longer schedule
     cfg = load_section(args.params, "train_policy", TrainPolicyConfig, overrides="train_oracle" if oracle else None)
-    if args.seed is not None:
-        cfg = dataclasses.replace(cfg, seed=args.seed)
-    if oracle:
-        cfg = dataclasses.replace(cfg, obs="state")
+    overrides = {k: v for k, v in {"seed": args.seed, "obs": "state" if oracle else None}.items() if v is not None}
+    cfg = dataclasses.replace(cfg, **overrides)  # re-validated by the config's __post_init__
     if cfg.obs == "state":
         demos, encoder = state_demos(args.demos), None
     else:

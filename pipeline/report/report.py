@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from pipeline.atomic import atomic_output, check_output  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
-from pipeline.stats import format_rate, rate_interval, wilson_interval  # noqa: E402
+from pipeline.stats import format_rate, rate_interval  # noqa: E402
 from pipeline.timings import read_timings  # noqa: E402
 
 PARTS = ("bc_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
@@ -232,7 +232,7 @@ def results(runs: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
             if not evaluated:
                 continue
             rate, n = _pooled(evaluated, "plain")
-            low, high = wilson_interval(round(rate * n), n)
+            low, high = rate_interval(rate, n)
             distractors = [c for c in _conditions(evaluated) if c != "plain"]
             rates = [cell[0] for cell in (_pooled(evaluated, c) for c in distractors) if cell]
             returns = [r["eval"]["conditions"]["plain"]["return_mean"] for r in evaluated]
