@@ -154,10 +154,9 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, 
                      features_path: str | None, seed: int | None, mode: str | None, obs: str | None,
                      out: str | None) -> None:
     """BC + DAPG (or NPG, BC) on cached features or state."""
-    from pipeline.config import TrainPolicyConfig, load_section
+    from pipeline.config import TrainPolicyConfig, load_section, service_encoder
     from pipeline.rl.demo_data import state_demos, vision_demos
     from pipeline.rl.train import train_policy
-    from stages.train_policy import service_encoder
 
     cfg = load_section(params_path, "train_policy", TrainPolicyConfig)
     overrides = {k: v for k, v in {"seed": seed, "mode": mode, "obs": obs}.items() if v is not None}
@@ -185,10 +184,9 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, 
 @_friendly_errors
 def evaluate(policy: str, encoder: str, params_path: str, vae_model: str, out: str) -> None:
     """Deterministic episodes, plain and with distractors."""
-    from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section
+    from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section, service_encoder
     from pipeline.rl.evaluate import evaluate_policy
     from pipeline.rl.policy import GaussianMLPPolicy
-    from stages.train_policy import service_encoder
 
     train = load_section(params_path, "train_policy", TrainPolicyConfig)
     # what the policy itself was trained on decides (train-policy --obs may have overridden the params)
@@ -201,9 +199,9 @@ def evaluate(policy: str, encoder: str, params_path: str, vae_model: str, out: s
 
 
 @main.command()
-@click.option("--runs", default="data/runs/door", type=click.Path(file_okay=False), help="folder of run folders")
-@click.option("--evals", default="data/eval/door", type=click.Path(file_okay=False), help="folder of evaluation files")
-@click.option("--out", default="reports/door", type=click.Path(file_okay=False), help="report folder")
+@click.option("--runs", default="data/runs", type=click.Path(file_okay=False), help="folder of run folders (searched below)")
+@click.option("--evals", default="data/eval", type=click.Path(file_okay=False), help="folder of evaluation files")
+@click.option("--out", default="reports/latest", type=click.Path(file_okay=False), help="report folder")
 @_friendly_errors
 def report(runs: str, evals: str, out: str) -> None:
     """Markdown report with figures from runs and evaluations."""

@@ -26,3 +26,9 @@ def exception_line(exc: BaseException, limit: int = 100) -> str:
     """`Type: first line of the message`, cut at `limit` characters (library messages run to several lines)."""
     text = (str(exc).splitlines() or [""])[0]
     return f"{exc.__class__.__name__}: {text[:limit]}" if text else exc.__class__.__name__
+
+
+def check_choice(key: str, value: str, valid: tuple[str, ...]) -> None:
+    """A config value that must be one of a few names: the one-line error lists them."""
+    if value not in valid:
+        raise PipelineError(f"{key}: {value!r} is not one of {', '.join(valid)}")

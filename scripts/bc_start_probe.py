@@ -20,7 +20,7 @@ import argparse
 import numpy as np
 import torch
 
-from pipeline.config import TrainPolicyConfig
+from pipeline.rl.config import TrainPolicyConfig
 from pipeline.demos.reconstruct import env_state_from_source
 from pipeline.demos.safe_pickle import safe_load
 from pipeline.rl.demo_data import state_demos

@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section
+from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section, service_encoder
 from pipeline.rl.evaluate import evaluate_policy
 from pipeline.rl.policy import GaussianMLPPolicy
 from stages._common import stage_main
-from stages.train_policy import service_encoder
 
 
 def _args(parser: argparse.ArgumentParser) -> None:

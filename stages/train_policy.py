@@ -8,16 +8,10 @@ import argparse
 import dataclasses
 import json
 
-from pipeline.config import EncodeConfig, TrainPolicyConfig, load_section
-from pipeline.encoders.encoder import EncoderConfig
+from pipeline.config import TrainPolicyConfig, load_section, service_encoder
 from pipeline.rl.demo_data import state_demos, vision_demos
 from pipeline.rl.train import train_policy
 from stages._common import stage_main
-
-
-def service_encoder(params: str, encoder: str, vae_model: str) -> EncoderConfig:
-    """The encoder the rollout service runs: exactly what the encode stage cached (params `encode`)."""
-    return load_section(params, "encode", EncodeConfig).encoder_config(encoder, vae_model if encoder == "vae" else "")
 
 
 def _args(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ from torchvision.models import get_model
 
 from pipeline.bench.common import median_of, table
 from pipeline.cache.encode import encode_frames
-from pipeline.config import RenderDemosConfig
+from pipeline.render.config import RenderDemosConfig
 from pipeline.encoders.encoder import PRECISIONS, Encoder, EncoderConfig, resolve_device, resolve_precision
 from pipeline.errors import PipelineError
 from pipeline.render.frames_store import FramesFile

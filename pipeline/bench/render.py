@@ -16,7 +16,7 @@ import mujoco
 import numpy as np
 
 from pipeline.bench.common import median_of, table
-from pipeline.config import RenderDemosConfig
+from pipeline.render.config import RenderDemosConfig
 from pipeline.demos.rollout import RandomPolicy, rollout
 from pipeline.demos.store import write_demos
 from pipeline.procs import die_with_parent

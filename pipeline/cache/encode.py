@@ -6,13 +6,11 @@ dataset size. Interrupted runs resume at the last complete shard; a complete sto
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,39 +20,12 @@ from tqdm import tqdm
 from pipeline.atomic import check_output
 from pipeline.cache.store import FeatureStoreWriter, StoreLayout, is_complete, store_key
 from pipeline.encoders.encoder import Encoder, EncoderConfig
-from pipeline.errors import PipelineError
 from pipeline.checksum import file_sha256
+from pipeline.errors import PipelineError
+from pipeline.prefetch import background
 from pipeline.render.frames_store import FramesFile
 
-T = TypeVar("T")
 STORE_DTYPES = ("float32", "float16")
-
-
-def background(items: Iterable[T], depth: int = 3) -> Iterator[T]:
-    """Run a producer in a thread, `depth` items ahead; its exceptions surface in the consumer."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                q.put(item)
-            q.put(done)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            q.put(exc)
-
-    thread = threading.Thread(target=produce, daemon=True)
-    thread.start()
-    try:
-        while (item := q.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
 
 
 def read_batches(frames: FramesFile, start_row: int, batch_rows: int) -> Iterator[np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from tqdm import tqdm
 
 from pipeline.atomic import check_output
 from pipeline.checksum import file_sha256
-from pipeline.config import MakeDemosConfig, config_dict
+from pipeline.demos.config import MakeDemosConfig
 from pipeline.demos.episode import Episode
 from pipeline.demos.rollout import Policy, rollout
 from pipeline.demos.store import write_demos
@@ -58,7 +59,7 @@ def make_demos(cfg: MakeDemosConfig, out: str | Path, progress: bool = True) -> 
     start = time.perf_counter()
     episodes = collect(cfg, progress=progress)
     seconds = time.perf_counter() - start
-    attrs = {f"config.{k}": v for k, v in config_dict(cfg).items() if k != "path"}
+    attrs = {f"config.{k}": v for k, v in dataclasses.asdict(cfg).items() if k != "path"}
     if cfg.path:
         # provenance without absolute paths: the file name and its content hash
         attrs["source_file"] = Path(cfg.path).name

@@ -113,10 +113,8 @@ class _ShuffleNetTrunk(nn.Module):
 
 
 def build_trunk(spec: EncoderSpec, weights: ResolvedWeights, layer: str) -> nn.Module:
-    if spec.family == "vae":
-        from pipeline.vae.model import load_vae_encoder  # the trained baseline: its own file format
-
-        return load_vae_encoder(weights)
+    if spec.build_trunk is not None:  # a plug-in (trained here): its own module from its own file format
+        return spec.build_trunk(weights, layer)
     net = get_model(spec.name, weights=None)
     try:
         net.load_state_dict(weights.state_dict)
@@ -140,18 +138,16 @@ class Encoder:
         self.dim = self.spec.feature_dim(self.layer)
         self.device = resolve_device(config.device)
         self.precision = resolve_precision(config.precision, self.device)
-        if self.spec.family == "vae" and config.weights in ("imagenet", "random", "auto"):
-            raise PipelineError("model vae needs --weights PATH: the model file written by train_vae")
+        if self.spec.trained_here and config.weights in ("imagenet", "random", "auto"):
+            raise PipelineError(f"model {self.spec.name} needs --weights PATH: {self.spec.weights_hint}")
         self.weights = self._resolve_weights()
         self.preprocess = PREPROCESSORS[self.spec.preprocessing]
         self.module = build_trunk(self.spec, self.weights, self.layer).eval().requires_grad_(False)
         self.module = self.module.to(self.device, memory_format=torch.channels_last)
 
     def _resolve_weights(self) -> ResolvedWeights:
-        if self.spec.family == "vae":
-            from pipeline.vae.model import resolve_vae_weights
-
-            return resolve_vae_weights(self.config.weights, self.config.weights_sha256)
+        if self.spec.load_weights is not None:
+            return self.spec.load_weights(self.config.weights, self.config.weights_sha256)
         return resolve_weights(self.spec.name, self.config.weights, self.config.weights_sha256)
 
     def key(self) -> dict[str, str]:

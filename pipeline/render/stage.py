@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.atomic import atomic_output, check_output
-from pipeline.config import RenderDemosConfig
+from pipeline.render.config import RenderDemosConfig
 from pipeline.demos.store import read_demos
 from pipeline.checksum import file_sha256
 from pipeline.render.frames_store import FramesWriter

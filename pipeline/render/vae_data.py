@@ -6,6 +6,7 @@ uniformly random actions. Physics runs here; frames are rendered by the same wor
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.atomic import atomic_output, check_output
-from pipeline.config import RenderVaeDataConfig, config_dict
+from pipeline.render.config import RenderVaeDataConfig
 from pipeline.demos.experts import make_expert
 from pipeline.hdf5 import create_hdf5, seal
 from pipeline.demos.rollout import Policy, RandomPolicy, rollout
@@ -75,7 +76,7 @@ def render_vae_data(task: str, out: str | Path, cfg: RenderVaeDataConfig, progre
             f.attrs["task"] = task
             f.attrs["parts"] = list(PARTS)
             # workers is left out: it changes speed, never content, and the file must not depend on it
-            settings = {f"config.{k}": v for k, v in config_dict(cfg).items() if k != "workers"}
+            settings = {f"config.{k}": v for k, v in dataclasses.asdict(cfg).items() if k != "workers"}
             for key, value in {**renderer_attrs, **settings}.items():
                 f.attrs[key] = value
             images = f.create_dataset("images", (n, cfg.size, cfg.size, 3), np.uint8, chunks=(min(n, 256), cfg.size, cfg.size, 3), fletcher32=True)

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.atomic import atomic_output, check_output
-from pipeline.config import EvaluateConfig
+from pipeline.rl.config import EvaluateConfig
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.render.distractors import sample_distractor

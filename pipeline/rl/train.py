@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from pipeline.atomic import atomic_output, check_output
-from pipeline.config import TrainPolicyConfig
+from pipeline.rl.config import TrainPolicyConfig
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.rl.baseline import MLPBaseline

@@ -27,6 +27,7 @@ from pipeline.errors import PipelineError
 FORMAT = "rrl-pipe/vae"
 IMAGE_SIZE = 64
 ENCODER_PREFIXES = ("encoder.", "fc_mu.")  # the parameters the served encoder needs (logvar and decoder are not)
+SERVED_DIM = 512  # encoder `vae` serves the 512-d mean of q(z|x) (RRL); a model file with another latent is refused
 
 
 @dataclass(frozen=True)
@@ -190,9 +191,7 @@ def resolve_vae_weights(path: str | Path, expected_sha256: str = "") -> Resolved
     if expected_sha256 and sha != expected_sha256.strip().lower():
         raise PipelineError(f"{path}: sha256 {sha[:16]}... does not match the expected {expected_sha256.strip()[:16]}...")
     cfg, state_dict = _read_model_file(path)
-    from pipeline.encoders.registry import get_encoder_spec
-
-    dim = get_encoder_spec("vae").feature_dim("mean")
+    dim = SERVED_DIM
     if cfg.latent != dim:
         raise PipelineError(f"{path}: a VAE with latent {cfg.latent}; encoder `vae` serves {dim}-d features (train with latent {dim})")
     encoder_state = {k: v for k, v in state_dict.items() if k.startswith(ENCODER_PREFIXES)}

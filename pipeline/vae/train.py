@@ -37,11 +37,12 @@ import torch
 from tqdm import tqdm
 
 from pipeline.atomic import atomic_output, check_output
-from pipeline.config import TrainVaeConfig
 from pipeline.encoders.preprocess import vae64
 from pipeline.errors import PipelineError
 from pipeline.hdf5 import open_hdf5
+from pipeline.prefetch import background  # reads the next batches while this thread trains
 from pipeline.timings import write_timings
+from pipeline.vae.config import TrainVaeConfig
 from pipeline.vae.model import IMAGE_SIZE, VAE, VAEConfig, check_state_dict, model_bytes
 
 DATASET_FORMAT = "rrl-pipe/vae-images"
@@ -316,7 +317,6 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
     per_epoch = n_train_batches(len(train_rows), cfg.batch_size)
     bar = tqdm(total=cfg.epochs * per_epoch, initial=start * per_epoch, unit="batch",
                desc=f"train_vae {data.task}", disable=not progress)
-    from pipeline.cache.encode import background  # reads the next batches while this thread trains
 
     for epoch in range(start, cfg.epochs):
         began = time.perf_counter()

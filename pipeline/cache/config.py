@@ -1,0 +1,38 @@
+"""The encode stage's config: which frozen encoders are cached, and how (params.yaml `encode`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.encoders.encoder import PRECISIONS, EncoderConfig
+from pipeline.encoders.registry import PRETRAINED
+from pipeline.errors import PipelineError, check_choice
+
+
+@dataclass(frozen=True)
+class EncodeConfig:
+    """params.yaml `encode`: the frozen ImageNet encoders whose features are cached (a DVC matrix over `encoders`)."""
+
+    encoders: tuple[str, ...] = ("resnet18",)  # resnet18 | resnet34 | resnet50 | mobilenet_v3_large | shufflenet_v2_x1_0
+    weights: str = "auto"  # imagenet (fail when not cached) | auto (imagenet, else random + warning) | random | <file>
+    weights_sha256: str = ""  # with a weight file: its expected sha256
+    layer: str = ""  # empty: the final global pool; resnets also layer1 | layer2 | layer3 (pooled)
+    precision: str = "auto"  # auto (bf16 where the CPU/GPU has it natively, else fp32) | fp32 (bit-stable) | bf16 | fp16
+    device: str = "auto"  # auto (cuda when present) | cpu | cuda
+    batch_size: int = 64  # frames per forward pass
+    dtype: str = "float32"  # stored feature dtype: float32 | float16
+
+    def __post_init__(self) -> None:
+        for name in self.encoders:
+            check_choice("encode.encoders", name, PRETRAINED)
+        check_choice("encode.precision", self.precision, PRECISIONS)
+        check_choice("encode.dtype", self.dtype, ("float32", "float16"))
+        if self.batch_size <= 0:
+            raise PipelineError(f"encode.batch_size must be positive, got {self.batch_size}")
+
+    def encoder_config(self, model: str, weights: str = "") -> EncoderConfig:
+        """The encoder this section describes; `weights` overrides for a file the params cannot name (the VAE)."""
+        if weights:
+            return EncoderConfig(model=model, weights=weights, precision=self.precision, device=self.device)
+        return EncoderConfig(model=model, weights=self.weights, weights_sha256=self.weights_sha256,
+                             layer=self.layer, precision=self.precision, device=self.device)

@@ -1,0 +1,78 @@
+"""The policy stages' configs: BC + DAPG training and deterministic evaluation (params.yaml `train_policy`,
+`train_oracle` over it, `evaluate`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.errors import PipelineError, check_choice
+from pipeline.render.distractors import DISTRACTOR_KINDS
+from pipeline.tasks.spec import REWARD_MODES, SUCCESS_RULES
+
+
+@dataclass(frozen=True)
+class TrainPolicyConfig:
+    """params.yaml `train_policy`: BC + DAPG (RRL) or NPG / BC alone, on vision features or the state oracle."""
+
+    encoders: tuple[str, ...] = ("resnet18",)  # feature stores to train on (a DVC matrix); ignored by obs: state
+    mode: str = "dapg"  # dapg (BC, then NPG + demo term) | npg (no demos) | bc (behaviour cloning only)
+    obs: str = "vision"  # vision ([features of every camera, 24 joints]) | state (Gymnasium's state vector)
+    proprio: bool = True  # vision: append the 24 hand joints (False: vision only)
+    proprio_noise: float = 0.0  # vision: joint noise std as a fraction of each joint's range (RRL: 0.02)
+    iterations: int = 3  # NPG/DAPG iterations (RRL: hundreds)
+    episodes: int = 8  # trajectories per iteration (RRL: 200, i.e. 40,000 samples)
+    horizon: int = 0  # 0: the task's (200; pen 100)
+    reward_mode: str = "rrl"  # rrl (RRL's staged) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | sparse | gym-sparse
+    success_rule: str = "rrl"  # rrl (RRL's fork: door > 1.4, pen orientation only) | dapg (mj_envs v0 / Gymnasium)
+    bc_epochs: int = 5  # behaviour cloning before RL (mjrl: 5 epochs, batch 32, lr 1e-3)
+    bc_batch: int = 32
+    bc_lr: float = 1e-3
+    hidden: tuple[int, ...] = (256, 256)  # policy MLP (tanh)
+    init_log_std: float = 0.0  # npg's exploration log-std (dapg and bc start from the demo actions' std)
+    init_std_scale: float = 1.0  # dapg/bc: exploration std = this x the demo actions' std (1: mjrl's job scripts)
+    min_log_std: float = -3.0
+    vf_hidden: tuple[int, ...] = (128, 128)  # value baseline MLP (ReLU)
+    vf_batch: int = 64
+    vf_epochs: int = 2
+    vf_lr: float = 1e-3
+    vf_weight_decay: float = 1e-3
+    gamma: float = 0.995
+    gae_lambda: float = 0.97
+    delta: float = 0.05  # normalised NPG step (KL)
+    cg_iters: int = 10
+    damping: float = 1e-4
+    lam_0: float = 0.01  # DAPG demo weight lam_0 * lam_1^k
+    lam_1: float = 0.95
+    eval_episodes: int = 0  # deterministic (mean-action) episodes after each iteration (mjrl: evaluation_rollouts)
+    stop_at_eval_success: float = 0.0  # > 0: stop once the mean-action success reaches this (0: run every iteration)
+    workers: int = 2  # env worker processes (0: everything in this process)
+    seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i
+
+    def __post_init__(self) -> None:
+        check_choice("train_policy.mode", self.mode, ("dapg", "npg", "bc"))
+        check_choice("train_policy.success_rule", self.success_rule, SUCCESS_RULES)
+        check_choice("train_policy.obs", self.obs, ("vision", "state"))
+        check_choice("train_policy.reward_mode", self.reward_mode, REWARD_MODES)
+        if self.init_std_scale <= 0:
+            raise PipelineError("train_policy.init_std_scale must be positive (1: the demo actions' std, as mjrl)")
+        if min(self.iterations, self.workers, self.horizon, self.eval_episodes) < 0 or self.episodes <= 0:
+            raise PipelineError("train_policy: iterations, horizon, workers and eval_episodes must be >= 0, episodes > 0")
+        if self.stop_at_eval_success and not (0 < self.stop_at_eval_success <= 1 and self.eval_episodes > 0):
+            raise PipelineError("train_policy.stop_at_eval_success must be in (0, 1] and needs eval_episodes > 0")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """params.yaml `evaluate`: deterministic (mean-action) episodes, plain and under each visual distractor."""
+
+    episodes: int = 10  # episodes per condition
+    seed: int = 10_000  # episode i uses seed + i (disjoint from training seeds for seed < 1e4)
+    distractors: tuple[str, ...] = ("light_position", "light_direction", "object_colour", "extra_object")
+    horizon: int = 0  # 0: the task's (200; pen 100)
+    workers: int = 2  # env worker processes (0: in-process)
+
+    def __post_init__(self) -> None:
+        for kind in self.distractors:
+            check_choice("evaluate.distractors", kind, DISTRACTOR_KINDS)
+        if self.episodes <= 0 or self.workers < 0:
+            raise PipelineError("evaluate: episodes must be positive and workers >= 0")
