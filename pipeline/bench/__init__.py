@@ -1,1 +1,5 @@
-"""Benchmarks reported as ratios measured in one run (ours / ceiling, ours / naive), medians of repeats."""
+"""Benchmarks reported as ratios measured in one run (ours / ceiling, ours / naive), medians of repeats.
+
+May import (tests/test_layers.py holds it): errors, procs, tasks, formats, encoders, demos, render, cache, rl.
+"""
+

@@ -19,16 +19,16 @@ from torchvision.models import get_model
 
 from pipeline.bench.common import median_of, table
 from pipeline.cache.encode import encode_frames
-from pipeline.render.config import RenderDemosConfig
 from pipeline.encoders.encoder import PRECISIONS, Encoder, EncoderConfig, resolve_device, resolve_precision
 from pipeline.errors import PipelineError
-from pipeline.render.frames_store import FramesFile
+from pipeline.formats.frames import FramesFile
+from pipeline.render.config import RenderDemosConfig
 from pipeline.render.stage import render_demos
 
 
 def _make_frames(tmp: Path, n_frames: int) -> Path:
     from pipeline.demos.rollout import RandomPolicy, rollout
-    from pipeline.demos.store import write_demos
+    from pipeline.formats.demos import write_demos
     from pipeline.tasks import make_env
 
     env = make_env("door")
@@ -105,6 +105,7 @@ def bench_encode(model: str, weights: str, n_frames: int, naive_frames: int, rep
                 rows.append((precision, batch, rate))
                 echo(f"  ceiling {model} {precision} batch {batch}: {rate:.1f} img/s")
         best_precision, best_batch, ceiling = max(rows, key=lambda r: r[2])
+        emulated = _emulated_bf16(model, weights, device, best_batch, repeats, echo) if "bf16" not in precisions else None
 
         # (b) the full path with that setting
         def full_path() -> float:
@@ -127,5 +128,18 @@ def bench_encode(model: str, weights: str, n_frames: int, naive_frames: int, rep
                 ["(b) frames -> complete store", best_precision, best_batch, ours, ours / ceiling],
                 ["(c) naive: PIL, batch 1", "fp32", 1, naive, naive / ceiling]]))
     echo(f"b/a = {ours / ceiling:.2f}   b/c = {ours / naive:.2f}")
+    if emulated is not None:
+        fp32 = max(r[2] for r in rows if r[0] == "fp32" and r[1] == best_batch)
+        echo(f"bf16 without native support (emulated), batch {best_batch}: {emulated:.1f} img/s = "
+             f"{emulated / fp32:.2f} x fp32: why `auto` runs fp32 on this CPU and an explicit bf16 is refused")
     return {"ceiling": ceiling, "full_path": ours, "naive": naive, "b_over_a": ours / ceiling, "b_over_c": ours / naive,
-            "precision": best_precision, "batch": best_batch, "sweep": rows}
+            "precision": best_precision, "batch": best_batch, "sweep": rows, "bf16_emulated": emulated}
+
+
+def _emulated_bf16(model: str, weights: str, device: str, batch: int, repeats: int, echo: Callable[[str], None]) -> float:
+    """The ceiling of what `--precision bf16` would run on a CPU without native bf16 (refused there, measured here)."""
+    encoder = Encoder(EncoderConfig(model=model, weights=weights, precision="fp32", device=device))
+    encoder.precision = "bf16"  # the same module under bf16 autocast: oneDNN emulates it
+    rate = median_of(repeats, lambda: _ceiling(encoder, batch))
+    echo(f"  ceiling {model} bf16 (emulated) batch {batch}: {rate:.1f} img/s")
+    return rate

@@ -16,10 +16,10 @@ import mujoco
 import numpy as np
 
 from pipeline.bench.common import median_of, table
-from pipeline.render.config import RenderDemosConfig
 from pipeline.demos.rollout import RandomPolicy, rollout
-from pipeline.demos.store import write_demos
+from pipeline.formats.demos import write_demos
 from pipeline.procs import die_with_parent
+from pipeline.render.config import RenderDemosConfig
 from pipeline.render.quality import get_quality
 from pipeline.render.stage import render_demos
 from pipeline.tasks import get_task, make_env

@@ -14,16 +14,15 @@ from typing import Any
 
 import numpy as np
 import torch
-import zarr
 from tqdm import tqdm
 
 from pipeline.atomic import check_output
-from pipeline.cache.store import FeatureStoreWriter, StoreLayout, is_complete, store_key
-from pipeline.encoders.encoder import Encoder, EncoderConfig
 from pipeline.checksum import file_sha256
+from pipeline.encoders.encoder import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
+from pipeline.formats.features import ZARR_VERSION, FeatureStoreWriter, StoreLayout, is_complete, store_key
+from pipeline.formats.frames import FramesFile
 from pipeline.prefetch import background
-from pipeline.render.frames_store import FramesFile
 
 STORE_DTYPES = ("float32", "float16")
 
@@ -116,7 +115,7 @@ def encode_frames(
             "input_size": [int(height), int(width)],
             "feature_dim_per_camera": encoder.dim,
             "dtype": dtype,
-            "versions": {"torch": torch.__version__, "zarr": zarr.__version__, "numpy": np.__version__},
+            "versions": {"torch": torch.__version__, "zarr": ZARR_VERSION, "numpy": np.__version__},
         }
         writer = FeatureStoreWriter(out, key, layout, attrs)
         resumed_from = writer.start_row

@@ -21,16 +21,12 @@ from typing import Any
 import h5py
 import numpy as np
 
-from pipeline.demos.episode import Episode
-from pipeline.demos.reconstruct import (
-    OBS_DIM,
-    _Scene,
-    env_state_from_source,
-    episode_from_observations,
-    states_from_recorded,
-)
+from pipeline.demos.obs_layout import OBS_DIM
+from pipeline.demos.reconstruct import Scene, env_state_from_source
+from pipeline.demos.recorded import episode_from_observations, states_from_recorded
 from pipeline.errors import PipelineError
-from pipeline.hdf5 import open_hdf5
+from pipeline.formats.episode import Episode
+from pipeline.formats.hdf5 import open_hdf5
 from pipeline.tasks.spec import REWARD_MODES, get_task
 
 
@@ -97,7 +93,7 @@ def load_minari(dataset_dir: str | os.PathLike, task: str, reward_mode: str) -> 
     except PipelineError:
         f.close()
         raise
-    scene = _Scene(spec)
+    scene = Scene(spec)
     episodes: list[Episode] = []
     with f:
         names = sorted(
@@ -114,7 +110,7 @@ def load_minari(dataset_dir: str | os.PathLike, task: str, reward_mode: str) -> 
     return episodes
 
 
-def _episode(g: h5py.Group, task: str, reward_mode: str, where: str, scene: _Scene) -> Episode:
+def _episode(g: h5py.Group, task: str, reward_mode: str, where: str, scene: Scene) -> Episode:
     spec = get_task(task)
     obs = np.asarray(_observations(g, where), dtype=np.float64)
     actions = np.asarray(_dataset(g, "actions", where), dtype=np.float64)

@@ -5,21 +5,7 @@ copied out of the observation verbatim; the joints the observation hides are sol
 observation (`_get_obs` of the Gymnasium-Robotics env, evaluated after `mj_kinematics`) matches the recorded
 one: a small Gauss-Newton least-squares problem per step, warm-started from the previous step.
 
-What each task's observation gives (gymnasium-robotics 1.4.2, `envs/adroit_hand/adroit_*.py`, `_get_obs`):
-
-- door (39):  qpos[1:-2], latch = qpos[-1], hinge = qpos[-2], palm(3), handle(3), palm-handle(3), door_open.
-  qpos[0] (ARTz, a slide) is solved from the palm: the palm is linear in it, so this is exact. door_body_pos
-  (the `frame` body) is solved from the handle position when the source does not give it.
-- hammer (46): qpos[:-6], clipped qvel[-6:], palm, object position, object euler, nail-target site, nail impact.
-  The hammer's 6 joints are solved from its position and euler angles (exactly determined); board_pos from the
-  nail-target site. The object's qvel is the recorded one where it was not clipped at +-1.
-- pen (45): qpos[:-6], object position, object qvel (exact), object axis, target axis, two differences. The pen's
-  roll about its own axis is not observable: the solve keeps it at its previous value (approximate, but the pen
-  and the task's goal are symmetric about that axis). The target orientation is solved as euler (x, y, 0), the
-  form the env's reset draws it in.
-- relocate (39): qpos[:-6], palm-object, palm-target, object-target. The object's position is solved; its
-  orientation is not observable and stays at the source's initial value (approximate). The object's body
-  position is taken from the source, else from step 0 assuming the object joints start at zero.
+What each task's observation gives, and so what is copied and what is solved: demos/obs_layout.py.
 
 qvel of the joints the observation does not carry is a second-order backward difference of the reconstructed qpos
 over the control step (first order at step 1, forward at step 0).
@@ -33,76 +19,10 @@ from typing import Any, Callable
 import mujoco
 import numpy as np
 
+from pipeline.demos.obs_layout import LAYOUTS, OBS_DIM
 from pipeline.errors import PipelineError
 from pipeline.tasks import TaskEnv, make_env
 from pipeline.tasks.spec import TaskSpec, get_task
-
-OBS_DIM = {"door": 39, "hammer": 46, "pen": 45, "relocate": 39}
-
-
-@dataclass(frozen=True)
-class _Layout:
-    direct: tuple[tuple[slice, slice], ...]  # (qpos slice, obs slice) copied verbatim
-    solve_qpos: slice  # qpos entries solved by least squares
-    solve_obs: tuple[int, ...]  # obs entries matched by that solve
-    angle_obs: tuple[int, ...]  # the subset of solve_obs that are angles (residual wrapped to [-pi, pi])
-    check_obs: tuple[int, ...]  # obs entries that are functions of positions only: the reconstruction error
-    palm_obs: slice | None  # where the palm position sits in the obs, when it does
-    vel_direct: tuple[slice, slice] | None  # (qvel slice, obs slice) recorded velocities
-    vel_clip: float | None  # the recorded velocities were clipped to +-this
-    approximate: str  # what the observation cannot tell
-
-
-def _r(a: int, b: int) -> tuple[int, ...]:
-    return tuple(range(a, b))
-
-
-LAYOUTS: dict[str, _Layout] = {
-    "door": _Layout(
-        direct=((slice(1, 28), slice(0, 27)), (slice(29, 30), slice(27, 28)), (slice(28, 29), slice(28, 29))),
-        solve_qpos=slice(0, 1),
-        solve_obs=_r(29, 32),
-        angle_obs=(),
-        check_obs=_r(0, 39),
-        palm_obs=slice(29, 32),
-        vel_direct=None,
-        vel_clip=None,
-        approximate="qvel (finite differences)",
-    ),
-    "hammer": _Layout(
-        direct=((slice(0, 27), slice(0, 27)),),
-        solve_qpos=slice(27, 33),
-        solve_obs=_r(36, 42),
-        angle_obs=_r(39, 42),
-        check_obs=_r(0, 27) + _r(33, 45),
-        palm_obs=slice(33, 36),
-        vel_direct=(slice(27, 33), slice(27, 33)),
-        vel_clip=1.0,
-        approximate="qvel of the hand (finite differences) and of the hammer where clipped at +-1",
-    ),
-    "pen": _Layout(
-        direct=((slice(0, 24), slice(0, 24)),),
-        solve_qpos=slice(24, 30),
-        solve_obs=_r(24, 27) + _r(33, 36),
-        angle_obs=(),
-        check_obs=_r(0, 27) + _r(33, 45),
-        palm_obs=None,
-        vel_direct=(slice(24, 30), slice(27, 33)),
-        vel_clip=None,
-        approximate="pen roll about its own axis and target roll (unobservable), hand qvel (finite differences)",
-    ),
-    "relocate": _Layout(
-        direct=((slice(0, 30), slice(0, 30)),),
-        solve_qpos=slice(30, 33),
-        solve_obs=_r(30, 33),
-        angle_obs=(),
-        check_obs=_r(0, 39),
-        palm_obs=None,
-        vel_direct=None,
-        vel_clip=None,
-        approximate="object orientation (unobservable, kept at its initial value), qvel (finite differences)",
-    ),
-}
 
 
 @dataclass
@@ -174,7 +94,7 @@ def _wrap(residual: np.ndarray, angle_mask: np.ndarray) -> np.ndarray:
     return residual
 
 
-class _Scene:
+class Scene:
     """A task env used as a kinematic calculator: set qpos / params, run mj_kinematics, read `_get_obs`.
 
     Gymnasium's MujocoEnv steps with `mj_step` and does not recompute kinematics afterwards, so after a step
@@ -213,7 +133,7 @@ class _Scene:
         return self.spec.goal_achieved(self.model, self.data)
 
 
-def _solve_params(task: str, scene: _Scene, obs0: np.ndarray, qpos0: np.ndarray, known: dict) -> dict[str, np.ndarray]:
+def solve_params(task: str, scene: Scene, obs0: np.ndarray, qpos0: np.ndarray, known: dict) -> dict[str, np.ndarray]:
     """Model parameters the source did not give, solved from the first observation (module docstring)."""
     out = dict(known)
     spec = scene.spec
@@ -263,14 +183,14 @@ def reconstruct_states(
     obs = np.asarray(observations, dtype=np.float64)
     if obs.ndim != 2 or obs.shape[1] != OBS_DIM[task] or obs.shape[0] < 2:
         raise PipelineError(f"{where}: observations have shape {obs.shape}, task {task} needs (N >= 2, {OBS_DIM[task]})")
-    scene = scene or _Scene(spec)
+    scene = scene or Scene(spec)
     n = obs.shape[0]
     nq = scene.model.nq
 
     guess = np.zeros(nq) if init_qpos is None else np.array(init_qpos, dtype=float).reshape(nq)
     for qs, os_ in layout.direct:
         guess[qs] = obs[0, os_]
-    params = _solve_params(task, scene, obs[0], guess, env_state or {})
+    params = solve_params(task, scene, obs[0], guess, env_state or {})
 
     solve_idx = np.asarray(layout.solve_obs)
     angle_mask = np.isin(solve_idx, layout.angle_obs)
@@ -283,7 +203,7 @@ def reconstruct_states(
 
     def solve_all(qvel: np.ndarray | None) -> np.ndarray:
         """Per-step solve of the hidden joints; with qvel given, observations after step 0 are matched as
-        the env produces them (positions lagging one substep, _Scene)."""
+        the env produces them (positions lagging one substep, Scene)."""
         qpos = np.empty((n, nq))
         prev = guess
         for t in range(n):
@@ -310,7 +230,7 @@ def reconstruct_states(
 
     def velocities(qpos: np.ndarray) -> np.ndarray:
         # the velocity each step ENDED with: second-order backward difference (first order at step 1, forward
-        # at step 0); it is also what positions in the next observation lag by (_Scene)
+        # at step 0); it is also what positions in the next observation lag by (Scene)
         qvel = np.empty_like(qpos)
         qvel[1:] = (qpos[1:] - qpos[:-1]) / scene.dt
         qvel[0] = qvel[1]
@@ -361,138 +281,10 @@ def reconstruct_states(
     }
     if layout.palm_obs is not None:
         attrs["recon_max_palm_error_m"] = float(palm_err.max())
-        # the same against kinematics at qpos itself, i.e. ignoring the env's one-substep lag (_Scene)
+        # the same against kinematics at qpos itself, i.e. ignoring the env's one-substep lag (Scene)
         attrs["recon_max_palm_error_nolag_m"] = float(palm_err_fresh.max())
     given = sorted(env_state or {})
     solved = sorted(set(params) - set(given))
     if solved:
         attrs["recon_env_state_solved"] = ",".join(solved)
     return Reconstruction(qpos=qpos, qvel=qvel, env_state=env_rows, goal=goal, attrs=attrs)
-
-
-def episode_from_observations(
-    task: str,
-    observations: np.ndarray,
-    actions: np.ndarray,
-    rewards: np.ndarray | None,
-    reward_mode: str,
-    env_state: dict[str, np.ndarray] | None = None,
-    init_qpos: np.ndarray | None = None,
-    where: str = "demo",
-    states: Reconstruction | None = None,
-    scene: Any = None,
-):
-    """An Episode from N observations and N-1 actions (the shared path of hand_dapg and Minari sources).
-
-    `rewards` (N-1,) are the recorded (dense) rewards; sparse modes are recomputed from the goal of the state
-    after each action. Pass `states` to use recorded states instead of reconstructing them.
-    """
-    from pipeline.demos.episode import Episode
-
-    spec = get_task(task)
-    obs = np.asarray(observations, dtype=np.float64)
-    acts = np.asarray(actions, dtype=np.float64)
-    T = acts.shape[0] if acts.ndim == 2 else -1
-    if acts.ndim != 2 or acts.shape[1] != spec.action_dim:
-        raise PipelineError(f"{where}: actions have shape {acts.shape}, task {task} needs (T, {spec.action_dim})")
-    if obs.shape[0] != T + 1:
-        raise PipelineError(f"{where}: {obs.shape[0]} observations for {T} actions, expected {T + 1}")
-    if T < 1:
-        raise PipelineError(f"{where}: an episode needs at least one action")
-    scene = scene or _Scene(spec)  # one env for the reconstruction and the rewards
-    if states is None:
-        states = reconstruct_states(task, obs, env_state, init_qpos, where=where, scene=scene)
-    goal = states.goal[1:]
-    if reward_mode in ("dense", "dapg-dense"):  # recorded hand_dapg rewards are mj_envs v0's: dapg-dense itself
-        if rewards is None:
-            raise PipelineError(f"{where}: no recorded rewards, reward mode {reward_mode!r} needs them")
-        rew = np.asarray(rewards, dtype=np.float64).reshape(-1)[:T]
-        if rew.shape != (T,):
-            raise PipelineError(f"{where}: {rew.shape[0]} rewards for {T} actions")
-    else:
-        rew = rewards_from_states(spec, scene, states, reward_mode)
-    clipped = np.abs(acts) > 1.0
-    truncated = np.zeros(T, dtype=bool)
-    truncated[-1] = True  # the demo was cut where its recording ended
-    attrs = dict(states.attrs)
-    if clipped.any():
-        attrs["actions_clipped_fraction"] = float(clipped.mean())
-    return Episode(
-        actions=np.clip(acts, -1.0, 1.0).astype(np.float32),
-        rewards=rew.astype(np.float32),
-        terminated=np.zeros(T, dtype=bool),
-        truncated=truncated,
-        goal_achieved=goal.astype(bool),
-        qpos=states.qpos,
-        qvel=states.qvel,
-        env_state=states.env_state,
-        obs=obs,
-        seed=-1,
-        success=spec.is_success(goal),
-        attrs=attrs,
-    )
-
-
-def rewards_from_states(spec: TaskSpec, scene: _Scene, states: Reconstruction, reward_mode: str) -> np.ndarray:
-    """Reward of each action, from the state after it (rows 1..N-1): demos are relabelled without simulating.
-
-    rrl, sparse and gym-sparse are functions of the simulator state (dense and dapg-dense carry Gymnasium's velocity term,
-    the env's own, so it is taken as recorded). Kinematics are fresh here, whereas an env step reads body and
-    site positions one physics substep old (see _Scene): a difference of h * velocity, 2 ms of motion.
-    """
-    if reward_mode in ("dense", "dapg-dense"):  # both include Gymnasium's velocity term
-        raise PipelineError(f"reward mode {reward_mode!r} needs recorded rewards; from states: rrl, sparse, gym-sparse")
-    out = np.empty(len(states.qpos) - 1)
-    for t in range(1, len(states.qpos)):
-        state = {"qpos": states.qpos[t], "qvel": states.qvel[t], **{k: v[t] for k, v in states.env_state.items()}}
-        spec.set_state(scene.model, scene.data, state)
-        goal = spec.goal_achieved(scene.model, scene.data)
-        out[t - 1] = spec.reward(reward_mode, goal, float("nan"), scene.model, scene.data)
-    return out
-
-
-def states_from_recorded(
-    task: str,
-    qpos: np.ndarray,
-    qvel: np.ndarray,
-    env_state: dict[str, np.ndarray],
-    observations: np.ndarray,
-    where: str = "demo",
-    scene: Any = None,
-) -> Reconstruction:
-    """Recorded per-step states (N rows each), checked against the recorded observations and scored.
-
-    env_state: key -> (N, ...) or a single row; params the source lacks are solved from observation 0.
-    """
-    spec = get_task(task)
-    layout = LAYOUTS[task]
-    obs = np.asarray(observations, dtype=np.float64)
-    n = obs.shape[0]
-    scene = scene or _Scene(spec)
-    qpos = np.asarray(qpos, dtype=np.float64)
-    qvel = np.asarray(qvel, dtype=np.float64)
-    if qpos.shape != (n, scene.model.nq) or qvel.shape != (n, scene.model.nv):
-        raise PipelineError(
-            f"{where}: recorded qpos/qvel have shapes {qpos.shape}/{qvel.shape}, expected ({n}, {scene.model.nq})"
-        )
-    rows: dict[str, np.ndarray] = {}
-    for key, value in env_state.items():
-        value = np.asarray(value, dtype=np.float64)
-        rows[key] = value if value.ndim == 2 and value.shape[0] == n else np.repeat(value.reshape(1, -1), n, axis=0)
-    missing = [p.key for p in spec.state_params if p.key not in rows]
-    attrs: dict[str, Any] = {"state_origin": "recorded"}
-    if missing:
-        solved = _solve_params(task, scene, obs[0], qpos[0], {k: v[0] for k, v in rows.items()})
-        for key in missing:
-            rows[key] = np.repeat(np.asarray(solved[key], float)[None], n, axis=0)
-        attrs["recon_env_state_solved"] = ",".join(missing)
-    check = np.asarray(layout.check_obs)
-    goal = np.zeros(n, dtype=bool)
-    max_err = 0.0
-    for t in range(n):
-        spec.set_state(scene.model, scene.data, {"qpos": qpos[t], "qvel": qvel[t], **{k: v[t] for k, v in rows.items()}})
-        pred = scene.obs_at(qpos[t], None if t == 0 else qvel[t])
-        max_err = max(max_err, float(np.max(np.abs(pred[check] - obs[t, check]))))
-        goal[t] = scene.goal()
-    attrs["state_max_obs_error"] = max_err  # recorded states against recorded observations (a sanity check)
-    return Reconstruction(qpos=qpos, qvel=qvel, env_state=rows, goal=goal, attrs=attrs)

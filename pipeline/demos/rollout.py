@@ -6,7 +6,7 @@ from typing import Protocol
 
 import numpy as np
 
-from pipeline.demos.episode import Episode
+from pipeline.formats.episode import Episode
 from pipeline.tasks.env import TaskEnv
 
 

@@ -11,10 +11,10 @@ from tqdm import tqdm
 from pipeline.atomic import check_output
 from pipeline.checksum import file_sha256
 from pipeline.demos.config import MakeDemosConfig
-from pipeline.demos.episode import Episode
 from pipeline.demos.rollout import Policy, rollout
-from pipeline.demos.store import write_demos
 from pipeline.errors import PipelineError
+from pipeline.formats.demos import write_demos
+from pipeline.formats.episode import Episode
 from pipeline.tasks import make_env
 
 

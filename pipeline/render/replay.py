@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.demos.episode import Episode
+from pipeline.formats.episode import Episode
 from pipeline.tasks.env import TaskEnv
 
 

@@ -10,10 +10,10 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.atomic import atomic_output, check_output
-from pipeline.render.config import RenderDemosConfig
-from pipeline.demos.store import read_demos
 from pipeline.checksum import file_sha256
-from pipeline.render.frames_store import FramesWriter
+from pipeline.formats.demos import read_demos
+from pipeline.formats.frames import FramesWriter
+from pipeline.render.config import RenderDemosConfig
 from pipeline.render.pool import RendererConfig, RenderJob, render_jobs
 from pipeline.render.replay import ReplayPlan, has_states, plan_replay
 from pipeline.tasks import get_task, make_env

@@ -15,14 +15,12 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.atomic import atomic_output, check_output
-from pipeline.render.config import RenderVaeDataConfig
 from pipeline.demos.experts import make_expert
-from pipeline.hdf5 import create_hdf5, seal
 from pipeline.demos.rollout import Policy, RandomPolicy, rollout
+from pipeline.formats.vae_images import PARTS, VaeImagesWriter
+from pipeline.render.config import RenderVaeDataConfig
 from pipeline.render.pool import RendererConfig, RenderJob, render_jobs
 from pipeline.tasks import get_task, make_env
-
-PARTS = ("expert", "expert_small_noise", "expert_large_noise", "random")
 
 
 def part_sizes(n_images: int, n_cameras: int) -> list[int]:
@@ -71,29 +69,14 @@ def render_vae_data(task: str, out: str | Path, cfg: RenderVaeDataConfig, progre
     n = n_states * n_cams
     start = time.perf_counter()
     with atomic_output(out) as tmp:
-        with create_hdf5(tmp) as f:
-            f.attrs["format"] = "rrl-pipe/vae-images"
-            f.attrs["task"] = task
-            f.attrs["parts"] = list(PARTS)
-            # workers is left out: it changes speed, never content, and the file must not depend on it
-            settings = {f"config.{k}": v for k, v in dataclasses.asdict(cfg).items() if k != "workers"}
-            for key, value in {**renderer_attrs, **settings}.items():
-                f.attrs[key] = value
-            images = f.create_dataset("images", (n, cfg.size, cfg.size, 3), np.uint8, chunks=(min(n, 256), cfg.size, cfg.size, 3), fletcher32=True)
-            labels = {name: f.create_dataset(name, (n,), dtype, fletcher32=True) for name, dtype in
-                      (("part", np.uint8), ("episode_seed", np.int64), ("step", np.int32), ("camera", np.uint8))}
+        # workers is left out: it changes speed, never content, and the file must not depend on it
+        settings = {f"config.{k}": v for k, v in dataclasses.asdict(cfg).items() if k != "workers"}
+        with VaeImagesWriter(tmp, task, n, cfg.size, {**renderer_attrs, **settings}) as out_file:
             jobs = (RenderJob(key=(part, seed), states=states) for part, seed, states in _collect(task, cfg, n_cams, progress))
-            row = 0
             for job, frames in render_jobs(renderer_cfg, jobs, cfg.workers):
                 part, seed = job.key
-                k = len(frames) * n_cams
-                images[row : row + k] = frames.reshape(k, cfg.size, cfg.size, 3)  # state-major, camera-minor
-                labels["part"][row : row + k] = part
-                labels["episode_seed"][row : row + k] = seed
-                labels["step"][row : row + k] = np.repeat(np.arange(len(frames)), n_cams)
-                labels["camera"][row : row + k] = np.tile(np.arange(n_cams), len(frames))
-                row += k
-            assert row == n, f"wrote {row} images, expected {n}"
-        seal(tmp)
+                k = len(frames) * n_cams  # state-major, camera-minor
+                out_file.append(frames.reshape(k, cfg.size, cfg.size, 3), part, seed,
+                                np.repeat(np.arange(len(frames)), n_cams), np.tile(np.arange(n_cams), len(frames)))
     seconds = time.perf_counter() - start
     return {"images": n, "images_per_s": n / seconds, **{f"part_{p}": s * n_cams for p, s in zip(PARTS, part_sizes(cfg.n_images, n_cams))}}

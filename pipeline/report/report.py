@@ -13,7 +13,6 @@ report folder is byte-identical across reruns (README "Reproducible"); without i
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np  # noqa: E402
 
 from pipeline.atomic import atomic_output, check_output  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
+from pipeline.formats.runs import read_curves, read_json, read_metrics  # noqa: E402
 from pipeline.stats import format_rate, rate_interval  # noqa: E402
 from pipeline.timings import read_timings  # noqa: E402
 
@@ -44,16 +44,12 @@ class RunFiles:
 
 
 def load_run(files: RunFiles) -> dict[str, Any]:
-    metrics_path = files.run_dir / "metrics.json"
-    if not metrics_path.exists():
-        raise PipelineError(f"{files.run_dir}: no metrics.json (is it a train_policy run folder?)")
-    metrics = json.loads(metrics_path.read_text())
+    metrics = read_metrics(files.run_dir)
     run = {"name": files.name, "id": files.run_id, "task": metrics.get("task", "?"), "metrics": metrics,
            "curve": [], "eval": None, "seconds": read_timings(files.run_dir).get("seconds", {})}
-    with open(files.run_dir / "curves.csv") as f:
-        run["curve"] = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    run["curve"] = read_curves(files.run_dir)
     if files.eval_file is not None and files.eval_file.exists():
-        run["eval"] = json.loads(files.eval_file.read_text())
+        run["eval"] = read_json(files.eval_file, "evaluation file")
     return run
 
 

@@ -1,12 +1,14 @@
-"""The RL math of DAPG (Rajeswaran et al. 2018) after mjrl's defaults: policy, value baseline, GAE, NPG/DAPG, BC.
+"""Policy learning after mjrl and hand_dapg: the RL math of DAPG (Rajeswaran et al. 2018; policy, value baseline,
+GAE, NPG/DAPG, BC: pure functions and classes), the rollout sampler, the training loop and evaluation.
 
-Pure functions and classes, no environment code: the sampler and the training loop live elsewhere. One iteration
-of mjrl's loop, in the order mjrl runs it:
+One iteration of mjrl's loop, in the order mjrl runs it:
 
     compute_returns(paths, gamma)                       # gae.py
     compute_advantages(paths, baseline, gamma, lam)     # gae.py, with the baseline fitted on the previous batch
     npg_step(policy, obs, act, adv, demo=..., demo_weight=dapg_demo_weight(lam_0, lam_1, k))   # npg.py
     baseline.fit(paths)                                 # baseline.py, after the policy step
+
+May import (tests/test_layers.py holds it): errors, atomic, procs, stats, timings, tasks, formats, encoders, render, service.
 """
 
 from pipeline.rl.baseline import MLPBaseline

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.cache.store import FeatureStore
-from pipeline.demos.store import read_demos
 from pipeline.errors import PipelineError
-from pipeline.render.frames_store import FramesFile
+from pipeline.formats.demos import read_demos
+from pipeline.formats.features import FeatureStore
+from pipeline.formats.frames import FramesFile
 
 
 @dataclass

@@ -4,7 +4,6 @@ part go to `<out>.timings.json` beside the result (pipeline/timings.py), which i
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output, check_output
-from pipeline.rl.config import EvaluateConfig
+from pipeline.atomic import check_output
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
+from pipeline.formats.runs import write_json
 from pipeline.render.distractors import sample_distractor
+from pipeline.rl.config import EvaluateConfig
 from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
 from pipeline.rl.train import KEY_FIELDS
@@ -72,7 +72,6 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
                "success_rate": results["plain"]["success_rate"], "episodes": cfg.episodes,
                "success_interval": results["plain"]["success_interval"], "return_mean": results["plain"]["return_mean"],
                "conditions": results}
-    with atomic_output(out) as tmp:
-        Path(tmp).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    write_json(out, metrics)
     write_timings(out, {"conditions": timings})
     return metrics

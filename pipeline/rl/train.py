@@ -6,7 +6,6 @@ the same machine; seconds by part go to timings.json beside them (pipeline/timin
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import sys
@@ -20,11 +19,12 @@ import torch
 from tqdm import tqdm
 
 from pipeline.atomic import atomic_output, check_output
-from pipeline.rl.config import TrainPolicyConfig
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
+from pipeline.formats.runs import METRICS, write_curves, write_json
 from pipeline.rl.baseline import MLPBaseline
 from pipeline.rl.bc import behaviour_clone
+from pipeline.rl.config import TrainPolicyConfig
 from pipeline.rl.demo_data import DemoData
 from pipeline.rl.gae import compute_advantages, compute_returns
 from pipeline.rl.npg import dapg_demo_weight, npg_step
@@ -32,11 +32,9 @@ from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
 from pipeline.rl.torch_cpu import flush_denormals
 from pipeline.stats import rate_interval
-from pipeline.timings import write_timings
 from pipeline.tasks import get_task
+from pipeline.timings import write_timings
 
-CURVE_FIELDS = ("iteration", "success_rate", "return_mean", "eval_success_rate", "eval_return_mean", "samples", "kl",
-                "alpha", "demo_weight")
 TIMING_FIELDS = ("sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
 # Evaluation episodes use the same seeds at every iteration (as mjrl's train_agent), far from any training seed.
 EVAL_SEED_BASE = 10**12
@@ -218,11 +216,7 @@ def _resume(path: Path, run_hash: str, policy: GaussianMLPPolicy, baseline: MLPB
 def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, demos: DemoData,
                    policy: GaussianMLPPolicy, rows: list[dict], seconds: dict) -> dict[str, Any]:
     policy.save(out / "policy.pt")
-    with atomic_output(out / "curves.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CURVE_FIELDS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items() if k in CURVE_FIELDS})
+    write_curves(out, rows)
     totals = {part: float(sum(r[part] for r in rows)) for part in TIMING_FIELDS}
     write_timings(out, {"seconds": {**{k: float(v) for k, v in seconds.items() if k.endswith("_s")}, **totals},
                         "per_iteration": [{k: r[k] for k in ("iteration", *TIMING_FIELDS)} for r in rows]})
@@ -247,8 +241,7 @@ def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, d
         "bc_final_loss": _finite_or_none(seconds.get("bc_final_loss")), "reward_mode": cfg.reward_mode,
         "success_rule": cfg.success_rule, "seed": cfg.seed,
     }
-    with atomic_output(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False) + "\n")  # strict JSON
+    write_json(out / METRICS, metrics)  # strict JSON
     return metrics
 
 

@@ -1,4 +1,8 @@
-"""The batched encoder service: the same Encoder as the feature cache, shared by every rollout worker."""
+"""The batched encoder service: the same Encoder as the feature cache, shared by every rollout worker.
+
+May import (tests/test_layers.py holds it): errors, procs, encoders.
+"""
+
 
 from pipeline.service.client import FrameEncoder, InProcessEncoder, ServiceClient, ServiceHandle
 from pipeline.service.server import ServiceConfig

@@ -1,4 +1,8 @@
-"""Adroit task layer: specs (cameras, proprioception, success rules, state) and the physics env wrapper."""
+"""Adroit task layer: specs (cameras, proprioception, rewards and success rules, state) and the physics env wrapper.
+
+May import (tests/test_layers.py holds it): errors.
+"""
+
 
 from pipeline.tasks.env import TaskEnv
 from pipeline.tasks.spec import REWARD_MODES, SUCCESS_RULES, TASKS, CameraSpec, TaskSpec, get_task

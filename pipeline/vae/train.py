@@ -27,11 +27,9 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -39,13 +37,12 @@ from tqdm import tqdm
 from pipeline.atomic import atomic_output, check_output
 from pipeline.encoders.preprocess import vae64
 from pipeline.errors import PipelineError
-from pipeline.hdf5 import open_hdf5
+from pipeline.formats.vae_images import ImageFile as _ImageFile
 from pipeline.prefetch import background  # reads the next batches while this thread trains
 from pipeline.timings import write_timings
 from pipeline.vae.config import TrainVaeConfig
-from pipeline.vae.model import IMAGE_SIZE, VAE, VAEConfig, check_state_dict, model_bytes
+from pipeline.vae.model import IMAGE_SIZE, VAE, check_state_dict, model_bytes
 
-DATASET_FORMAT = "rrl-pipe/vae-images"
 CHECKPOINT_FORMAT = "rrl-pipe/vae-checkpoint"
 CURVE_COLUMNS = ("epoch", "train_recon", "train_kl", "val_recon", "val_kl")  # seconds: timings.json
 PIXELS = 3 * IMAGE_SIZE * IMAGE_SIZE
@@ -57,61 +54,11 @@ GRAD_CLIP = 100.0  # global gradient norm; the summed-pixel loss makes typical n
 # ----------------------------------------------------------------------------------------------------- dataset
 
 
-class ImageFile:
-    """A render_vae_data file, checked before any work."""
+class ImageFile(_ImageFile):
+    """A render_vae_data file (pipeline/formats/vae_images.py) of images at the VAE's input size."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.file = open_hdf5(self.path, "VAE image file (written by `rrl-pipe render-vae-data`)", sealed=True)
-        try:
-            self._check()
-        except BaseException:
-            self.file.close()
-            raise
-
-    def _check(self) -> None:
-        f = self.file
-        fmt = f.attrs.get("format")
-        if fmt != DATASET_FORMAT:
-            raise PipelineError(f"{self.path}: format {fmt!r}, expected {DATASET_FORMAT!r} (a render_vae_data output)")
-        for key in ("images", "episode_seed", "part"):
-            if key not in f or not isinstance(f[key], h5py.Dataset):
-                raise PipelineError(f"{self.path}: incomplete: no dataset {key!r}")
-        images = f["images"]
-        if images.ndim != 4 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 3) or images.dtype != np.uint8:
-            raise PipelineError(f"{self.path}: images {images.shape} {images.dtype}, expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}, 3) uint8")
-        self.n = images.shape[0]
-        for key in ("episode_seed", "part"):
-            if f[key].shape != (self.n,):
-                raise PipelineError(f"{self.path}: {key} has shape {f[key].shape}, expected ({self.n},)")
-        try:
-            self.episode = f["episode_seed"][()]
-            self.part = f["part"][()]
-            images[self.n - 1]  # the last row: a truncated file fails here, not mid-training
-        except OSError:
-            raise PipelineError(f"{self.path}: incomplete or truncated HDF5 file (a read failed)") from None
-        if self.n < 2 or len(np.unique(self.episode)) < 2:
-            raise PipelineError(f"{self.path}: {self.n} images from {len(np.unique(self.episode))} episode(s): "
-                                "need at least two episodes (one for validation)")
-        self.task = str(f.attrs.get("task", ""))
-
-    def fingerprint(self) -> str:
-        """Identifies the content cheaply (attributes, size, episode layout) for resume checks."""
-        digest = hashlib.sha256()
-        for key in sorted(self.file.attrs):
-            digest.update(f"{key}={self.file.attrs[key]!r};".encode())
-        digest.update(str(self.file["images"].shape).encode())
-        digest.update(self.episode.tobytes())
-        return digest.hexdigest()
-
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        try:
-            return self.file["images"][lo:hi]
-        except OSError:
-            raise PipelineError(f"{self.path}: images {lo}:{hi} cannot be read (truncated or corrupt file)") from None
-
-    def close(self) -> None:
-        self.file.close()
+        super().__init__(path, IMAGE_SIZE)
 
 
 def split_episodes(episode: np.ndarray, part: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:

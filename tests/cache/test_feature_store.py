@@ -12,11 +12,11 @@ import pytest
 import zarr
 
 from pipeline.cache.encode import encode_frames
-from pipeline.cache.store import FeatureStore, partial_path
 from pipeline.encoders import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
-from pipeline.hdf5 import seal
-from pipeline.render.frames_store import FramesFile
+from pipeline.formats.features import FeatureStore, partial_path
+from pipeline.formats.frames import FramesFile
+from pipeline.formats.hdf5 import seal
 from tests.encoders.conftest import make_frames
 
 RANDOM18 = EncoderConfig(model="resnet18", weights="random")

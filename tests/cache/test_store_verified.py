@@ -5,8 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from pipeline.cache.store import FeatureStore, FeatureStoreWriter, StoreLayout
 from pipeline.errors import PipelineError
+from pipeline.formats.features import FeatureStore, FeatureStoreWriter, StoreLayout
 
 ROWS, DIM, SHARD = 700, 8, 256
 

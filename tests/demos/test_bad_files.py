@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from pipeline.config import RenderDemosConfig
-from pipeline.demos.store import read_demos
 from pipeline.errors import PipelineError
-from pipeline.hdf5 import seal
-from pipeline.render.frames_store import FramesFile
+from pipeline.formats.demos import read_demos
+from pipeline.formats.frames import FramesFile
+from pipeline.formats.hdf5 import seal
 from pipeline.render.stage import render_demos
 from tests.render.conftest import make_demo_file
 

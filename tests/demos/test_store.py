@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from pipeline.demos.rollout import RandomPolicy, rollout
-from pipeline.demos.store import read_demos, write_demos
 from pipeline.errors import PipelineError
+from pipeline.formats.demos import read_demos, write_demos
 from pipeline.tasks import make_env
 
 

@@ -1,8 +1,6 @@
 """Encoder features against an independent torchvision computation; weights resolution; clear errors."""
 
-import warnings
 
-import h5py
 import numpy as np
 import pytest
 import torch
@@ -13,7 +11,7 @@ from pipeline.encoders import Encoder, EncoderConfig
 from pipeline.encoders import encoder as encoder_mod
 from pipeline.encoders import weights as weights_mod
 from pipeline.errors import PipelineError
-from pipeline.render.frames_store import FramesFile
+from pipeline.formats.frames import FramesFile
 from tests.encoders.conftest import make_frames
 
 

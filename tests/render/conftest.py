@@ -1,8 +1,7 @@
-import numpy as np
 import pytest
 
 from pipeline.demos.rollout import RandomPolicy, rollout
-from pipeline.demos.store import write_demos
+from pipeline.formats.demos import write_demos
 from pipeline.tasks import make_env
 
 

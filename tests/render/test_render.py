@@ -12,8 +12,8 @@ import pytest
 
 from pipeline.config import RenderDemosConfig
 from pipeline.errors import PipelineError
-from pipeline.hdf5 import seal
-from pipeline.render.frames_store import FramesFile
+from pipeline.formats.frames import FramesFile
+from pipeline.formats.hdf5 import seal
 from pipeline.render.renderer import FrameRenderer
 from pipeline.render.stage import render_demos
 from pipeline.tasks import TASKS, make_env

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pipeline.hdf5 import create_hdf5, seal
+from pipeline.formats.hdf5 import create_hdf5, seal
 from pipeline.render.vae_data import PARTS
 from pipeline.vae.train import TrainVaeConfig
 

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from pipeline.cache.encode import encode_frames
-from pipeline.cache.store import FeatureStore
 from pipeline.encoders import Encoder, EncoderConfig
 from pipeline.encoders.preprocess import vae64
 from pipeline.errors import PipelineError
-from pipeline.render.frames_store import FramesFile
+from pipeline.formats.features import FeatureStore
+from pipeline.formats.frames import FramesFile
 from pipeline.vae.model import load_vae
 from pipeline.vae.train import train_vae
 from tests.encoders.conftest import make_frames

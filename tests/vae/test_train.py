@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
+from pipeline.config import TrainVaeConfig
 from pipeline.errors import PipelineError
-from pipeline.hdf5 import create_hdf5, seal
+from pipeline.formats.hdf5 import create_hdf5, seal
 from pipeline.timings import read_timings
 from pipeline.vae.model import load_vae
-from pipeline.config import TrainVaeConfig
 from pipeline.vae.train import ImageFile, make_blocks, split_episodes, train_batches, train_vae
 from tests.vae.conftest import make_images, tiny_config
 

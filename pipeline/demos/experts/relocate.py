@@ -1,21 +1,22 @@
 """Scripted expert for Adroit relocate: reach over the ball, grasp it, carry it onto the target and hold it there.
 
-Everything is computed from the state dict with a private copy of the model (its Object body and target site are
-moved to the state's values on every call) and private MjData, never from the env:
+Everything is computed from the state dict with the shared control layer's private scene (experts/control.Scene:
+its Object body and target site are moved to the state's values on every call), never from the env:
 - inverse kinematics of the grasp site 'S_grasp' over the slides and ARRx gives arm joint targets. ARRx (a pitch
   about the forearm base) is needed because ARTy, the vertical slide, cannot go below 0: with a level hand the
   palm stays 0.15 m above the table, tilting it by ~0.2 rad brings the grasp site down to the ball;
 - computed torque turns the arm targets into actuator commands. The env's arm servos are soft (kp 200 against a
   5 kg arm, no gravity compensation), so sending the target joints as they are would sag and lag by centimetres;
-- the hand is a gravity-compensated position servo between an open pose and a power grasp.
+- the hand is a gravity-compensated position servo (Scene.action) between an open pose and a power grasp.
 """
 
 from __future__ import annotations
 
-import copy
-
 import mujoco
 import numpy as np
+
+from pipeline.demos.experts.control import Scene
+from pipeline.tasks.spec import get_task
 
 _ARM = slice(0, 6)  # ARTx, ARTy, ARTz (slides), ARRx, ARRy, ARRz; dof, joint and actuator indices coincide
 _HAND = slice(6, 30)  # wrist, fingers and thumb
@@ -52,21 +53,21 @@ class RelocateExpert:
     k_rot = 200.0  # extra stiffness (Nm/rad) on the rotations, whose inertia is small (ARRz: 0.01 kg m^2)
 
     def __init__(self, model: mujoco.MjModel):
-        self.model = copy.deepcopy(model)  # private: its Object/target params are overwritten from each state
-        self.data = mujoco.MjData(self.model)
-        self._ik_data = mujoco.MjData(self.model)
-        self._site = self.model.site("S_grasp").id
-        self._ball = self.model.body("Object").id
-        self._target = self.model.site("target").id
-        lo, hi = self.model.actuator_ctrlrange.T
-        self._act_mean, self._act_rng = 0.5 * (lo + hi), 0.5 * (hi - lo)  # the env's action -> ctrl map
-        self._dof = self.model.actuator_trnid[:, 0]
-        self._gain = self.model.actuator_gainprm[:, 0].copy()  # affine actuators: f = gain*ctrl + bias_q*q
-        self._bias_q = self.model.actuator_biasprm[:, 1].copy()
-        self._jlo, self._jhi = self.model.jnt_range[self._dof].T
-        self._M = np.zeros((self.model.nv, self.model.nv))
-        self._jacp = np.zeros((3, self.model.nv))
+        self.scene = Scene(model, get_task("relocate"))  # private model + data, the actuator maps
+        m = self.scene.model
+        self._ik_data = mujoco.MjData(m)
+        self._site = m.site("S_grasp").id
+        self._ball = m.body("Object").id
+        self._target = m.site("target").id
+        self._jlo, self._jhi = m.jnt_range[self.scene.act_joint].T
+        self._M = np.zeros((m.nv, m.nv))
+        self._jacp = np.zeros((3, m.nv))
         self.reset(0)
+
+    @property
+    def model(self) -> mujoco.MjModel:
+        """The expert's private copy of the scene's model (the state's placement is written into it, never the env's)."""
+        return self.scene.model
 
     def reset(self, seed: int) -> None:
         """Start a new episode. The expert is deterministic: the seed is accepted for the Policy API only."""
@@ -75,8 +76,8 @@ class RelocateExpert:
 
     def act(self, obs: np.ndarray, state: dict[str, np.ndarray]) -> np.ndarray:
         """Action in [-1, 1]^30 for the scene in `state` (obs is not used: the state has everything)."""
-        self._load(state)
-        d = self.data
+        self.scene.load(state)  # joints and the randomised ball/target placement, then mj_forward
+        d = self.scene.data
         ball, target, site = d.xpos[self._ball].copy(), d.site_xpos[self._target].copy(), d.site_xpos[self._site].copy()
         grasp = ball + self.grasp_offset
         hand, tilt = _OPEN, self.grasp_tilt
@@ -99,20 +100,16 @@ class RelocateExpert:
         q_start = d.qpos[_ARM].copy()
         q_start[4:6] = 0.0
         q_des = self._ik(goal, q_start, tilt)
-        ctrl = np.concatenate([self._arm_ctrl(q_des), self._hand_ctrl(hand)])
+        q_target = d.qpos.copy()
+        q_target[self.scene.act_qadr[_HAND]] = hand
+        action = self.scene.action(q_target)  # the hand: gravity-compensated position servo
+        sc = self.scene
+        action[_ARM] = np.clip((self._arm_ctrl(q_des) - sc.ctrl_mean[_ARM]) / sc.ctrl_rng[_ARM], -1.0, 1.0)
         self.phase_t += 1
-        return np.clip((ctrl - self._act_mean) / self._act_rng, -1.0, 1.0)
+        return action
 
     def _next(self, phase: str) -> None:
         self.phase, self.phase_t = phase, 0
-
-    def _load(self, state: dict[str, np.ndarray]) -> None:
-        """Put the state (joints and the randomised ball/target placement) into the private model and data."""
-        self.model.body_pos[self._ball] = state["obj_body_pos"]
-        self.model.site_pos[self._target] = state["target_site_pos"]
-        self.data.qpos[:] = state["qpos"]
-        self.data.qvel[:] = state["qvel"]
-        mujoco.mj_forward(self.model, self.data)
 
     def _ik(self, site_goal: np.ndarray, q: np.ndarray, tilt: float) -> np.ndarray:
         """Arm joints (6) that put S_grasp at `site_goal`: damped least squares over the slides and ARRx.
@@ -120,17 +117,17 @@ class RelocateExpert:
         ARRx is pulled toward `tilt` so that the slides do most of the work; a slide that hits its limit drops out
         of the later iterations, so that ARRx takes over its share (ARTy at 0 below, at 0.2 above).
         """
-        d, jacp = self._ik_data, self._jacp
-        d.qpos[:] = self.data.qpos
+        m, d, jacp = self.scene.model, self._ik_data, self._jacp
+        d.qpos[:] = self.scene.data.qpos
         q = q.copy()
         reg = np.array([1e-4, 1e-4, 1e-4, 2e-2])
         lo, hi = self._jlo[_IK_DOFS], self._jhi[_IK_DOFS]
         free = np.ones(4, dtype=bool)
         for _ in range(4):
             d.qpos[_ARM] = q
-            mujoco.mj_kinematics(self.model, d)
-            mujoco.mj_comPos(self.model, d)
-            mujoco.mj_jacSite(self.model, d, jacp, None, self._site)
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            mujoco.mj_jacSite(m, d, jacp, None, self._site)
             J = jacp[:, _IK_DOFS] * free
             rhs = J.T @ (site_goal - d.site_xpos[self._site])
             rhs[3] += reg[3] * (tilt - q[3])
@@ -146,17 +143,14 @@ class RelocateExpert:
         steadies the light roll joint), and the rotations get a stiffness floor so that action noise or the
         ball's weight cannot twist the hand.
         """
-        d = self.data
+        sc = self.scene
+        d = sc.data
         q, qd = d.qpos[_ARM], d.qvel[_ARM]
-        mujoco.mj_fullM(self.model, d, self._M)
+        mujoco.mj_fullM(sc.model, d, self._M)
         err = q_des - q
         tau = self._M[_ARM, _ARM] @ (self.kp * err - self.kd * qd) + d.qfrc_bias[_ARM]
         tau[3:] += self.k_rot * err[3:]
-        return (tau - self._bias_q[_ARM] * q) / self._gain[_ARM]
-
-    def _hand_ctrl(self, q_des: np.ndarray) -> np.ndarray:
-        """Position servo with gravity compensation: the hand actuators are f = gain * (ctrl - q)."""
-        return q_des + self.data.qfrc_bias[self._dof[_HAND]] / self._gain[_HAND]
+        return (tau - sc.b0[_ARM] - sc.b1[_ARM] * q) / sc.gain[_ARM]  # affine actuators: f = gain*ctrl + b0 + b1*q
 
 
 def _clip_norm(v: np.ndarray, limit: float) -> np.ndarray:

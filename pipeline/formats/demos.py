@@ -11,13 +11,15 @@ import h5py
 import numpy as np
 
 from pipeline.atomic import atomic_output
-from pipeline.demos.episode import Episode
 from pipeline.errors import PipelineError, brief
-from pipeline.hdf5 import create_hdf5, damaged, dataset, is_count, open_hdf5, seal
+from pipeline.formats.episode import Episode
+from pipeline.formats.hdf5 import create_hdf5, damaged, dataset, is_count, open_hdf5, seal
 from pipeline.tasks.spec import get_task
 
 FORMAT_VERSION = 1
 _ARRAYS = ("actions", "rewards", "terminated", "truncated", "goal_achieved", "qpos", "qvel", "obs")
+# every dataset of a data/demo_<i> group: the README's table lists exactly these (tests/test_formats_readme.py)
+FIELDS = (*_ARRAYS, "env_state/<key>")
 
 
 def write_demos(

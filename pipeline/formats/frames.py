@@ -10,9 +10,11 @@ import h5py
 import numpy as np
 
 from pipeline.errors import PipelineError, brief
-from pipeline.hdf5 import create_hdf5, damaged, dataset, is_count, open_hdf5, seal
+from pipeline.formats.hdf5 import create_hdf5, damaged, dataset, is_count, open_hdf5, seal
 
 FORMAT = "rrl-pipe/frames"
+# every dataset of a data/demo_<i> group: the README's table lists exactly these (tests/test_formats_readme.py)
+FIELDS = ("frames/<camera>", "proprio", "actions", "rewards", "goal_achieved", "replay_drift")
 
 
 class FramesWriter:

@@ -25,6 +25,9 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from pipeline.errors import PipelineError
 
+ZARR_VERSION = zarr.__version__  # recorded in every store's provenance
+FIELDS = ("features", "episode_ends")  # the store's arrays: the README's table lists exactly these
+
 FORMAT = "rrl-pipe/features"
 FORMAT_VERSION = 2  # 2: per-chunk checksums and the shard list; 1 (no checksums) is refused and rebuilt
 CHUNK_ROWS = 256  # rows per chunk: the unit of a read
