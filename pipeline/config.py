@@ -39,20 +39,29 @@ SECTIONS = {
 _CLASSES = {target.split(":")[1]: target for target in SECTIONS.values()}
 
 
+def _import(target: str) -> Any:
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def section_class(section: str) -> type:
+    """The config class of a params.yaml section."""
+    return _import(SECTIONS[section])
+
+
 def __getattr__(name: str) -> Any:
     """`from pipeline.config import TrainPolicyConfig` still works (scripts, tests): the class from its part."""
     if name == "DEMO_SOURCES":
-        return importlib.import_module("pipeline.demos.config").DEMO_SOURCES
+        return _import("pipeline.demos.config:DEMO_SOURCES")
     if name not in _CLASSES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, cls = _CLASSES[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    return _import(_CLASSES[name])
 
 
 def service_encoder(params_path: str | os.PathLike, encoder: str, vae_model: str = "") -> EncoderConfig:
     """The encoder a policy's rollout service runs: exactly what the encode stage cached (params `encode`); the
     VAE's weights are its model file, which params cannot name."""
-    cfg = load_section(params_path, "encode", __getattr__("EncodeConfig"))
+    cfg = load_section(params_path, "encode", section_class("encode"))
     return cfg.encoder_config(encoder, vae_model if encoder == "vae" else "")
 
 
@@ -158,4 +167,4 @@ def _type_name(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
-__all__ = ["SECTIONS", "from_dict", "load_matrix", "load_section", "service_encoder", *_CLASSES]
+__all__ = ["SECTIONS", "from_dict", "load_matrix", "load_section", "section_class", "service_encoder", *_CLASSES]
