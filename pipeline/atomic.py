@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import PipelineError
 
@@ -69,3 +71,10 @@ def check_output(out: str | os.PathLike, kind: str, inputs: Iterable[str | os.Pa
         probe.unlink()
     except OSError as exc:
         raise PipelineError(f"{out}: cannot write there ({exc.strerror or exc})") from None
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Strict JSON (NaN refused), sorted keys, two-space indent, final newline, written atomically: the same values
+    always give the same bytes, so DVC and git see a rerun as unchanged."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import atomic_output
+from pipeline.atomic import write_json
 
 NAME = "timings.json"
 
@@ -28,8 +28,7 @@ def timings_path(output: str | Path) -> Path:
 def write_timings(output: str | Path, timings: dict[str, Any]) -> Path:
     path = timings_path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(timings, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    write_json(path, timings)
     return path
 
 

@@ -2,4 +2,3 @@
 
 May import (tests/test_layers.py holds it): errors, procs, tasks, formats, encoders, demos, render, cache, rl.
 """
-

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.demos.obs_layout import OBS_DIM
-from pipeline.demos.reconstruct import Scene, env_state_from_source
+from pipeline.demos.reconstruct import KinematicScene, env_state_from_source
 from pipeline.demos.recorded import episode_from_observations
 from pipeline.demos.rollout import ActionReplay, rollout
 from pipeline.demos.safe_pickle import Activation, StandIn, safe_load
@@ -62,7 +62,7 @@ def load_human_demos(path: str | os.PathLike, task: str, reward_mode: str, state
     if not isinstance(demos, list) or not demos:
         raise PipelineError(f"{path}: expected a non-empty list of demo dicts, found {type(demos).__name__}")
     # one scene (recorded: a kinematic calculator) or one env (replay) serves every demo
-    scene = Scene(spec) if states == "recorded" else None
+    scene = KinematicScene(spec) if states == "recorded" else None
     replay_env = contextlib.closing(make_env(task, reward_mode)) if states == "replay" else contextlib.nullcontext()
     episodes = []
     with replay_env as env:

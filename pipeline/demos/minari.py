@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from pipeline.demos.obs_layout import OBS_DIM
-from pipeline.demos.reconstruct import Scene, env_state_from_source
+from pipeline.demos.reconstruct import KinematicScene, env_state_from_source
 from pipeline.demos.recorded import episode_from_observations, states_from_recorded
 from pipeline.errors import PipelineError
 from pipeline.formats.episode import Episode
@@ -93,7 +93,7 @@ def load_minari(dataset_dir: str | os.PathLike, task: str, reward_mode: str) -> 
     except PipelineError:
         f.close()
         raise
-    scene = Scene(spec)
+    scene = KinematicScene(spec)
     episodes: list[Episode] = []
     with f:
         names = sorted(
@@ -110,7 +110,7 @@ def load_minari(dataset_dir: str | os.PathLike, task: str, reward_mode: str) -> 
     return episodes
 
 
-def _episode(g: h5py.Group, task: str, reward_mode: str, where: str, scene: Scene) -> Episode:
+def _episode(g: h5py.Group, task: str, reward_mode: str, where: str, scene: KinematicScene) -> Episode:
     spec = get_task(task)
     obs = np.asarray(_observations(g, where), dtype=np.float64)
     actions = np.asarray(_dataset(g, "actions", where), dtype=np.float64)

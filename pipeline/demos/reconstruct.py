@@ -94,7 +94,7 @@ def _wrap(residual: np.ndarray, angle_mask: np.ndarray) -> np.ndarray:
     return residual
 
 
-class Scene:
+class KinematicScene:
     """A task env used as a kinematic calculator: set qpos / params, run mj_kinematics, read `_get_obs`.
 
     Gymnasium's MujocoEnv steps with `mj_step` and does not recompute kinematics afterwards, so after a step
@@ -133,7 +133,7 @@ class Scene:
         return self.spec.goal_achieved(self.model, self.data)
 
 
-def solve_params(task: str, scene: Scene, obs0: np.ndarray, qpos0: np.ndarray, known: dict) -> dict[str, np.ndarray]:
+def solve_params(task: str, scene: KinematicScene, obs0: np.ndarray, qpos0: np.ndarray, known: dict) -> dict[str, np.ndarray]:
     """Model parameters the source did not give, solved from the first observation (module docstring)."""
     out = dict(known)
     spec = scene.spec
@@ -183,7 +183,7 @@ def reconstruct_states(
     obs = np.asarray(observations, dtype=np.float64)
     if obs.ndim != 2 or obs.shape[1] != OBS_DIM[task] or obs.shape[0] < 2:
         raise PipelineError(f"{where}: observations have shape {obs.shape}, task {task} needs (N >= 2, {OBS_DIM[task]})")
-    scene = scene or Scene(spec)
+    scene = scene or KinematicScene(spec)
     n = obs.shape[0]
     nq = scene.model.nq
 
@@ -203,7 +203,7 @@ def reconstruct_states(
 
     def solve_all(qvel: np.ndarray | None) -> np.ndarray:
         """Per-step solve of the hidden joints; with qvel given, observations after step 0 are matched as
-        the env produces them (positions lagging one substep, Scene)."""
+        the env produces them (positions lagging one substep, KinematicScene)."""
         qpos = np.empty((n, nq))
         prev = guess
         for t in range(n):
@@ -230,7 +230,7 @@ def reconstruct_states(
 
     def velocities(qpos: np.ndarray) -> np.ndarray:
         # the velocity each step ENDED with: second-order backward difference (first order at step 1, forward
-        # at step 0); it is also what positions in the next observation lag by (Scene)
+        # at step 0); it is also what positions in the next observation lag by (KinematicScene)
         qvel = np.empty_like(qpos)
         qvel[1:] = (qpos[1:] - qpos[:-1]) / scene.dt
         qvel[0] = qvel[1]
@@ -281,7 +281,7 @@ def reconstruct_states(
     }
     if layout.palm_obs is not None:
         attrs["recon_max_palm_error_m"] = float(palm_err.max())
-        # the same against kinematics at qpos itself, i.e. ignoring the env's one-substep lag (Scene)
+        # the same against kinematics at qpos itself, i.e. ignoring the env's one-substep lag (KinematicScene)
         attrs["recon_max_palm_error_nolag_m"] = float(palm_err_fresh.max())
     given = sorted(env_state or {})
     solved = sorted(set(params) - set(given))

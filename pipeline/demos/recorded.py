@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.demos.obs_layout import LAYOUTS
-from pipeline.demos.reconstruct import Reconstruction, Scene, reconstruct_states, solve_params
+from pipeline.demos.reconstruct import KinematicScene, Reconstruction, reconstruct_states, solve_params
 from pipeline.errors import PipelineError
 from pipeline.tasks.spec import TaskSpec, get_task
 
@@ -43,7 +43,7 @@ def episode_from_observations(
         raise PipelineError(f"{where}: {obs.shape[0]} observations for {T} actions, expected {T + 1}")
     if T < 1:
         raise PipelineError(f"{where}: an episode needs at least one action")
-    scene = scene or Scene(spec)  # one env for the reconstruction and the rewards
+    scene = scene or KinematicScene(spec)  # one env for the reconstruction and the rewards
     if states is None:
         states = reconstruct_states(task, obs, env_state, init_qpos, where=where, scene=scene)
     goal = states.goal[1:]
@@ -77,12 +77,12 @@ def episode_from_observations(
     )
 
 
-def rewards_from_states(spec: TaskSpec, scene: Scene, states: Reconstruction, reward_mode: str) -> np.ndarray:
+def rewards_from_states(spec: TaskSpec, scene: KinematicScene, states: Reconstruction, reward_mode: str) -> np.ndarray:
     """Reward of each action, from the state after it (rows 1..N-1): demos are relabelled without simulating.
 
     rrl, sparse and gym-sparse are functions of the simulator state (dense and dapg-dense carry Gymnasium's velocity term,
     the env's own, so it is taken as recorded). Kinematics are fresh here, whereas an env step reads body and
-    site positions one physics substep old (see Scene): a difference of h * velocity, 2 ms of motion.
+    site positions one physics substep old (see KinematicScene): a difference of h * velocity, 2 ms of motion.
     """
     if reward_mode in ("dense", "dapg-dense"):  # both include Gymnasium's velocity term
         raise PipelineError(f"reward mode {reward_mode!r} needs recorded rewards; from states: rrl, sparse, gym-sparse")
@@ -112,7 +112,7 @@ def states_from_recorded(
     layout = LAYOUTS[task]
     obs = np.asarray(observations, dtype=np.float64)
     n = obs.shape[0]
-    scene = scene or Scene(spec)
+    scene = scene or KinematicScene(spec)
     qpos = np.asarray(qpos, dtype=np.float64)
     qvel = np.asarray(qvel, dtype=np.float64)
     if qpos.shape != (n, scene.model.nq) or qvel.shape != (n, scene.model.nv):

@@ -4,7 +4,6 @@ Encoder both cache and service run.
 May import (tests/test_layers.py holds it): errors, checksum.
 """
 
-
 from pipeline.encoders.encoder import PRECISIONS, Encoder, EncoderConfig
 from pipeline.encoders.registry import ENCODERS, get_encoder_spec
 

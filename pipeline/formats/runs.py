@@ -1,8 +1,8 @@
 """A run's small files (README, 'Runs'): `metrics.json`, `curves.csv`, evaluation JSON and the results file.
 
-Strict JSON (no NaN: null where nothing was measured), sorted keys, two-space indent, a final newline: the same
-values always give the same bytes, so DVC and git see a rerun as unchanged. Each file is written completely or
-not at all (atomic rename). `policy.pt` is the policy's own torch file (pipeline/rl/policy.py).
+JSON files are written with pipeline.atomic.write_json (strict: null where nothing was measured; sorted keys:
+the same values always give the same bytes, so DVC and git see a rerun as unchanged); every file is written
+completely or not at all (atomic rename). `policy.pt` is the policy's own torch file (pipeline/rl/policy.py).
 """
 
 from __future__ import annotations
@@ -21,11 +21,6 @@ CURVES = "curves.csv"
 # one row per iteration; sampled success/return, mean-action success/return (nan without eval_episodes)
 CURVE_FIELDS = ("iteration", "success_rate", "return_mean", "eval_success_rate", "eval_return_mean", "samples", "kl",
                 "alpha", "demo_weight")
-
-
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def read_json(path: str | os.PathLike, what: str) -> Any:

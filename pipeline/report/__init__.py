@@ -2,4 +2,3 @@
 
 May import (tests/test_layers.py holds it): errors, atomic, stats, timings, formats.
 """
-

@@ -13,7 +13,6 @@ report folder is byte-identical across reruns (README "Reproducible"); without i
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pipeline.atomic import atomic_output, check_output  # noqa: E402
+from pipeline.atomic import atomic_output, check_output, write_json  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 from pipeline.formats.runs import read_curves, read_json, read_metrics  # noqa: E402
 from pipeline.stats import format_rate, rate_interval  # noqa: E402
@@ -271,8 +270,7 @@ def write_report(files: list[RunFiles], out_dir: Path, timings_dir: Path | None 
         tmp.write_text(text)
     if results_file is not None:
         results_file.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(results_file) as tmp:
-            tmp.write_text(json.dumps(results(runs), indent=2, sort_keys=True, allow_nan=False) + "\n")
+        write_json(results_file, results(runs))
     return out_dir / "report.md"
 
 

@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.atomic import check_output
+from pipeline.atomic import check_output, write_json
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
-from pipeline.formats.runs import write_json
 from pipeline.render.distractors import sample_distractor
 from pipeline.rl.config import EvaluateConfig
 from pipeline.rl.policy import GaussianMLPPolicy

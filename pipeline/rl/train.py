@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output, check_output
+from pipeline.atomic import atomic_output, check_output, write_json
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
-from pipeline.formats.runs import METRICS, write_curves, write_json
+from pipeline.formats.runs import METRICS, write_curves
 from pipeline.rl.baseline import MLPBaseline
 from pipeline.rl.bc import behaviour_clone
 from pipeline.rl.config import TrainPolicyConfig

@@ -3,7 +3,6 @@
 May import (tests/test_layers.py holds it): errors, procs, encoders.
 """
 
-
 from pipeline.service.client import FrameEncoder, InProcessEncoder, ServiceClient, ServiceHandle
 from pipeline.service.server import ServiceConfig
 

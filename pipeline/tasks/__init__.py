@@ -3,7 +3,6 @@
 May import (tests/test_layers.py holds it): errors.
 """
 
-
 from pipeline.tasks.env import TaskEnv
 from pipeline.tasks.spec import REWARD_MODES, SUCCESS_RULES, TASKS, CameraSpec, TaskSpec, get_task
 

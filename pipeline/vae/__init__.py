@@ -3,4 +3,3 @@
 
 May import (tests/test_layers.py holds it): errors, atomic, checksum, prefetch, timings, formats, encoders.
 """
-
