@@ -257,12 +257,15 @@ def bench_encode_cmd(model: str, weights: str, n_frames: int, naive_frames: int,
 @click.option("--size", default=256, type=int, help="image size")
 @click.option("--quality", default="fast", help="render preset (the same for every measurement)")
 @click.option("--repeats", default=3, type=int, help="measurements per cell; the median is reported")
+@click.option("--envs-per-worker", default=4, type=int, help="envs each worker steps in lockstep (ours)")
 @_friendly_errors
-def bench_sample_cmd(task: str, model: str, workers: int, episodes: int, horizon: int, size: int, quality: str, repeats: int) -> None:
-    """Sampler steps/s vs its parts and the reference way."""
+def bench_sample_cmd(task: str, model: str, workers: int, episodes: int, horizon: int, size: int, quality: str, repeats: int,
+                     envs_per_worker: int) -> None:
+    """Sampler steps/s vs its parts, one env per worker and the reference way."""
     from pipeline.bench.sample import bench_sample
 
-    bench_sample(task, model, workers, episodes, horizon, size, quality, repeats, echo=click.echo)
+    bench_sample(task, model, workers, episodes, horizon, size, quality, repeats, echo=click.echo,
+                 envs_per_worker=envs_per_worker)
 
 
 @main.command()

@@ -3,6 +3,7 @@
     encoding (the encoder at the service's batch size), physics (the state sampler: step + policy, no pixels);
     the bound they allow is 1 / (1/render + 1/encode + 1/physics) on a CPU, where the parts share the cores,
     and min(render, encode, physics) on a GPU machine;
+  - one env per worker (the design before `envs_per_worker`): the service sees one step of each worker at a time;
   - the reference way: every env worker encodes its own frame at batch 1 inside its step (no service);
 and the NPG + value update on 40,000 samples of the sampler's observation size against the time the sampler
 needs to collect them.
@@ -29,15 +30,16 @@ from pipeline.tasks import get_task, make_env
 
 
 def _sampler_rate(task: str, obs: ObsConfig, workers: int, episodes: int, horizon: int, encoder: EncoderConfig | None,
-                  per_worker: bool = False) -> float:
+                  per_worker: bool = False, envs_per_worker: int = 1) -> float:
     spec = get_task(task)
     if obs.mode == "state":
         obs_dim = make_env(task).observe().shape[0]
     else:
         obs_dim = len(obs.cameras or spec.camera_names) * get_encoder_spec(encoder.model).feature_dim(encoder.layer or "pool") + 24
-    with Sampler(task, obs, workers, horizon=horizon, encoder_config=encoder, per_worker_encoder=per_worker) as sampler:
+    with Sampler(task, obs, workers, horizon=horizon, encoder_config=encoder, per_worker_encoder=per_worker,
+                 envs_per_worker=envs_per_worker) as sampler:
         policy = GaussianMLPPolicy(obs_dim, spec.action_dim)
-        sampler.sample(policy, [999])  # warm-up: workers, renderers and the service are built and primed
+        sampler.sample(policy, [999] * max(1, workers) * envs_per_worker)  # warm-up: workers, renderers, service
         start = time.perf_counter()
         episodes_out = sampler.sample(policy, list(range(episodes)))
         return sum(len(ep.actions) for ep in episodes_out) / (time.perf_counter() - start)
@@ -73,23 +75,28 @@ def _update_seconds(obs_dim: int, act_dim: int, samples: int, horizon: int = 200
 
 
 def bench_sample(task: str, model: str, workers: int, episodes: int, horizon: int, image_size: int, quality: str,
-                 repeats: int, echo: Callable[[str], None] = print, samples: int = 40_000) -> dict[str, float]:
+                 repeats: int, echo: Callable[[str], None] = print, samples: int = 40_000,
+                 envs_per_worker: int = 4) -> dict[str, float]:
     encoder_cfg = EncoderConfig(model=model, weights="random")
     obs = ObsConfig(mode="vision", image_size=image_size, quality=quality)
     spec = get_task(task)
     n_cams = len(spec.camera_names)
     steps = episodes * horizon
 
-    ours = median_of(repeats, lambda: _sampler_rate(task, obs, workers, episodes, horizon, encoder_cfg))
-    echo(f"  sampler + service: {ours:.1f} steps/s")
+    envs = envs_per_worker
+    ours = median_of(repeats, lambda: _sampler_rate(task, obs, workers, episodes, horizon, encoder_cfg, envs_per_worker=envs))
+    echo(f"  sampler + service, {envs} envs per worker: {ours:.1f} steps/s")
+    one_env = median_of(repeats, lambda: _sampler_rate(task, obs, workers, episodes, horizon, encoder_cfg))
+    echo(f"  sampler + service, 1 env per worker: {one_env:.1f} steps/s")
     reference = median_of(repeats, lambda: _sampler_rate(task, obs, workers, episodes, horizon, encoder_cfg, per_worker=True))
     echo(f"  reference (per-env batch-1 encoding): {reference:.1f} steps/s")
     qpos = np.concatenate([np.tile(make_env(task).get_state()["qpos"], (steps, 1))])
     render = median_of(repeats, lambda: _ceiling_rate(task, image_size, quality, qpos, workers)) / n_cams
     echo(f"  render only ({workers} processes): {render:.1f} steps/s")
     encoder = Encoder(encoder_cfg)
-    encode = median_of(repeats, lambda: _encode_rate(encoder, workers * n_cams, image_size)) / n_cams
-    echo(f"  encode only (batch {workers * n_cams}): {encode:.1f} steps/s")
+    batch = max(1, workers) * envs * n_cams  # the service's largest batch: one step of every env
+    encode = median_of(repeats, lambda: _encode_rate(encoder, batch, image_size)) / n_cams
+    echo(f"  encode only (batch {batch}): {encode:.1f} steps/s")
     physics = median_of(repeats, lambda: _sampler_rate(task, ObsConfig(mode="state"), workers, episodes, horizon, None))
     echo(f"  physics + policy only (state sampler): {physics:.1f} steps/s")
     on_gpu = torch.cuda.is_available()
@@ -97,10 +104,11 @@ def bench_sample(task: str, model: str, workers: int, episodes: int, horizon: in
     obs_dim = n_cams * encoder.dim + 24
     update = median_of(1, lambda: _update_seconds(obs_dim, spec.action_dim, samples))
     collect = samples / ours
-    echo(f"\nbench sample: {task}, {model}, {workers} workers, {image_size}px {quality}, {steps} steps per measurement, "
+    echo(f"\nbench sample: {task}, {model}, {workers} workers x {envs} envs, {image_size}px {quality}, {steps} steps per measurement, "
          f"median of {repeats}; bound = {'min' if on_gpu else 'harmonic sum'} of the parts ({'GPU' if on_gpu else 'CPU'})")
     echo(table(["measure", "steps/s", "ours / it"],
-               [["sampler + encoder service (ours)", ours, 1.0],
+               [[f"sampler + encoder service, {envs} envs per worker (ours)", ours, 1.0],
+                ["sampler + encoder service, 1 env per worker", one_env, ours / one_env],
                 ["bound from the parts", bound, ours / bound],
                 ["  render only", render, ours / render],
                 ["  encode only", encode, ours / encode],
@@ -108,5 +116,5 @@ def bench_sample(task: str, model: str, workers: int, episodes: int, horizon: in
                 ["reference: per-env batch-1 encoding", reference, ours / reference]]))
     echo(f"NPG + value update on {samples:,} samples of {obs_dim}-d: {update:.1f} s; collecting them: {collect:.0f} s "
          f"(update / collect = {update / collect:.3f})")
-    return {"ours": ours, "bound": bound, "reference": reference, "render": render, "encode": encode, "physics": physics,
+    return {"ours": ours, "one_env_per_worker": one_env, "bound": bound, "reference": reference, "render": render, "encode": encode, "physics": physics,
             "ours_over_bound": ours / bound, "ours_over_reference": ours / reference, "update_s": update, "collect_s": collect}

@@ -46,6 +46,7 @@ class TrainPolicyConfig:
     eval_episodes: int = 0  # deterministic (mean-action) episodes after each iteration (mjrl: evaluation_rollouts)
     stop_at_eval_success: float = 0.0  # > 0: stop once the mean-action success reaches this (0: run every iteration)
     workers: int = 2  # env worker processes (0: everything in this process)
+    envs_per_worker: int = 1  # envs each worker steps in lockstep: one encoder request holds all their frames
     seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i
 
     def __post_init__(self) -> None:
@@ -57,6 +58,8 @@ class TrainPolicyConfig:
             raise PipelineError("train_policy.init_std_scale must be positive (1: the demo actions' std, as mjrl)")
         if min(self.iterations, self.workers, self.horizon, self.eval_episodes) < 0 or self.episodes <= 0:
             raise PipelineError("train_policy: iterations, horizon, workers and eval_episodes must be >= 0, episodes > 0")
+        if self.envs_per_worker < 1:
+            raise PipelineError("train_policy.envs_per_worker must be >= 1")
         if self.stop_at_eval_success and not (0 < self.stop_at_eval_success <= 1 and self.eval_episodes > 0):
             raise PipelineError("train_policy.stop_at_eval_success must be in (0, 1] and needs eval_episodes > 0")
 
@@ -70,9 +73,10 @@ class EvaluateConfig:
     distractors: tuple[str, ...] = ("light_position", "light_direction", "object_colour", "extra_object")
     horizon: int = 0  # 0: the task's (200; pen 100)
     workers: int = 2  # env worker processes (0: in-process)
+    envs_per_worker: int = 1  # envs each worker steps in lockstep (as train_policy's)
 
     def __post_init__(self) -> None:
         for kind in self.distractors:
             check_choice("evaluate.distractors", kind, DISTRACTOR_KINDS)
-        if self.episodes <= 0 or self.workers < 0:
-            raise PipelineError("evaluate: episodes must be positive and workers >= 0")
+        if self.episodes <= 0 or self.workers < 0 or self.envs_per_worker < 1:
+            raise PipelineError("evaluate: episodes must be positive, workers >= 0 and envs_per_worker >= 1")

@@ -39,7 +39,7 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
     timings: dict[str, dict[str, float]] = {}
     bar = tqdm(total=len(seeds) * len(conditions), desc=f"evaluate {task}", unit="ep", disable=not progress)
     with Sampler(task, obs_cfg, cfg.workers, reward_mode, cfg.horizon or None, encoder_config,
-                 success_rule=success_rule) as sampler, bar:
+                 success_rule=success_rule, envs_per_worker=cfg.envs_per_worker) as sampler, bar:
         if vision:
             service = {k: sampler.feature_key[k] for k in KEY_FIELDS}
             if service != layout["encoder"]:
@@ -50,7 +50,7 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
             distractors = None if condition == "plain" else [sample_distractor(condition, task, s) for s in seeds]
             start = time.perf_counter()
             episodes = []
-            chunk = max(1, cfg.workers)  # one episode per worker at a time, so the bar moves
+            chunk = max(1, cfg.workers) * cfg.envs_per_worker  # one episode per env at a time, so the bar moves
             for i in range(0, len(seeds), chunk):
                 episodes += sampler.sample(policy, seeds[i:i + chunk], deterministic=True,
                                            distractors=distractors[i:i + chunk] if distractors else None)

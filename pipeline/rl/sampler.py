@@ -55,37 +55,72 @@ class Episode:
     times: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class _Slot:
+    """One env of a runner and the episode it is in the middle of."""
+
+    env: Any
+    index: int
+    seed: int
+    distractor: Any
+    deterministic: bool
+    rng: np.random.Generator  # action noise and joint noise of this episode only
+    obs: np.ndarray
+    observations: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    rewards: list = field(default_factory=list)
+    goals: list = field(default_factory=list)
+    times: dict = field(default_factory=lambda: defaultdict(float))
+
+
 class EpisodeRunner:
-    """Runs whole episodes for one worker (or in-process): env, renderer and encoder client of its own."""
+    """Runs whole episodes for one worker (or in-process): `envs` envs stepped in lockstep, one renderer and one
+    encoder client. Each step renders every running env's frames and encodes them in one request, so the service
+    sees batches of workers x envs x cameras frames. An episode's numbers depend only on its seed (its own env
+    reset and noise stream; the policy runs row by row, and the encoder is batch-invariant on CPU), not on which
+    env or worker ran it."""
 
     def __init__(self, task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, encoder: Any = None,
-                 success_rule: str = "rrl"):
+                 success_rule: str = "rrl", envs: int = 1):
         self.spec = get_task(task)
         self.obs = obs
-        self.env = make_env(task, reward_mode, horizon, success_rule)
+        self.envs = [make_env(task, reward_mode, horizon, success_rule) for _ in range(max(1, envs))]
         self.encoder = encoder  # a FrameEncoder; None for state observations
         self.renderer = None
         if obs.mode == "vision":
             from pipeline.render.renderer import FrameRenderer
 
             self.renderer = FrameRenderer(self.spec, obs.image_size, obs.quality, obs.cameras or None)
-        joints = self.env.model.jnt_range[self._proprio_joint_ids()]
+        joints = self.envs[0].model.jnt_range[self._proprio_joint_ids()]
         self.joint_span = (joints[:, 1] - joints[:, 0]).astype(np.float32)
 
     def _proprio_joint_ids(self) -> np.ndarray:
         """Joint ids of the 24 proprio qpos entries (every Adroit hand joint is a 1-dof hinge)."""
         qpos_ids = np.arange(self.spec.nq)[self.spec.proprio_slice]
-        return np.array([int(np.flatnonzero(self.env.model.jnt_qposadr == q)[0]) for q in qpos_ids])
+        model = self.envs[0].model
+        return np.array([int(np.flatnonzero(model.jnt_qposadr == q)[0]) for q in qpos_ids])
 
-    def observe(self, obs: np.ndarray, state: dict[str, np.ndarray], rng: np.random.Generator, times: dict) -> np.ndarray:
+    def _observe(self, slots: list[_Slot]) -> list[np.ndarray]:
+        """The policy's observation for every slot: frames of all of them encoded in one request."""
         if self.obs.mode == "state":
-            return obs.astype(np.float32)
+            return [slot.obs.astype(np.float32) for slot in slots]
+        states = [slot.env.get_state() for slot in slots]
+        frames = []
+        for slot, state in zip(slots, states):
+            start = time.perf_counter()
+            self.renderer.set_distractor(slot.distractor)
+            frames.append(self.renderer.render(state))
+            slot.times["render_s"] += time.perf_counter() - start
         start = time.perf_counter()
-        frames = self.renderer.render(state)
-        times["render_s"] += time.perf_counter() - start
-        start = time.perf_counter()
-        features = self.encoder.encode(frames).reshape(-1)
-        times["encode_s"] += time.perf_counter() - start
+        features = self.encoder.encode(np.concatenate(frames)).reshape(len(slots), -1)
+        share = (time.perf_counter() - start) / len(slots)  # the batch's time, split evenly over its envs
+        observations = []
+        for slot, state, feature in zip(slots, states, features):
+            slot.times["encode_s"] += share
+            observations.append(self._with_joints(feature, state, slot.rng))
+        return observations
+
+    def _with_joints(self, features: np.ndarray, state: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
         if not self.obs.proprio:
             return features
         joints = self.spec.proprio(state["qpos"]).astype(np.float32)
@@ -93,44 +128,60 @@ class EpisodeRunner:
             joints = joints + rng.normal(0.0, 1.0, joints.shape).astype(np.float32) * self.obs.proprio_noise * self.joint_span
         return np.concatenate([features, joints])
 
-    def run(self, policy, index: int, seed: int, deterministic: bool, distractor=None) -> Episode:
-        rng = np.random.default_rng([seed, 0xAC7])  # action noise and joint noise of this episode only
-        times: dict[str, float] = defaultdict(float)
-        if self.renderer is not None:
-            self.renderer.set_distractor(distractor)
-        obs = self.env.reset(seed=seed)
-        observations, actions, rewards, goals = [], [], [], []
+    def _start(self, env: Any, job: tuple, deterministic: bool) -> _Slot:
+        index, seed, distractor = job
+        return _Slot(env, index, seed, distractor, deterministic, np.random.default_rng([seed, 0xAC7]),
+                     env.reset(seed=seed))
+
+    def _finish(self, slot: _Slot) -> Episode:
+        goal_flags = np.asarray(slot.goals, dtype=bool)
+        return Episode(slot.index, slot.seed, np.stack(slot.observations), np.asarray(slot.actions, np.float32),
+                       np.asarray(slot.rewards, np.float32), goal_flags, self.spec.is_success(goal_flags),
+                       dict(slot.times))
+
+    def run_many(self, policy, jobs: list[tuple], deterministic: bool) -> list[Episode]:
+        """Every job (index, seed, distractor) as one episode, up to `envs` at a time; a finished env starts the
+        next job at once."""
+        queue = list(reversed(jobs))
+        slots: list[_Slot | None] = [self._start(env, queue.pop(), deterministic) if queue else None
+                                     for env in self.envs]
         log_std = policy.log_std.detach().numpy().astype(np.float64)
-        for _ in range(self.env.horizon):
-            o = self.observe(obs, self.env.get_state(), rng, times)
-            start = time.perf_counter()
-            action = policy.mean_action(o[None])[0].astype(np.float64)
-            if not deterministic:
-                action = action + np.exp(log_std) * rng.standard_normal(action.shape)
-            times["policy_s"] += time.perf_counter() - start
-            start = time.perf_counter()
-            obs, reward, terminated, truncated, info = self.env.step(np.clip(action, -1.0, 1.0))
-            times["physics_s"] += time.perf_counter() - start
-            observations.append(o)
-            actions.append(action)
-            rewards.append(reward)
-            goals.append(info["goal_achieved"])
-            if terminated or truncated:
-                break
-        goal_flags = np.asarray(goals, dtype=bool)
-        return Episode(index, seed, np.stack(observations), np.asarray(actions, np.float32), np.asarray(rewards, np.float32),
-                       goal_flags, self.spec.is_success(goal_flags), dict(times))
+        episodes = []
+        while any(slots):
+            running = [slot for slot in slots if slot is not None]
+            for slot, o in zip(running, self._observe(running)):
+                start = time.perf_counter()
+                action = policy.mean_action(o[None])[0].astype(np.float64)
+                if not slot.deterministic:
+                    action = action + np.exp(log_std) * slot.rng.standard_normal(action.shape)
+                slot.times["policy_s"] += time.perf_counter() - start
+                start = time.perf_counter()
+                slot.obs, reward, terminated, truncated, info = slot.env.step(np.clip(action, -1.0, 1.0))
+                slot.times["physics_s"] += time.perf_counter() - start
+                slot.observations.append(o)
+                slot.actions.append(action)
+                slot.rewards.append(reward)
+                slot.goals.append(info["goal_achieved"])
+                if terminated or truncated:
+                    episodes.append(self._finish(slot))
+                    i = slots.index(slot)
+                    slots[i] = self._start(slot.env, queue.pop(), deterministic) if queue else None
+        return sorted(episodes, key=lambda ep: ep.index)
+
+    def run(self, policy, index: int, seed: int, deterministic: bool, distractor=None) -> Episode:
+        return self.run_many(policy, [(index, seed, distractor)], deterministic)[0]
 
     def close(self) -> None:
         if self.renderer is not None:
             self.renderer.close()
         if self.encoder is not None:
             self.encoder.close()
-        self.env.close()
+        for env in self.envs:
+            env.close()
 
 
 def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, endpoint, max_frames: int, conn,
-            own_encoder=None, threads: int = 1, success_rule: str = "rrl") -> None:
+            own_encoder=None, threads: int = 1, success_rule: str = "rrl", envs: int = 1) -> None:
     """Env worker process: build once, then run the episodes it is sent until told to stop."""
     die_with_parent()
     torch.set_num_threads(threads)  # 1: the policy MLP is tiny; the cores belong to rendering and the service
@@ -143,24 +194,28 @@ def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, en
         from pipeline.service.client import InProcessEncoder
 
         encoder = InProcessEncoder(own_encoder)
-    runner = EpisodeRunner(task, obs, reward_mode, horizon, encoder, success_rule)
+    runner = EpisodeRunner(task, obs, reward_mode, horizon, encoder, success_rule, envs)
     conn.send(("ready",))
     while True:
         message = conn.recv()
         if message[0] == "stop":
             break
         _, policy, jobs, deterministic = message
-        conn.send(("done", [runner.run(policy, i, seed, deterministic, distractor) for i, seed, distractor in jobs]))
+        conn.send(("done", runner.run_many(policy, jobs, deterministic)))
     runner.close()
 
 
 class Sampler:
-    """Episodes in parallel over persistent env workers that share one encoder service (workers=0: in-process)."""
+    """Episodes in parallel over persistent env workers that share one encoder service (workers=0: in-process),
+    each worker stepping `envs_per_worker` envs in lockstep."""
 
     def __init__(self, task: str, obs: ObsConfig, workers: int, reward_mode: str = "rrl", horizon: int | None = None,
-                 encoder_config=None, per_worker_encoder: bool = False, success_rule: str = "rrl"):
-        """`per_worker_encoder` (benchmarks only): each worker encodes its own frames at batch 1, no service."""
-        self.task, self.obs, self.workers = task, obs, workers
+                 encoder_config=None, per_worker_encoder: bool = False, success_rule: str = "rrl",
+                 envs_per_worker: int = 1):
+        """`per_worker_encoder` (benchmarks only): each worker encodes its own frames, no service."""
+        if envs_per_worker < 1:
+            raise PipelineError(f"envs_per_worker must be >= 1, not {envs_per_worker}")
+        self.task, self.obs, self.workers, self.envs_per_worker = task, obs, workers, envs_per_worker
         self.spec = get_task(task)
         n_cams = len(obs.cameras or self.spec.camera_names)
         self.service = None
@@ -168,8 +223,9 @@ class Sampler:
         if obs.mode == "vision":
             from pipeline.service import InProcessEncoder, ServiceConfig, ServiceHandle
 
-            config = ServiceConfig(encoder_config, obs.image_size, cameras=n_cams, max_batch=max(1, workers) * n_cams,
-                                   max_wait_ms=20.0)
+            # one forward pass holds one step of every env of every worker
+            config = ServiceConfig(encoder_config, obs.image_size, cameras=n_cams,
+                                   max_batch=max(1, workers) * envs_per_worker * n_cams, max_wait_ms=20.0)
             if workers == 0 or per_worker_encoder:
                 encoder = InProcessEncoder(config)
                 self.feature_key = encoder.key
@@ -180,7 +236,7 @@ class Sampler:
         self._procs = []
         if workers == 0:
             self._local = EpisodeRunner(task, obs, reward_mode, horizon, encoder if obs.mode == "vision" else None,
-                                        success_rule)
+                                        success_rule, envs_per_worker)
             return
         ctx = multiprocessing.get_context("spawn")
         endpoint = self.service.endpoint if self.service else None
@@ -188,8 +244,8 @@ class Sampler:
         threads = max(1, (os.cpu_count() or 1) // workers) if own is not None else 1
         for w in range(workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(task, obs, reward_mode, horizon, endpoint, n_cams, child, own, threads,
-                                                          success_rule),
+            proc = ctx.Process(target=_worker, args=(task, obs, reward_mode, horizon, endpoint, envs_per_worker * n_cams,
+                                                     child, own, threads, success_rule, envs_per_worker),
                                daemon=True, name=f"rrl-env-{w}")
             proc.start()
             child.close()
@@ -212,7 +268,7 @@ class Sampler:
         if not jobs:
             return []
         if self.workers == 0:
-            return [self._local.run(policy, i, seed, deterministic, d) for i, seed, d in jobs]
+            return self._local.run_many(policy, jobs, deterministic)
         for w, conn in enumerate(self._conns):
             conn.send(("run", policy, jobs[w :: self.workers], deterministic))
         episodes = [ep for w in range(self.workers) for ep in self._receive(w)[1]]

@@ -1,0 +1,59 @@
+"""The sampler: an episode depends on its seed only, not on how episodes are spread over workers and envs."""
+
+import numpy as np
+import pytest
+
+from pipeline.encoders import EncoderConfig
+from pipeline.errors import PipelineError
+from pipeline.rl.policy import GaussianMLPPolicy
+from pipeline.rl.sampler import ObsConfig, Sampler
+from pipeline.tasks import get_task, make_env
+
+SEEDS = [5, 11, 2, 7, 3]  # five episodes: uneven over 2 workers x 2 envs, so a finished env starts the next one
+
+
+def _episodes(obs: ObsConfig, workers: int, envs: int, horizon: int, obs_dim: int, distractors=None,
+              encoder=None) -> list:
+    policy = GaussianMLPPolicy(obs_dim, get_task("door").action_dim, hidden=(16, 16), seed=0)
+    with Sampler("door", obs, workers, horizon=horizon, encoder_config=encoder, envs_per_worker=envs) as sampler:
+        return sampler.sample(policy, SEEDS, distractors=distractors)
+
+
+def _assert_same(ours: list, reference: list, exact: bool) -> None:
+    assert [ep.seed for ep in ours] == [ep.seed for ep in reference] == SEEDS  # in seed order
+    for a, b in zip(ours, reference):
+        for field in ("observations", "actions", "rewards", "goal_achieved"):
+            if exact:
+                np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+            else:  # features through the service vs in-process: the same Encoder, float tolerance
+                np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=1e-4, atol=1e-5)
+
+
+def test_state_episodes_do_not_depend_on_workers_or_envs_per_worker():
+    obs = ObsConfig(mode="state")
+    dim = make_env("door").observe().shape[0]
+    reference = _episodes(obs, workers=0, envs=1, horizon=30, obs_dim=dim)
+    _assert_same(_episodes(obs, workers=0, envs=3, horizon=30, obs_dim=dim), reference, exact=True)
+    _assert_same(_episodes(obs, workers=2, envs=2, horizon=30, obs_dim=dim), reference, exact=True)
+
+
+def test_vision_episodes_do_not_depend_on_envs_per_worker_and_keep_their_distractor():
+    from pipeline.render.distractors import sample_distractor
+
+    obs = ObsConfig(mode="vision", image_size=64)
+    encoder = EncoderConfig(weights="random")
+    n_cams = len(get_task("door").camera_names)
+    dim = n_cams * 512 + 24
+    # every other episode under a distractor, so envs side by side render different scenes
+    distractors = [sample_distractor("light_position", "door", s) if i % 2 else None for i, s in enumerate(SEEDS)]
+    reference = _episodes(obs, workers=0, envs=1, horizon=6, obs_dim=dim, distractors=distractors, encoder=encoder)
+    _assert_same(_episodes(obs, workers=1, envs=3, horizon=6, obs_dim=dim, distractors=distractors, encoder=encoder),
+                 reference, exact=False)
+    plain = _episodes(obs, workers=0, envs=1, horizon=6, obs_dim=dim, encoder=encoder)
+    assert not np.allclose(plain[1].observations[0], reference[1].observations[0])  # the distractor was seen
+    np.testing.assert_array_equal(plain[0].observations[0], reference[0].observations[0])
+
+
+def test_envs_per_worker_below_one_is_refused():
+    with pytest.raises(PipelineError, match="envs_per_worker"):
+        Sampler("door", ObsConfig(mode="state"), workers=0, envs_per_worker=0)
