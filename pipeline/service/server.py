@@ -7,7 +7,7 @@ Wire format: protocol.py (fixed binary records over a Unix socket; nothing a cli
   client -> BYE                    or EOF (a dead client): the service unlinks the segment
 The service owns every segment, so a client killed with SIGKILL leaks nothing: its EOF frees its segment.
 Pending requests are coalesced into one forward pass of at most `max_batch` frames, waiting at most
-`max_wait_ms` for stragglers. Each client's features go back into that client's own segment only.
+`max_wait_ms` for stragglers (no wait once every client has a request waiting: nobody else can join). Each client's features go back into that client's own segment only.
 
 No client can kill or stall the service: one event loop reads every socket without blocking, a client's bytes
 are parsed only once a whole 32-byte record is there, a partial record or handshake older than
@@ -243,8 +243,13 @@ class EncoderService:
     def _batch_due(self) -> bool:
         if not self.pending:
             return False
+        if sum(r.n for r in self.pending) >= self.config.max_batch:
+            return True
+        # every client waits on an answer (one request each at a time): nothing more can join this batch
+        if len(self.pending) >= sum(1 for c in self.clients.values() if c.segment is not None):
+            return True
         waited_ms = 1e3 * (time.perf_counter() - self.pending[0].arrived)
-        return sum(r.n for r in self.pending) >= self.config.max_batch or waited_ms >= self.config.max_wait_ms
+        return waited_ms >= self.config.max_wait_ms
 
     def _run_batch(self) -> None:
         batch, total = [], 0
