@@ -41,7 +41,7 @@ def test_every_success_number_has_its_interval_and_episode_count(tmp_path):
     assert "| door | b | 0.16 [0.06, 0.35] n=25 | 0.00 [0.00, 0.28] n=10 |" in report
     provenance_a = next(line for line in report.splitlines() if line.startswith("| a | state"))
     assert provenance_a.endswith("| 0.25 [0.11, 0.47] n=20 | 0.80 [0.61, 0.91] n=25 | 0.44 [0.27, 0.63] n=25 |")
-    for png in ("success.png", "compute.png", "robustness.png"):
+    for png in ("success.png", "return.png", "compute.png", "robustness.png"):
         assert (tmp_path / "report" / png).read_bytes()[:4] == b"\x89PNG"
 
 

@@ -89,7 +89,10 @@ def _curve(runs: list[dict], key: str) -> tuple[list[float], np.ndarray]:
     return xs, np.array([[row.get(key, float("nan")) for row in r["curve"][:length]] for r in runs])
 
 
-def _plot_group(ax, runs: list[dict], key: str, n_key: str, label: str, color: str | None, style: str) -> str | None:
+def _plot_group(ax, runs: list[dict], key: str, n_key: str | None, label: str, color: str | None,
+                style: str) -> str | None:
+    """One group's curve: the mean over seeds, shaded by their spread, or for one seed by the 95% Wilson interval
+    of each rate (n_key names the metric holding its episode count; None for a non-rate such as the return)."""
     xs, values = _curve(runs, key)
     if not xs or np.isnan(values).all():
         return None
@@ -99,7 +102,7 @@ def _plot_group(ax, runs: list[dict], key: str, n_key: str, label: str, color: s
     if len(runs) > 1:  # the spread across seeds
         ax.fill_between(xs, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=line.get_color(), alpha=0.15,
                         linewidth=0)
-    elif runs[0]["metrics"].get(n_key):  # one seed: the 95% Wilson interval of each rate
+    elif n_key and runs[0]["metrics"].get(n_key):  # one seed: the 95% Wilson interval of each rate
         low, high = zip(*(rate_interval(r, runs[0]["metrics"][n_key]) if r == r else (r, r) for r in mean))
         ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
     return line.get_color()
@@ -110,21 +113,37 @@ def _panels(n: int, width: float = 5.5):
     return fig, list(axes[0])
 
 
-def plot_success(runs: list[dict], path: Path) -> None:
+def _plot_curves(runs: list[dict], path: Path, key: str, with_intervals: bool, ylabel: str, title: str) -> None:
+    """One panel per task: each group's sampled `key` (solid) and its mean-action `eval_<key>` (dashed)."""
     groups = _groups(runs)
     fig, axes = _panels(len(groups))
     for ax, (task, by_name) in zip(axes, groups.items()):
         for name, members in by_name.items():
             label = _label(name, members)
-            color = _plot_group(ax, members, "success_rate", "episodes_per_iteration", f"{label}: sampled", None, "-")
-            _plot_group(ax, members, "eval_success_rate", "eval_episodes", f"{label}: mean action", color, "--")
-        ax.set(xlabel="DAPG iteration", ylabel="success rate", ylim=(-0.05, 1.05), title=task)
+            color = _plot_group(ax, members, key, "episodes_per_iteration" if with_intervals else None,
+                                f"{label}: sampled", None, "-")
+            _plot_group(ax, members, f"eval_{key}", "eval_episodes" if with_intervals else None,
+                        f"{label}: mean action", color, "--")
+        ax.set(xlabel="DAPG iteration", ylabel=ylabel, title=task)
+        if with_intervals:
+            ax.set_ylim(-0.05, 1.05)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Success vs iteration (RRL Fig. 3/5)\nshaded: spread across seeds, or 95% Wilson for one seed",
-                 fontsize=9)
+    fig.suptitle(title, fontsize=9)
     _save(fig, path)
+
+
+def plot_success(runs: list[dict], path: Path) -> None:
+    _plot_curves(runs, path, "success_rate", True, "success rate",
+                 "Success vs iteration (RRL Fig. 3/5)\nshaded: spread across seeds, or 95% Wilson for one seed")
+
+
+def plot_return(runs: list[dict], path: Path) -> None:
+    """The return moves before the success rule is met: where a curve is still flat at 0 success, this shows
+    whether the learner is getting anywhere."""
+    _plot_curves(runs, path, "return_mean", False, "return per episode (mean)",
+                 "Return vs iteration\nshaded: spread across seeds (one seed: none)")
 
 
 def plot_compute(runs: list[dict], path: Path) -> None:
@@ -247,6 +266,7 @@ def write_report(files: list[RunFiles], out_dir: Path, timings_dir: Path | None 
         raise PipelineError("report: no runs given")
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_success(runs, out_dir / "success.png")
+    plot_return(runs, out_dir / "return.png")
     plot_robustness(runs, out_dir / "robustness.png")
     compute = "## Compute by part (seconds)\n\n![compute](compute.png)\n\n" + compute_table(runs) + "\n"
     if timings_dir is None:
@@ -264,7 +284,8 @@ def write_report(files: list[RunFiles], out_dir: Path, timings_dir: Path | None 
                       + robustness_table(runs) + "\n")
     tasks = ", ".join(_groups(runs))
     text = (f"# rrl-pipe report\n\n{len(runs)} run(s), task(s) {tasks}.\n\n"
-            "## Success vs iteration\n\n![success](success.png)\n\n" + compute + robustness +
+            "## Success vs iteration\n\n![success](success.png)\n\n"
+            "## Return vs iteration\n\n![return](return.png)\n\n" + compute + robustness +
             "\n## Provenance\n\n" + provenance_table(runs) + "\n")
     with atomic_output(out_dir / "report.md") as tmp:
         tmp.write_text(text)
