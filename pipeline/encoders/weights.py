@@ -82,9 +82,10 @@ def _imagenet(model: str) -> ResolvedWeights:
     cached = hub_checkpoint_path(model)
     if not cached.exists():
         # torchvision's own downloader fills the hub cache and checks the hash prefix; its "Downloading: ..." banner
-        # is held back, so that offline (the common case here) the user reads one line, ours, not two
+        # (stdout in torch 2.13, stderr in older releases) is held back, so that offline (the common case here) the
+        # user reads one line, ours, not two
         try:
-            with contextlib.redirect_stderr(io.StringIO()):
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 enum.get_state_dict(progress=False, check_hash=True)
         except Exception as exc:  # noqa: BLE001 - offline, proxy, disk: all mean "not available"
             raise PipelineError(
