@@ -258,14 +258,18 @@ def bench_encode_cmd(model: str, weights: str, n_frames: int, naive_frames: int,
 @click.option("--quality", default="fast", help="render preset (the same for every measurement)")
 @click.option("--repeats", default=3, type=int, help="measurements per cell; the median is reported")
 @click.option("--envs-per-worker", default=4, type=int, help="envs each worker steps in lockstep (ours)")
+@click.option("--double-buffer/--no-double-buffer", default=False,
+              help="two env groups per worker alternate: one renders while the service encodes the other")
+@click.option("--synthetic-encoder", default="", metavar="BASE_MS,PER_FRAME_MS",
+              help="a modelled GPU instead of --model (e.g. 2,0.1): answers after that latency, using no CPU")
 @_friendly_errors
 def bench_sample_cmd(task: str, model: str, workers: int, episodes: int, horizon: int, size: int, quality: str, repeats: int,
-                     envs_per_worker: int) -> None:
+                     envs_per_worker: int, double_buffer: bool, synthetic_encoder: str) -> None:
     """Sampler steps/s vs its parts, one env per worker and the reference way."""
     from pipeline.bench.sample import bench_sample
 
     bench_sample(task, model, workers, episodes, horizon, size, quality, repeats, echo=click.echo,
-                 envs_per_worker=envs_per_worker)
+                 envs_per_worker=envs_per_worker, double_buffer=double_buffer, synthetic=synthetic_encoder)
 
 
 @main.command()

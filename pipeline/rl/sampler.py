@@ -74,18 +74,22 @@ class _Slot:
 
 
 class EpisodeRunner:
-    """Runs whole episodes for one worker (or in-process): `envs` envs stepped in lockstep, one renderer and one
-    encoder client. Each step renders every running env's frames and encodes them in one request, so the service
-    sees batches of workers x envs x cameras frames. An episode's numbers depend only on its seed (its own env
-    reset and noise stream; the policy runs row by row, and the encoder is batch-invariant on CPU), not on which
-    env or worker ran it."""
+    """Runs whole episodes for one worker (or in-process): `envs` envs stepped in lockstep with one renderer. Each
+    step renders every running env's frames and encodes them in one request, so the service sees batches of
+    workers x envs x cameras frames. With two encoder clients the envs form two groups that alternate (double
+    buffering): while the service encodes one group's frames, the worker steps and renders the other.
 
-    def __init__(self, task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, encoder: Any = None,
-                 success_rule: str = "rrl", envs: int = 1):
+    An episode's numbers depend only on its seed (its own env reset and noise stream; the policy runs row by row,
+    and the encoder is batch-invariant on CPU), not on which env, group or worker ran it."""
+
+    def __init__(self, task: str, obs: ObsConfig, reward_mode: str, horizon: int | None,
+                 encoders: list | None = None, success_rule: str = "rrl", envs: int = 1):
         self.spec = get_task(task)
         self.obs = obs
         self.envs = [make_env(task, reward_mode, horizon, success_rule) for _ in range(max(1, envs))]
-        self.encoder = encoder  # a FrameEncoder; None for state observations
+        self.encoders = list(encoders or [])  # FrameEncoders, one per env group; none for state observations
+        groups = max(1, min(len(self.encoders), len(self.envs)))
+        self.groups = [self.envs[g::groups] for g in range(groups)]
         self.renderer = None
         if obs.mode == "vision":
             from pipeline.render.renderer import FrameRenderer
@@ -100,10 +104,10 @@ class EpisodeRunner:
         model = self.envs[0].model
         return np.array([int(np.flatnonzero(model.jnt_qposadr == q)[0]) for q in qpos_ids])
 
-    def _observe(self, slots: list[_Slot]) -> list[np.ndarray]:
-        """The policy's observation for every slot: frames of all of them encoded in one request."""
+    def _submit(self, g: int, slots: list[_Slot]) -> list[dict[str, np.ndarray]]:
+        """Render every slot's frames and send them to group g's encoder client; returns the states rendered."""
         if self.obs.mode == "state":
-            return [slot.obs.astype(np.float32) for slot in slots]
+            return []
         states = [slot.env.get_state() for slot in slots]
         frames = []
         for slot, state in zip(slots, states):
@@ -112,8 +116,18 @@ class EpisodeRunner:
             frames.append(self.renderer.render(state))
             slot.times["render_s"] += time.perf_counter() - start
         start = time.perf_counter()
-        features = self.encoder.encode(np.concatenate(frames)).reshape(len(slots), -1)
-        share = (time.perf_counter() - start) / len(slots)  # the batch's time, split evenly over its envs
+        self.encoders[g].submit(np.concatenate(frames))
+        for slot in slots:
+            slot.times["encode_s"] += (time.perf_counter() - start) / len(slots)
+        return states
+
+    def _collect(self, g: int, slots: list[_Slot], states: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        """The policy's observation for every slot of a submitted request."""
+        if self.obs.mode == "state":
+            return [slot.obs.astype(np.float32) for slot in slots]
+        start = time.perf_counter()
+        features = self.encoders[g].collect().reshape(len(slots), -1)
+        share = (time.perf_counter() - start) / len(slots)  # the wait for the batch, split evenly over its envs
         observations = []
         for slot, state, feature in zip(slots, states, features):
             slot.times["encode_s"] += share
@@ -139,33 +153,46 @@ class EpisodeRunner:
                        np.asarray(slot.rewards, np.float32), goal_flags, self.spec.is_success(goal_flags),
                        dict(slot.times))
 
+    def _step(self, slot: _Slot, o: np.ndarray, policy, log_std: np.ndarray) -> bool:
+        """Act on observation o and step the slot's env; True when its episode is over."""
+        start = time.perf_counter()
+        action = policy.mean_action(o[None])[0].astype(np.float64)
+        if not slot.deterministic:
+            action = action + np.exp(log_std) * slot.rng.standard_normal(action.shape)
+        slot.times["policy_s"] += time.perf_counter() - start
+        start = time.perf_counter()
+        slot.obs, reward, terminated, truncated, info = slot.env.step(np.clip(action, -1.0, 1.0))
+        slot.times["physics_s"] += time.perf_counter() - start
+        slot.observations.append(o)
+        slot.actions.append(action)
+        slot.rewards.append(reward)
+        slot.goals.append(info["goal_achieved"])
+        return bool(terminated or truncated)
+
     def run_many(self, policy, jobs: list[tuple], deterministic: bool) -> list[Episode]:
         """Every job (index, seed, distractor) as one episode, up to `envs` at a time; a finished env starts the
-        next job at once."""
+        next job at once. Each group in turn: collect its features, step its envs, render and submit again."""
         queue = list(reversed(jobs))
-        slots: list[_Slot | None] = [self._start(env, queue.pop(), deterministic) if queue else None
-                                     for env in self.envs]
+        slots = [[self._start(env, queue.pop(), deterministic) if queue else None for env in group]
+                 for group in self.groups]
         log_std = policy.log_std.detach().numpy().astype(np.float64)
-        episodes = []
-        while any(slots):
-            running = [slot for slot in slots if slot is not None]
-            for slot, o in zip(running, self._observe(running)):
-                start = time.perf_counter()
-                action = policy.mean_action(o[None])[0].astype(np.float64)
-                if not slot.deterministic:
-                    action = action + np.exp(log_std) * slot.rng.standard_normal(action.shape)
-                slot.times["policy_s"] += time.perf_counter() - start
-                start = time.perf_counter()
-                slot.obs, reward, terminated, truncated, info = slot.env.step(np.clip(action, -1.0, 1.0))
-                slot.times["physics_s"] += time.perf_counter() - start
-                slot.observations.append(o)
-                slot.actions.append(action)
-                slot.rewards.append(reward)
-                slot.goals.append(info["goal_achieved"])
-                if terminated or truncated:
-                    episodes.append(self._finish(slot))
-                    i = slots.index(slot)
-                    slots[i] = self._start(slot.env, queue.pop(), deterministic) if queue else None
+        episodes: list[Episode] = []
+        in_flight: list[tuple[list[_Slot], list] | None] = [None] * len(self.groups)
+        for g, group_slots in enumerate(slots):
+            running = [slot for slot in group_slots if slot is not None]
+            in_flight[g] = (running, self._submit(g, running)) if running else None
+        while any(in_flight):
+            for g, flight in enumerate(in_flight):
+                if flight is None:
+                    continue
+                running, states = flight
+                for slot, o in zip(running, self._collect(g, running, states)):
+                    if self._step(slot, o, policy, log_std):
+                        episodes.append(self._finish(slot))
+                        i = slots[g].index(slot)
+                        slots[g][i] = self._start(slot.env, queue.pop(), deterministic) if queue else None
+                running = [slot for slot in slots[g] if slot is not None]
+                in_flight[g] = (running, self._submit(g, running)) if running else None
         return sorted(episodes, key=lambda ep: ep.index)
 
     def run(self, policy, index: int, seed: int, deterministic: bool, distractor=None) -> Episode:
@@ -174,27 +201,27 @@ class EpisodeRunner:
     def close(self) -> None:
         if self.renderer is not None:
             self.renderer.close()
-        if self.encoder is not None:
-            self.encoder.close()
+        for encoder in self.encoders:
+            encoder.close()
         for env in self.envs:
             env.close()
 
 
 def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, endpoint, max_frames: int, conn,
-            own_encoder=None, threads: int = 1, success_rule: str = "rrl", envs: int = 1) -> None:
+            own_encoder=None, threads: int = 1, success_rule: str = "rrl", envs: int = 1, groups: int = 1) -> None:
     """Env worker process: build once, then run the episodes it is sent until told to stop."""
     die_with_parent()
     torch.set_num_threads(threads)  # 1: the policy MLP is tiny; the cores belong to rendering and the service
-    encoder = None
-    if endpoint is not None:
+    encoders = []
+    if endpoint is not None:  # one client (its own segment, one request in flight) per env group
         from pipeline.service.client import ServiceClient
 
-        encoder = ServiceClient(endpoint, max_frames)
+        encoders = [ServiceClient(endpoint, max_frames) for _ in range(groups)]
     elif own_encoder is not None:  # the reference code's way (bench only): every env runs its own model
         from pipeline.service.client import InProcessEncoder
 
-        encoder = InProcessEncoder(own_encoder)
-    runner = EpisodeRunner(task, obs, reward_mode, horizon, encoder, success_rule, envs)
+        encoders = [InProcessEncoder(own_encoder)]
+    runner = EpisodeRunner(task, obs, reward_mode, horizon, encoders, success_rule, envs)
     conn.send(("ready",))
     while True:
         message = conn.recv()
@@ -207,14 +234,20 @@ def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, en
 
 class Sampler:
     """Episodes in parallel over persistent env workers that share one encoder service (workers=0: in-process),
-    each worker stepping `envs_per_worker` envs in lockstep."""
+    each worker stepping `envs_per_worker` envs in lockstep, as one group or as two alternating ones
+    (`double_buffer`: one group renders while the service encodes the other's frames)."""
 
     def __init__(self, task: str, obs: ObsConfig, workers: int, reward_mode: str = "rrl", horizon: int | None = None,
                  encoder_config=None, per_worker_encoder: bool = False, success_rule: str = "rrl",
-                 envs_per_worker: int = 1):
-        """`per_worker_encoder` (benchmarks only): each worker encodes its own frames, no service."""
+                 envs_per_worker: int = 1, double_buffer: bool = False):
+        """`per_worker_encoder` (benchmarks only): each worker encodes its own frames, no service. `encoder_config`
+        may be a SyntheticEncoderConfig (benchmarks only: a modelled GPU)."""
         if envs_per_worker < 1:
             raise PipelineError(f"envs_per_worker must be >= 1, not {envs_per_worker}")
+        if double_buffer and envs_per_worker < 2:
+            raise PipelineError("double_buffer needs envs_per_worker >= 2 (two groups of envs)")
+        # two groups need the service (in-process there is nothing to overlap with)
+        groups = 2 if double_buffer and workers > 0 and not per_worker_encoder and obs.mode == "vision" else 1
         self.task, self.obs, self.workers, self.envs_per_worker = task, obs, workers, envs_per_worker
         self.spec = get_task(task)
         n_cams = len(obs.cameras or self.spec.camera_names)
@@ -223,9 +256,11 @@ class Sampler:
         if obs.mode == "vision":
             from pipeline.service import InProcessEncoder, ServiceConfig, ServiceHandle
 
-            # one forward pass holds one step of every env of every worker
+            # one forward pass holds up to one step of every env of every worker; double-buffered, a batch never
+            # waits for stragglers (the other group keeps the worker busy, and an idle encoder is the loss)
             config = ServiceConfig(encoder_config, obs.image_size, cameras=n_cams,
-                                   max_batch=max(1, workers) * envs_per_worker * n_cams, max_wait_ms=20.0)
+                                   max_batch=max(1, workers) * envs_per_worker * n_cams,
+                                   max_wait_ms=0.0 if groups == 2 else 20.0)
             if workers == 0 or per_worker_encoder:
                 encoder = InProcessEncoder(config)
                 self.feature_key = encoder.key
@@ -235,7 +270,7 @@ class Sampler:
         self._conns: list[connection.Connection] = []
         self._procs = []
         if workers == 0:
-            self._local = EpisodeRunner(task, obs, reward_mode, horizon, encoder if obs.mode == "vision" else None,
+            self._local = EpisodeRunner(task, obs, reward_mode, horizon, [encoder] if obs.mode == "vision" else [],
                                         success_rule, envs_per_worker)
             return
         ctx = multiprocessing.get_context("spawn")
@@ -244,8 +279,9 @@ class Sampler:
         threads = max(1, (os.cpu_count() or 1) // workers) if own is not None else 1
         for w in range(workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(task, obs, reward_mode, horizon, endpoint, envs_per_worker * n_cams,
-                                                     child, own, threads, success_rule, envs_per_worker),
+            max_frames = -(-envs_per_worker // groups) * n_cams  # the larger group's frames of one step
+            proc = ctx.Process(target=_worker, args=(task, obs, reward_mode, horizon, endpoint, max_frames, child, own,
+                                                     threads, success_rule, envs_per_worker, groups),
                                daemon=True, name=f"rrl-env-{w}")
             proc.start()
             child.close()
@@ -273,6 +309,10 @@ class Sampler:
             conn.send(("run", policy, jobs[w :: self.workers], deterministic))
         episodes = [ep for w in range(self.workers) for ep in self._receive(w)[1]]
         return sorted(episodes, key=lambda ep: ep.index)
+
+    def service_stats(self) -> dict[str, float] | None:
+        """The encoder service's counters (batches, frames, encode_s), or None without a service."""
+        return self.service.stats() if self.service is not None else None
 
     def close(self) -> None:
         for conn in self._conns:

@@ -12,10 +12,10 @@ from typing import Protocol
 
 import numpy as np
 
-from pipeline.encoders.encoder import Encoder
 from pipeline.errors import PipelineError
 from pipeline.service import protocol
 from pipeline.service.server import ServiceConfig, segment_prefix, serve
+from pipeline.service.synthetic import make_backend
 
 
 class FrameEncoder(Protocol):
@@ -25,6 +25,10 @@ class FrameEncoder(Protocol):
 
     def encode(self, frames: np.ndarray) -> np.ndarray: ...
 
+    def submit(self, frames: np.ndarray) -> None: ...  # encode without waiting ...
+
+    def collect(self) -> np.ndarray: ...  # ... and wait for those features
+
     def close(self) -> None: ...
 
 
@@ -32,12 +36,20 @@ class InProcessEncoder:
     """The same Encoder, called directly: for tests and single-env use (no second process)."""
 
     def __init__(self, config: ServiceConfig):
-        self.encoder = Encoder(config.encoder)
+        self.encoder = make_backend(config.encoder)
         self.dim = self.encoder.dim
         self.key = self.encoder.key()
+        self._submitted: np.ndarray | None = None
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         return self.encoder.encode(frames).numpy()
+
+    def submit(self, frames: np.ndarray) -> None:  # in-process there is nothing to overlap: encode at collect
+        self._submitted = frames
+
+    def collect(self) -> np.ndarray:
+        frames, self._submitted = self._submitted, None
+        return self.encode(frames)
 
     def close(self) -> None:
         pass
@@ -78,6 +90,13 @@ class ServiceHandle:
     def endpoint(self) -> tuple[str, bytes]:
         """What a worker process needs to connect (picklable)."""
         return self.address, self.authkey
+
+    def stats(self) -> dict[str, float]:
+        """The service's counters so far: batches, frames, encode_s (seconds in forward passes), dropped."""
+        self._control.send(("stats",))
+        if not self._control.poll(30):
+            raise PipelineError("the encoder service did not report its counters within 30 s")
+        return self._control.recv()[1]
 
     def client(self, max_frames: int) -> "ServiceClient":
         return ServiceClient(self.endpoint, max_frames)
@@ -120,6 +139,7 @@ class ServiceClient:
         self.sock.settimeout(reply_timeout_s)  # a batch on a slow CPU takes seconds; a hung service, forever
         self.segment = None
         self._service_gone = False
+        self._pending: protocol.Request | None = None  # submitted, not yet collected
         try:
             self.sock.connect(address)
             nonce = protocol.recv_exactly(self.sock, protocol.NONCE_BYTES)
@@ -139,8 +159,18 @@ class ServiceClient:
 
     def _call(self, request: protocol.Request) -> tuple[int, int, int, str]:
         """Send one request and wait for its reply; the service's refusal becomes a PipelineError."""
+        self._send(request)
+        return self._reply(request)
+
+    def _send(self, request: protocol.Request) -> None:
         try:
             self.sock.sendall(protocol.pack_request(request))
+        except (ConnectionError, OSError) as exc:
+            self._service_gone = True
+            raise PipelineError(f"the encoder service is gone (it stopped or died): {exc}") from None
+
+    def _reply(self, request: protocol.Request) -> tuple[int, int, int, str]:
+        try:
             kind, reply_id, n, payload = protocol.recv_reply(self.sock)
         except TimeoutError:
             raise PipelineError(f"the encoder service did not answer within {self.sock.gettimeout():.0f} s") from None
@@ -154,6 +184,14 @@ class ServiceClient:
         return kind, reply_id, n, payload
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
+        self.submit(frames)
+        return self.collect()
+
+    def submit(self, frames: np.ndarray) -> None:
+        """Send frames without waiting (one request at a time per client): the caller works on while the service
+        encodes, then calls `collect`."""
+        if self._pending is not None:
+            raise PipelineError("submit before the previous request was collected")
         frames = np.ascontiguousarray(frames)
         if frames.dtype != np.uint8:
             raise PipelineError(f"frames must be uint8, got {frames.dtype}")
@@ -162,7 +200,16 @@ class ServiceClient:
         if frames.nbytes > self.frames_nbytes:
             raise PipelineError(f"{frames.nbytes} bytes of frames do not fit this client's {self.frames_nbytes}-byte segment")
         self.segment.buf[: frames.nbytes] = frames.reshape(-1)
-        _, _, n, _ = self._call(protocol.Request(protocol.ENCODE, next(self._ids), *(int(s) for s in frames.shape)))
+        request = protocol.Request(protocol.ENCODE, next(self._ids), *(int(s) for s in frames.shape))
+        self._send(request)
+        self._pending = request
+
+    def collect(self) -> np.ndarray:
+        """Features of the submitted frames (waits for the service's reply)."""
+        if self._pending is None:
+            raise PipelineError("collect without a submitted request")
+        request, self._pending = self._pending, None
+        _, _, n, _ = self._reply(request)
         return self._features[:n].copy()
 
     def close(self) -> None:

@@ -28,15 +28,16 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from pipeline.encoders.encoder import Encoder, EncoderConfig
+from pipeline.encoders.encoder import EncoderConfig
 from pipeline.procs import die_with_parent
 from pipeline.service import protocol
 from pipeline.service.protocol import BYE, ENCODE, ERROR, HELLO, OK, SEGMENT
+from pipeline.service.synthetic import SyntheticEncoderConfig, make_backend
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    encoder: EncoderConfig
+    encoder: EncoderConfig | SyntheticEncoderConfig  # the synthetic stand-in: benchmarks only
     image_size: int  # frames must be (n, image_size, image_size, 3) uint8
     cameras: int = 1  # frames per request come in multiples of this (one per camera per env)
     max_batch: int = 64  # frames per forward pass
@@ -77,7 +78,7 @@ class EncoderService:
     def __init__(self, config: ServiceConfig, address: str, authkey: bytes):
         self.config = config
         self.authkey = authkey
-        self.encoder = Encoder(config.encoder)
+        self.encoder = make_backend(config.encoder)
         self.dim = self.encoder.dim
         self.frame_bytes = config.image_size * config.image_size * 3
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -331,9 +332,11 @@ def serve(config: ServiceConfig, address: str, authkey: bytes, ready) -> None:
 
 
 def _stop_on_eof(ready, service: EncoderService) -> None:
-    """The parent closes (or dies with) its end of the ready pipe: stop serving."""
+    """Answer the parent's ("stats",) with the service's counters; when the parent closes (or dies with) its end of
+    the ready pipe, stop serving."""
     try:
-        ready.recv()
+        while ready.recv() == ("stats",):
+            ready.send(("stats", dict(service.stats)))
     except (EOFError, OSError):
         pass
     service.running = False

@@ -27,3 +27,11 @@ def test_bench_encode_smoke():
 def test_bench_sample_smoke():
     result = bench_sample("door", "resnet18", 1, 1, 4, 32, "fast", 1, echo=lambda line: None, samples=400)
     assert _finite_positive(result["ours"], result["bound"], result["reference"], result["update_s"])
+
+
+def test_bench_sample_synthetic_double_buffered_smoke():
+    """The emulated-GPU design measurement: ours, one env per worker, and the service's batch sizes."""
+    result = bench_sample("door", "resnet18", 2, 4, 4, 32, "fast", 1, echo=lambda line: None, samples=400,
+                          envs_per_worker=2, double_buffer=True, synthetic="1,0.1")
+    assert _finite_positive(result["ours"], result["one_env_per_worker"], result["cpu_parts"], result["update_s"])
+    assert result["frames_per_batch"] >= 1 and result["one_env_frames_per_batch"] >= 1

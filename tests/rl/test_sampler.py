@@ -13,9 +13,10 @@ SEEDS = [5, 11, 2, 7, 3]  # five episodes: uneven over 2 workers x 2 envs, so a 
 
 
 def _episodes(obs: ObsConfig, workers: int, envs: int, horizon: int, obs_dim: int, distractors=None,
-              encoder=None) -> list:
+              encoder=None, double_buffer: bool = False) -> list:
     policy = GaussianMLPPolicy(obs_dim, get_task("door").action_dim, hidden=(16, 16), seed=0)
-    with Sampler("door", obs, workers, horizon=horizon, encoder_config=encoder, envs_per_worker=envs) as sampler:
+    with Sampler("door", obs, workers, horizon=horizon, encoder_config=encoder, envs_per_worker=envs,
+                 double_buffer=double_buffer) as sampler:
         return sampler.sample(policy, SEEDS, distractors=distractors)
 
 
@@ -37,7 +38,7 @@ def test_state_episodes_do_not_depend_on_workers_or_envs_per_worker():
     _assert_same(_episodes(obs, workers=2, envs=2, horizon=30, obs_dim=dim), reference, exact=True)
 
 
-def test_vision_episodes_do_not_depend_on_envs_per_worker_and_keep_their_distractor():
+def test_vision_episodes_do_not_depend_on_envs_per_worker_or_double_buffering_and_keep_their_distractor():
     from pipeline.render.distractors import sample_distractor
 
     obs = ObsConfig(mode="vision", image_size=64)
@@ -49,11 +50,26 @@ def test_vision_episodes_do_not_depend_on_envs_per_worker_and_keep_their_distrac
     reference = _episodes(obs, workers=0, envs=1, horizon=6, obs_dim=dim, distractors=distractors, encoder=encoder)
     _assert_same(_episodes(obs, workers=1, envs=3, horizon=6, obs_dim=dim, distractors=distractors, encoder=encoder),
                  reference, exact=False)
+    _assert_same(_episodes(obs, workers=2, envs=3, horizon=6, obs_dim=dim, distractors=distractors, encoder=encoder,
+                           double_buffer=True), reference, exact=False)
     plain = _episodes(obs, workers=0, envs=1, horizon=6, obs_dim=dim, encoder=encoder)
     assert not np.allclose(plain[1].observations[0], reference[1].observations[0])  # the distractor was seen
     np.testing.assert_array_equal(plain[0].observations[0], reference[0].observations[0])
 
 
-def test_envs_per_worker_below_one_is_refused():
+def test_synthetic_encoder_episodes_are_deterministic_and_double_buffering_changes_nothing():
+    from pipeline.service.synthetic import SyntheticEncoderConfig
+
+    obs = ObsConfig(mode="vision", image_size=64)
+    encoder = SyntheticEncoderConfig(base_ms=1.0, per_frame_ms=0.1)
+    dim = len(get_task("door").camera_names) * encoder.dim + 24
+    one = _episodes(obs, workers=1, envs=2, horizon=8, obs_dim=dim, encoder=encoder)
+    _assert_same(_episodes(obs, workers=2, envs=4, horizon=8, obs_dim=dim, encoder=encoder, double_buffer=True), one,
+                 exact=True)
+
+
+def test_envs_per_worker_below_one_and_double_buffering_one_env_are_refused():
     with pytest.raises(PipelineError, match="envs_per_worker"):
         Sampler("door", ObsConfig(mode="state"), workers=0, envs_per_worker=0)
+    with pytest.raises(PipelineError, match="double_buffer needs"):
+        Sampler("door", ObsConfig(mode="state"), workers=1, envs_per_worker=1, double_buffer=True)
