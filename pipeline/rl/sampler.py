@@ -195,9 +195,6 @@ class EpisodeRunner:
                 in_flight[g] = (running, self._submit(g, running)) if running else None
         return sorted(episodes, key=lambda ep: ep.index)
 
-    def run(self, policy, index: int, seed: int, deterministic: bool, distractor=None) -> Episode:
-        return self.run_many(policy, [(index, seed, distractor)], deterministic)[0]
-
     def close(self) -> None:
         if self.renderer is not None:
             self.renderer.close()
