@@ -73,8 +73,9 @@ def _code_digest() -> str:
 
 
 def _config_hash(cfg: TrainPolicyConfig, layout: dict) -> str:
-    # workers and envs per worker change speed, not results; more iterations extend the same run (resume), they do not start another;
-    # evaluation episodes are only watched, they change nothing the learner sees; stopping early only ends it sooner
+    # workers and envs per worker change speed, not results; more iterations extend the same run (resume), they do
+    # not start another; evaluation episodes are only watched, they change nothing the learner sees; stopping early
+    # only ends it sooner
     ignored = ("workers", "envs_per_worker", "encoders", "iterations", "eval_episodes", "stop_at_eval_success")
     payload = {k: v for k, v in asdict(cfg).items() if k not in ignored}
     run = {"cfg": payload, "layout": layout, "code": _code_digest()}

@@ -7,7 +7,8 @@ Wire format: protocol.py (fixed binary records over a Unix socket; nothing a cli
   client -> BYE                    or EOF (a dead client): the service unlinks the segment
 The service owns every segment, so a client killed with SIGKILL leaks nothing: its EOF frees its segment.
 Pending requests are coalesced into one forward pass of at most `max_batch` frames, waiting at most
-`max_wait_ms` for stragglers (no wait once every client has a request waiting: nobody else can join). Each client's features go back into that client's own segment only.
+`max_wait_ms` for stragglers (no wait once every client has a request waiting: nobody else can join). Each
+client's features go back into that client's own segment only.
 
 No client can kill or stall the service: one event loop reads every socket without blocking, a client's bytes
 are parsed only once a whole 32-byte record is there, a partial record or handshake older than
