@@ -129,7 +129,10 @@ def _plot_curves(runs: list[dict], path: Path, key: str, with_intervals: bool, y
             ax.set_ylim(-0.05, 1.05)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # a panel of runs with no iterations (bc) has no curve to name
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no iterations", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(title, fontsize=9)
     _save(fig, path)
 
