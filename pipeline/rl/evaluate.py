@@ -13,12 +13,11 @@ from tqdm import tqdm
 
 from pipeline.atomic import check_output, write_json
 from pipeline.encoders.encoder import EncoderConfig
-from pipeline.errors import PipelineError
 from pipeline.render.distractors import sample_distractor
 from pipeline.rl.config import EvaluateConfig
 from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
-from pipeline.rl.train import KEY_FIELDS
+from pipeline.rl.train import check_encoder_matches
 from pipeline.stats import wilson_interval
 from pipeline.timings import write_timings
 
@@ -41,11 +40,7 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
     with Sampler(task, obs_cfg, cfg.workers, reward_mode, cfg.horizon or None, encoder_config,
                  success_rule=success_rule, envs_per_worker=cfg.envs_per_worker) as sampler, bar:
         if vision:
-            service = {k: sampler.feature_key[k] for k in KEY_FIELDS}
-            if service != layout["encoder"]:
-                raise PipelineError(f"{policy_path}: policy was trained on {layout['encoder']['model']} features "
-                                    f"({layout['encoder']['weights_sha256'][:12]}...), the service runs "
-                                    f"{service['model']} ({service['weights_sha256'][:12]}...)")
+            check_encoder_matches(sampler.feature_key, layout["encoder"], str(policy_path), "policy")
         for condition in conditions:
             distractors = None if condition == "plain" else [sample_distractor(condition, task, s) for s in seeds]
             start = time.perf_counter()

@@ -50,12 +50,15 @@ def obs_layout(cfg: TrainPolicyConfig, task: str, demos: DemoData) -> dict[str, 
             "proprio": cfg.proprio}
 
 
-def check_encoder_matches(service_key: dict[str, str], store_attrs: dict[str, Any], store: str) -> None:
-    """The service must run the encoder the cached demo features came from, or demo and rollout features differ."""
-    diffs = [k for k in KEY_FIELDS if service_key.get(k) != store_attrs.get(k)]
+def check_encoder_matches(service_key: dict[str, str], expected: dict[str, Any], source: str,
+                          source_kind: str = "store") -> None:
+    """The service must run the encoder the cached demo features came from (or the policy was trained on), or the
+    features differ. The error names every field that differs (model, weights, precision, ...)."""
+    diffs = [k for k in KEY_FIELDS if service_key.get(k) != expected.get(k)]
     if diffs:
-        detail = ", ".join(f"{k}: store {store_attrs.get(k)!s:.24} vs service {service_key.get(k)!s:.24}" for k in diffs)
-        raise PipelineError(f"{store}: features come from another encoder than the service runs ({detail})")
+        detail = ", ".join(f"{k}: {source_kind} {expected.get(k)!s:.24} vs service {service_key.get(k)!s:.24}"
+                           for k in diffs)
+        raise PipelineError(f"{source}: features come from another encoder than the service runs ({detail})")
 
 
 def _paths(episodes) -> list[dict]:

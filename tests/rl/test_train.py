@@ -139,6 +139,11 @@ def test_features_from_another_encoder_are_refused(tmp_path, demo_files):
     other = EncoderConfig(weights="random", layer="layer3")
     with pytest.raises(PipelineError, match=r"resnet18\.zarr: features come from another encoder than the service runs"):
         train_policy("door", TrainPolicyConfig(**{**TINY, "iterations": 1}), demos, tmp_path, other)
+    # evaluate names the field that differs (a policy and a service that differ only in it read the same otherwise)
+    train_policy("door", TrainPolicyConfig(**{**TINY, "mode": "bc"}), demos, tmp_path / "run", ENCODER)
+    with pytest.raises(PipelineError, match=r"policy\.pt: features come from .* \(layer: policy pool vs service layer3\)"):
+        evaluate_policy(tmp_path / "run" / "policy.pt", EvaluateConfig(episodes=1, distractors=(), horizon=5, workers=0),
+                        tmp_path / "eval.json", encoder_config=other, image_size=64)
 
 
 def test_stop_at_eval_success_ends_the_run_once_reached_and_is_checked():
