@@ -177,10 +177,13 @@ class EpisodeRunner:
                  for group in self.groups]
         log_std = policy.log_std.detach().numpy().astype(np.float64)
         episodes: list[Episode] = []
-        in_flight: list[tuple[list[_Slot], list] | None] = [None] * len(self.groups)
-        for g, group_slots in enumerate(slots):
-            running = [slot for slot in group_slots if slot is not None]
-            in_flight[g] = (running, self._submit(g, running)) if running else None
+
+        def launch(g: int) -> tuple[list[_Slot], list] | None:
+            """Render and submit group g's running envs; None once the group has nothing left to run."""
+            running = [slot for slot in slots[g] if slot is not None]
+            return (running, self._submit(g, running)) if running else None
+
+        in_flight = [launch(g) for g in range(len(self.groups))]
         while any(in_flight):
             for g, flight in enumerate(in_flight):
                 if flight is None:
@@ -191,8 +194,7 @@ class EpisodeRunner:
                         episodes.append(self._finish(slot))
                         i = slots[g].index(slot)
                         slots[g][i] = self._start(slot.env, queue.pop(), deterministic) if queue else None
-                running = [slot for slot in slots[g] if slot is not None]
-                in_flight[g] = (running, self._submit(g, running)) if running else None
+                in_flight[g] = launch(g)
         return sorted(episodes, key=lambda ep: ep.index)
 
     def close(self) -> None:
