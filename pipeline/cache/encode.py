@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +19,7 @@ from tqdm import tqdm
 
 from pipeline.atomic import check_output
 from pipeline.checksum import file_sha256
-from pipeline.encoders.encoder import Encoder, EncoderConfig
+from pipeline.encoders.encoder import Encoder, EncoderConfig, PendingFeatures
 from pipeline.errors import PipelineError
 from pipeline.formats.features import ZARR_VERSION, FeatureStoreWriter, StoreLayout, is_complete, store_key
 from pipeline.formats.frames import FramesFile
@@ -126,12 +127,22 @@ def encode_frames(
         encoded = 0
         with ThreadPoolExecutor(1, thread_name_prefix="shard-writer") as pool:
             shards = _ShardQueue(writer, pool, layout.shard_rows)
+            running: deque[tuple[int, PendingFeatures]] = deque()  # submitted batches, oldest first
+
+            def collect_oldest() -> None:
+                rows, pending = running.popleft()
+                shards.add(pending.result().reshape(rows, -1).numpy())
+                bar.update(rows * n_cams)
+
             for batch in background(read_batches(frames, writer.start_row, batch_size)):
                 rows = len(batch)
-                features = encoder.encode(batch.reshape(rows * n_cams, height, width, 3)).reshape(rows, -1)
-                shards.add(features.numpy())
+                # on a GPU batch k runs while batch k+1 is read, decoded and staged (a CPU encodes in submit)
+                running.append((rows, encoder.submit(batch.reshape(rows * n_cams, height, width, 3))))
                 encoded += rows * n_cams
-                bar.update(rows * n_cams)
+                if len(running) == 2:
+                    collect_oldest()
+            while running:
+                collect_oldest()
             shards.flush()
         bar.close()
         seconds = time.perf_counter() - start

@@ -144,6 +144,7 @@ class Encoder:
         self.preprocess = PREPROCESSORS[self.spec.preprocessing]
         self.module = build_trunk(self.spec, self.weights, self.layer).eval().requires_grad_(False)
         self.module = self.module.to(self.device, memory_format=torch.channels_last)
+        self._feeder: _CudaFeeder | None = None  # pinned buffers and a stream, made on the first CUDA batch
 
     def _resolve_weights(self) -> ResolvedWeights:
         if self.spec.load_weights is not None:
@@ -172,15 +173,87 @@ class Encoder:
         if len(shape) != 4 or shape[-1] != 3 or dtype not in (np.uint8, torch.uint8):
             raise PipelineError(f"frames of shape {shape} and dtype {dtype}: the encoder takes (N, H, W, 3) uint8")
 
-    @torch.inference_mode()
     def encode(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Features of a batch, float32 on the CPU."""
+        return self.submit(frames).result()
+
+    @torch.inference_mode()
+    def submit(self, frames: np.ndarray | torch.Tensor) -> "PendingFeatures":
+        """Start encoding a batch. On a CPU the work is done here; on CUDA it is queued on the encoder's own stream
+        behind the previous batch, so the caller can assemble the next one meanwhile. At most two batches may be
+        outstanding: collect a batch's `result()` before submitting the one after next."""
         self.check_frames(frames)
-        x = torch.as_tensor(frames).to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+        if self.device.type != "cuda":
+            return PendingFeatures(self._forward(torch.as_tensor(frames)).cpu())
+        if self._feeder is None:
+            self._feeder = _CudaFeeder(self.device, self.dim)
+        return self._feeder.submit(frames, self._forward)
+
+    def _forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """(N, H, W, 3) uint8, on the host or already on the device -> (N, D) float32 on the device."""
+        x = frames.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
         x = self.preprocess(x).contiguous(memory_format=torch.channels_last)
         with self._autocast():
-            features = self.module(x)
-        return features.float().cpu()
+            return self.module(x).float()
 
     def describe(self) -> dict[str, str]:
         return {**self.key(), "device": str(self.device), **{f"config.{k}": str(v) for k, v in asdict(self.config).items()}}
+
+
+class PendingFeatures:
+    """The features of a submitted batch: there at once on a CPU; on CUDA once the batch's event has fired."""
+
+    def __init__(self, features: torch.Tensor, event: "torch.cuda.Event | None" = None):
+        self._features, self._event = features, event
+
+    def done(self) -> bool:
+        return self._event is None or self._event.query()
+
+    def poll_after_s(self) -> float:
+        """When to look again (the service's event loop sleeps at most this long while a batch runs)."""
+        return 0.0 if self.done() else 2e-4
+
+    def result(self) -> torch.Tensor:
+        """(N, D) float32 on the CPU; waits for the device if it is still working on the batch."""
+        if self._event is None:
+            return self._features
+        self._event.synchronize()
+        return self._features.clone()  # the pinned buffer is reused two batches later
+
+
+class _CudaFeeder:
+    """Feeds a CUDA encoder without waiting on it: frames go into one of two pinned host buffers (the DMA engine
+    reads pinned memory directly, and `non_blocking` copies from it return at once), the copy, the preprocessing
+    and the forward pass run on a stream of their own, and the features come back into a pinned buffer, also
+    without blocking. Two slots alternate, so batch k+1 is staged while batch k runs; a slot is reused only after
+    its previous batch's event has fired."""
+
+    SLOTS = 2
+
+    def __init__(self, device: torch.device, dim: int):
+        self.device, self.dim = device, dim
+        self.stream = torch.cuda.Stream(device)
+        self.frames: list[torch.Tensor | None] = [None] * self.SLOTS
+        self.features: list[torch.Tensor | None] = [None] * self.SLOTS
+        self.events: list[torch.cuda.Event | None] = [None] * self.SLOTS
+        self.next = 0
+
+    def _buffers(self, slot: int, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        frames = self.frames[slot]
+        if frames is None or frames.shape[1:] != shape[1:] or len(frames) < shape[0]:
+            self.frames[slot] = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+            self.features[slot] = torch.empty((shape[0], self.dim), dtype=torch.float32, pin_memory=True)
+        return self.frames[slot][: shape[0]], self.features[slot][: shape[0]]
+
+    def submit(self, frames: np.ndarray | torch.Tensor, forward) -> PendingFeatures:
+        slot, self.next = self.next, (self.next + 1) % self.SLOTS
+        if self.events[slot] is not None:
+            self.events[slot].synchronize()  # that slot's previous batch has left its buffers
+        host_frames, host_features = self._buffers(slot, tuple(frames.shape))
+        host_frames.copy_(torch.as_tensor(frames))
+        with torch.cuda.stream(self.stream):
+            host_features.copy_(forward(host_frames), non_blocking=True)
+            event = torch.cuda.Event()
+            event.record(self.stream)
+        self.events[slot] = event
+        return PendingFeatures(host_features, event)

@@ -39,17 +39,21 @@ class InProcessEncoder:
         self.encoder = make_backend(config.encoder)
         self.dim = self.encoder.dim
         self.key = self.encoder.key()
-        self._submitted: np.ndarray | None = None
+        self._submitted = None  # the encoder's handle of the submitted batch
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         return self.encoder.encode(frames).numpy()
 
-    def submit(self, frames: np.ndarray) -> None:  # in-process there is nothing to overlap: encode at collect
-        self._submitted = frames
+    def submit(self, frames: np.ndarray) -> None:  # a CPU encoder works here, a CUDA one queues the batch
+        if self._submitted is not None:
+            raise PipelineError("submit before the previous request was collected")
+        self._submitted = self.encoder.submit(frames)
 
     def collect(self) -> np.ndarray:
-        frames, self._submitted = self._submitted, None
-        return self.encode(frames)
+        if self._submitted is None:
+            raise PipelineError("collect without a submitted request")
+        pending, self._submitted = self._submitted, None
+        return pending.result().numpy()
 
     def close(self) -> None:
         pass

@@ -8,7 +8,9 @@ Wire format: protocol.py (fixed binary records over a Unix socket; nothing a cli
 The service owns every segment, so a client killed with SIGKILL leaks nothing: its EOF frees its segment.
 Pending requests are coalesced into one forward pass of at most `max_batch` frames, waiting at most
 `max_wait_ms` for stragglers (no wait once every client has a request waiting: nobody else can join). Each
-client's features go back into that client's own segment only.
+client's features go back into that client's own segment only. The encoder is fed, not waited on: a batch is
+submitted (`Encoder.submit`) and answered when its features are there, so on a GPU the next batch is assembled
+while one runs (at most MAX_RUNNING_BATCHES outstanding); on a CPU submit does the work and nothing changes.
 
 No client can kill or stall the service: one event loop reads every socket without blocking, a client's bytes
 are parsed only once a whole 32-byte record is there, a partial record or handshake older than
@@ -24,12 +26,13 @@ import socket
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing import shared_memory
 
 import numpy as np
 
-from pipeline.encoders.encoder import EncoderConfig
+from pipeline.encoders.encoder import EncoderConfig, PendingFeatures
 from pipeline.procs import die_with_parent
 from pipeline.service import protocol
 from pipeline.service.protocol import BYE, ENCODE, ERROR, HELLO, OK, SEGMENT
@@ -75,6 +78,19 @@ class _Request:
     arrived: float = field(default_factory=time.perf_counter)
 
 
+@dataclass
+class _Batch:
+    requests: list[_Request]
+    frames: int
+    features: PendingFeatures  # the encoder's handle: done() / result()
+    start: float
+
+
+# Batches submitted and not yet answered: one running on the device and one staged behind it is what keeps a GPU
+# busy; more would only hold frames back from the batch being assembled.
+MAX_RUNNING_BATCHES = 2
+
+
 class EncoderService:
     def __init__(self, config: ServiceConfig, address: str, authkey: bytes):
         self.config = config
@@ -92,8 +108,10 @@ class EncoderService:
         self.selector.register(self._wake_recv, selectors.EVENT_READ)
         self.clients: dict[int, _Client] = {}  # by socket fd
         self.pending: list[_Request] = []
+        self.submitted: deque[_Batch] = deque()  # submitted to the encoder, not yet answered (oldest first)
         self.running = True
-        self.stats = {"batches": 0, "frames": 0, "encode_s": 0.0, "dropped": 0}
+        # overlapped: batches submitted while an earlier one was still running (a GPU kept fed; 0 on a CPU)
+        self.stats = {"batches": 0, "frames": 0, "encode_s": 0.0, "dropped": 0, "overlapped": 0}
         self._segments_made = 0
 
     def wake(self) -> None:
@@ -243,47 +261,67 @@ class EncoderService:
     # --- batching ----------------------------------------------------------------------------------------------
 
     def _batch_due(self) -> bool:
-        if not self.pending:
+        if not self.pending or len(self.submitted) >= MAX_RUNNING_BATCHES:
             return False
         if sum(r.n for r in self.pending) >= self.config.max_batch:
             return True
         # every client waits on an answer (one request each at a time): nothing more can join this batch
-        if len(self.pending) >= sum(1 for c in self.clients.values() if c.segment is not None):
+        if all(c.in_flight for c in self.clients.values() if c.segment is not None):
             return True
         waited_ms = 1e3 * (time.perf_counter() - self.pending[0].arrived)
         return waited_ms >= self.config.max_wait_ms
 
-    def _run_batch(self) -> None:
-        batch, total = [], 0
-        while self.pending and (not batch or total + self.pending[0].n <= self.config.max_batch):
+    def _launch_batch(self) -> None:
+        """Take the oldest pending requests (up to max_batch frames) and submit them to the encoder as one batch.
+        A CPU encoder works here; a CUDA one (or the synthetic) only queues the batch, and the loop goes on reading
+        sockets and assembling the next batch while it runs."""
+        requests, total = [], 0
+        while self.pending and (not requests or total + self.pending[0].n <= self.config.max_batch):
             request = self.pending.pop(0)
-            batch.append(request)
+            requests.append(request)
             total += request.n
-        frames = np.concatenate([r.client.frames_view[: r.n] for r in batch])
+        frames = np.concatenate([r.client.frames_view[: r.n] for r in requests])
         start = time.perf_counter()
         try:
-            features = self.encoder.encode(frames).numpy()
+            features = self.encoder.submit(frames)
         except Exception as exc:  # noqa: BLE001 - the batch fails, the service goes on
-            for r in batch:
-                r.client.in_flight = False
-                self._reply_error(r.client, r.request_id, f"encoding failed: {type(exc).__name__}: {exc}")
+            self._fail(requests, exc)
             return
-        self.stats["encode_s"] += time.perf_counter() - start
-        self.stats["batches"] += 1
-        self.stats["frames"] += total
-        offset = 0
-        for r in batch:
-            if r.client.features_view is not None:  # the client may have gone meanwhile
-                r.client.features_view[: r.n] = features[offset : offset + r.n]
-                r.client.in_flight = False
-                self._send(r.client, protocol.pack_reply(OK, r.request_id, r.n))
-            offset += r.n
+        self.stats["overlapped"] += bool(self.submitted)
+        self.submitted.append(_Batch(requests, total, features, start))
+
+    def _finish_batches(self) -> None:
+        """Answer every batch whose features are there, oldest first (batches finish in the order they ran)."""
+        while self.submitted and self.submitted[0].features.done():
+            batch = self.submitted.popleft()
+            try:
+                features = batch.features.result().numpy()
+            except Exception as exc:  # noqa: BLE001 - as a failed submit
+                self._fail(batch.requests, exc)
+                continue
+            self.stats["encode_s"] += time.perf_counter() - batch.start
+            self.stats["batches"] += 1
+            self.stats["frames"] += batch.frames
+            offset = 0
+            for r in batch.requests:
+                if r.client.features_view is not None:  # the client may have gone meanwhile
+                    r.client.features_view[: r.n] = features[offset : offset + r.n]
+                    r.client.in_flight = False
+                    self._send(r.client, protocol.pack_reply(OK, r.request_id, r.n))
+                offset += r.n
+
+    def _fail(self, requests: list[_Request], exc: Exception) -> None:
+        for r in requests:
+            r.client.in_flight = False
+            self._reply_error(r.client, r.request_id, f"encoding failed: {type(exc).__name__}: {exc}")
 
     def _timeout(self) -> float:
         timeout = 1.0  # at least once a second: stalled clients are checked
         if self.pending:
             waited = time.perf_counter() - self.pending[0].arrived
             timeout = min(timeout, max(0.0, self.config.max_wait_ms / 1e3 - waited))
+        if self.submitted:  # look again when the oldest running batch should be done
+            timeout = min(timeout, self.submitted[0].features.poll_after_s())
         return timeout
 
     def serve_forever(self) -> None:
@@ -300,8 +338,10 @@ class EncoderService:
                         except Exception as exc:  # noqa: BLE001 - one client's failure is that client's only
                             self._drop(key.data, f"{type(exc).__name__}: {exc}")
                 self._drop_stalled()
+                self._finish_batches()
                 while self._batch_due():
-                    self._run_batch()
+                    self._launch_batch()
+                    self._finish_batches()  # a CPU batch is done already: answer before assembling the next
         finally:
             self.close()
 

@@ -1,10 +1,11 @@
 """A stand-in for a GPU encoder, so that the sampler's design can be measured on a CPU as if encoding were nearly
 free (`rrl-pipe bench sample --synthetic-encoder`).
 
-It answers a batch of n frames after sleeping `base_ms + per_frame_ms * n` (the default, 2 ms + 0.1 ms per frame,
-models ResNet-34 fp16 on a large GPU; issue 15) and uses no CPU while it waits, as a GPU would leave the host's
-cores to rendering and physics. Its features are a fixed, cheap function of the pixels (a coarse subsample), so
-episodes stay deterministic. It is never a real encoder: its key says `synthetic`, so no policy trained on cached
+It answers a batch of n frames `base_ms + per_frame_ms * n` after the modelled device is free (the default, 2 ms +
+0.1 ms per frame, models ResNet-34 fp16 on a large GPU; issue 15), queued as a CUDA stream queues work: `submit`
+returns at once and the service assembles the next batch meanwhile, and nothing uses CPU while it waits, as a GPU
+would leave the host's cores to rendering and physics. Its features are a fixed, cheap function of the pixels (a
+coarse subsample), so episodes stay deterministic. It is never a real encoder: its key says `synthetic`, so no policy trained on cached
 features can be served by it (the feature keys differ).
 """
 
@@ -38,6 +39,7 @@ class SyntheticEncoder:
         self.dim = config.dim
         self.device = torch.device("cpu")
         self.precision = "none"
+        self._busy_until = 0.0  # when the modelled device finishes its last queued batch
 
     def key(self) -> dict[str, str]:
         c = self.config
@@ -45,12 +47,35 @@ class SyntheticEncoder:
                 "weights_sha256": "", "preprocessing": "none", "precision": "none"}
 
     def encode(self, frames: np.ndarray) -> torch.Tensor:
+        return self.submit(frames).result()
+
+    def submit(self, frames: np.ndarray) -> "_SyntheticPending":
+        """Queue a batch on the modelled device: it starts when the previous one ends (one device, batches in
+        order) and is ready `base_ms + per_frame_ms * n` later; nothing here waits."""
         n = len(frames)
-        time.sleep(1e-3 * (self.config.base_ms + self.config.per_frame_ms * n))
         coarse = np.asarray(frames)[:, ::16, ::16, :].reshape(n, -1)[:, : self.dim].astype(np.float32) / 255.0
         features = np.zeros((n, self.dim), np.float32)
         features[:, : coarse.shape[1]] = coarse
-        return torch.from_numpy(features)
+        start = max(time.perf_counter(), self._busy_until)
+        self._busy_until = start + 1e-3 * (self.config.base_ms + self.config.per_frame_ms * n)
+        return _SyntheticPending(torch.from_numpy(features), self._busy_until)
+
+
+class _SyntheticPending:
+    """Encoder.PendingFeatures' interface for the modelled device: ready at a time, sleeping (no CPU) until then."""
+
+    def __init__(self, features: torch.Tensor, ready_at: float):
+        self._features, self._ready_at = features, ready_at
+
+    def poll_after_s(self) -> float:
+        return max(0.0, self._ready_at - time.perf_counter())
+
+    def done(self) -> bool:
+        return self.poll_after_s() == 0.0
+
+    def result(self) -> torch.Tensor:
+        time.sleep(self.poll_after_s())
+        return self._features
 
 
 def make_backend(config):

@@ -7,10 +7,12 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from pipeline.encoders import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.service import InProcessEncoder, ServiceClient, ServiceConfig, ServiceHandle
+from pipeline.service.synthetic import SyntheticEncoder, SyntheticEncoderConfig
 from tests.service.conftest import running_service
 
 CONFIG = ServiceConfig(EncoderConfig(weights="random"), image_size=64, cameras=2, max_batch=8, max_wait_ms=5)
@@ -83,3 +85,52 @@ def test_dying_and_malformed_clients_do_not_disturb_the_others(service):
 def test_a_service_that_cannot_start_says_why():
     with pytest.raises(PipelineError, match="could not start: .*unknown model 'resnet99'"):
         ServiceHandle(ServiceConfig(EncoderConfig(model="resnet99"), image_size=64))
+
+
+def test_the_service_submits_the_next_batch_while_one_runs():
+    """A slow modelled device (the synthetic backend: 300 ms a batch): the second client's request, arriving while
+    the first batch runs, is submitted behind it at once instead of waiting for the first answer; both get their
+    own, correct features."""
+    slow = SyntheticEncoderConfig(base_ms=300.0, per_frame_ms=0.0, dim=16)
+    frames = np.random.default_rng(1).integers(0, 255, (2, 2, 64, 64, 3), dtype=np.uint8)
+    with running_service(ServiceConfig(slow, image_size=64, max_wait_ms=0)) as handle:
+        first, second = handle.client(2), handle.client(2)
+        try:
+            first.submit(frames[0])
+            time.sleep(0.1)  # the first batch is on the device now
+            second.submit(frames[1])
+            ours = [first.collect(), second.collect()]
+        finally:
+            first.close()
+            second.close()
+        stats = handle.stats()
+    assert (stats["batches"], stats["overlapped"]) == (2, 1)
+    expected = SyntheticEncoder(slow).encode(frames.reshape(4, 64, 64, 3)).numpy().reshape(2, 2, -1)
+    np.testing.assert_array_equal(np.stack(ours), expected)
+
+
+def test_submit_then_result_is_encode_and_in_process_refuses_misuse():
+    frames = np.random.default_rng(2).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    encoder = Encoder(CONFIG.encoder)
+    pending = encoder.submit(frames)
+    assert pending.done() and pending.poll_after_s() == 0.0  # a CPU encodes in submit
+    np.testing.assert_array_equal(pending.result().numpy(), encoder.encode(frames).numpy())
+    local = InProcessEncoder(CONFIG)
+    with pytest.raises(PipelineError, match="collect without a submitted request"):
+        local.collect()
+    local.submit(frames[:2])
+    with pytest.raises(PipelineError, match="submit before the previous request was collected"):
+        local.submit(frames[:2])
+    np.testing.assert_array_equal(local.collect(), encoder.encode(frames[:2]).numpy())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (scripts/gpu_check.sh runs it)")
+def test_cuda_feeding_gives_the_cpu_features_within_the_precision():
+    """Two batches outstanding through pinned buffers and the encoder's own stream: each equals the CPU's fp32."""
+    frames = np.random.default_rng(3).integers(0, 255, (2, 16, 64, 64, 3), dtype=np.uint8)
+    cpu = Encoder(EncoderConfig(weights="random", device="cpu"))
+    for precision, tol in (("fp32", 1e-3), ("auto", 5e-2)):
+        gpu = Encoder(EncoderConfig(weights="random", device="cuda", precision=precision))
+        pending = [gpu.submit(batch) for batch in frames]  # the second is staged while the first runs
+        for batch, handle in zip(frames, pending):
+            np.testing.assert_allclose(handle.result().numpy(), cpu.encode(batch).numpy(), rtol=tol, atol=tol)
