@@ -13,8 +13,17 @@ import time, mujoco
 m = mujoco.MjModel.from_xml_string('<mujoco><worldbody><light pos="0 0 1"/><geom size=".1"/></worldbody></mujoco>')
 d = mujoco.MjData(m); mujoco.mj_forward(m, d)
 r = mujoco.Renderer(m, 64, 64); r.update_scene(d); t = time.perf_counter(); img = r.render()
-print(img.shape, int(img.max()), f"{1e3*(time.perf_counter()-t):.1f}ms")
+ms = 1e3 * (time.perf_counter() - t)
+try:  # the context MuJoCo just rendered with is current: which driver drew it
+    from OpenGL import GL
+    gl = GL.glGetString(GL.GL_RENDERER).decode()
+except Exception as exc:  # noqa: BLE001 - osmesa/glfw builds without PyOpenGL's GL: say so, do not fail
+    gl = f"unknown ({type(exc).__name__})"
+print(img.shape, int(img.max()), f"{ms:.1f}ms", "|", gl)
 """
+
+# Mesa's software rasterisers: rendering then runs on the CPU cores, beside physics (README "capacity model").
+_SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "lavapipe")
 
 
 @dataclass
@@ -35,7 +44,13 @@ def check_rendering() -> Check:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         hint = "install the EGL/Mesa packages: apt-get install libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
         return Check("offscreen rendering", False, f"MUJOCO_GL={backend}: {last}; {hint}")
-    return Check("offscreen rendering", True, f"MUJOCO_GL={backend}: rendered {proc.stdout.strip()}")
+    shape, _, gl = proc.stdout.strip().rpartition(" | ")
+    where = "on the CPU (software)" if any(name in gl.lower() for name in _SOFTWARE_GL) else "on a GPU"
+    if gl.startswith("unknown"):
+        where = "device unknown"
+    egl_device = os.environ.get("MUJOCO_EGL_DEVICE_ID")
+    device = f", MUJOCO_EGL_DEVICE_ID={egl_device}" if egl_device is not None else ""
+    return Check("offscreen rendering", True, f"MUJOCO_GL={backend}{device}: rendered {shape} with {gl}, {where}")
 
 
 def check_torch() -> Check:

@@ -1,5 +1,6 @@
 """The command line as a user meets it: real subprocesses, exit codes, one-line errors, no stray outputs."""
 
+import re
 import subprocess
 import sys
 
@@ -53,6 +54,8 @@ def test_doctor_reports_rendering_and_torch():
     assert "offscreen rendering" in proc.stdout and "torch + torchvision" in proc.stdout
     assert "pretrained weights" in proc.stdout
     assert proc.returncode == 0, proc.stdout  # this machine (and CI) can render and import torchvision
+    rendering = next(line for line in proc.stdout.splitlines() if "offscreen rendering" in line)
+    assert re.search(r"rendered \(64, 64, 3\) \d+ [\d.]+ms with .+, (on the CPU \(software\)|on a GPU)$", rendering)
 
 
 def test_train_policy_overrides_and_evaluate_follow_the_policy(tmp_path):

@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.procs import die_with_parent
+from pipeline.render.egl import assign_egl_device
 from pipeline.render.renderer import FrameRenderer, build_scene, scene_attrs
 
 
@@ -51,9 +52,12 @@ class RenderJob:
 _worker: FrameRenderer | None = None
 
 
-def _init_worker(config: RendererConfig) -> None:
+def _init_worker(config: RendererConfig, started) -> None:
     global _worker
     die_with_parent()
+    with started.get_lock():  # this worker's index: which GPU renders for it where there are several
+        index, started.value = started.value, started.value + 1
+    assign_egl_device(index)
     _worker = config.build()
 
 
@@ -81,7 +85,8 @@ def render_jobs(config: RendererConfig, jobs: Iterable[RenderJob], workers: int)
     ctx = multiprocessing.get_context("spawn")  # fork would copy a live GL context: undefined behaviour
     window = 2 * workers  # jobs in flight: enough to keep every worker busy, few enough to bound memory
     pending: collections.deque[tuple[RenderJob, Future]] = collections.deque()
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(config,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(config, ctx.Value("i", 0))) as pool:
         try:
             for job in jobs:
                 pending.append((job, pool.submit(_run_in_worker, job)))

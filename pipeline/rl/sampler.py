@@ -20,6 +20,7 @@ import torch
 
 from pipeline.errors import PipelineError
 from pipeline.procs import die_with_parent
+from pipeline.render.egl import assign_egl_device
 from pipeline.tasks import get_task, make_env
 
 PARTS = ("physics_s", "render_s", "encode_s", "policy_s")
@@ -207,9 +208,11 @@ class EpisodeRunner:
 
 
 def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, endpoint, max_frames: int, conn,
-            own_encoder=None, threads: int = 1, success_rule: str = "rrl", envs: int = 1, groups: int = 1) -> None:
-    """Env worker process: build once, then run the episodes it is sent until told to stop."""
+            own_encoder=None, threads: int = 1, success_rule: str = "rrl", envs: int = 1, groups: int = 1,
+            index: int = 0) -> None:
+    """Env worker process `index`: build once, then run the episodes it is sent until told to stop."""
     die_with_parent()
+    assign_egl_device(index)  # several GPUs: workers render round-robin on them
     torch.set_num_threads(threads)  # 1: the policy MLP is tiny; the cores belong to rendering and the service
     encoders = []
     if endpoint is not None:  # one client (its own segment, one request in flight) per env group
@@ -280,7 +283,7 @@ class Sampler:
             parent, child = ctx.Pipe()
             max_frames = -(-envs_per_worker // groups) * n_cams  # the larger group's frames of one step
             proc = ctx.Process(target=_worker, args=(task, obs, reward_mode, horizon, endpoint, max_frames, child, own,
-                                                     threads, success_rule, envs_per_worker, groups),
+                                                     threads, success_rule, envs_per_worker, groups, w),
                                daemon=True, name=f"rrl-env-{w}")
             proc.start()
             child.close()
