@@ -47,6 +47,7 @@ class TrainPolicyConfig:
     stop_at_eval_success: float = 0.0  # > 0: stop once the mean-action success reaches this (0: run every iteration)
     workers: int = 2  # env worker processes (0: everything in this process)
     envs_per_worker: int = 1  # envs each worker steps in lockstep: one encoder request holds all their frames
+    double_buffer: bool | str = "auto"  # two env groups per worker alternate (auto: where the encoder runs on CUDA)
     seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i
 
     def __post_init__(self) -> None:
@@ -60,8 +61,14 @@ class TrainPolicyConfig:
             raise PipelineError("train_policy: iterations, horizon, workers and eval_episodes must be >= 0, episodes > 0")
         if self.envs_per_worker < 1:
             raise PipelineError("train_policy.envs_per_worker must be >= 1")
+        check_double_buffer("train_policy", self.double_buffer)
         if self.stop_at_eval_success and not (0 < self.stop_at_eval_success <= 1 and self.eval_episodes > 0):
             raise PipelineError("train_policy.stop_at_eval_success must be in (0, 1] and needs eval_episodes > 0")
+
+
+def check_double_buffer(section: str, value: bool | str) -> None:
+    if value not in (True, False, "auto"):
+        raise PipelineError(f"{section}.double_buffer must be true, false or auto, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,10 @@ class EvaluateConfig:
     horizon: int = 0  # 0: the task's (200; pen 100)
     workers: int = 2  # env worker processes (0: in-process)
     envs_per_worker: int = 1  # envs each worker steps in lockstep (as train_policy's)
+    double_buffer: bool | str = "auto"  # as train_policy's
 
     def __post_init__(self) -> None:
+        check_double_buffer("evaluate", self.double_buffer)
         for kind in self.distractors:
             check_choice("evaluate.distractors", kind, DISTRACTOR_KINDS)
         if self.episodes <= 0 or self.workers < 0 or self.envs_per_worker < 1:

@@ -38,7 +38,8 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
     timings: dict[str, dict[str, float]] = {}
     bar = tqdm(total=len(seeds) * len(conditions), desc=f"evaluate {task}", unit="ep", disable=not progress)
     with Sampler(task, obs_cfg, cfg.workers, reward_mode, cfg.horizon or None, encoder_config,
-                 success_rule=success_rule, envs_per_worker=cfg.envs_per_worker) as sampler, bar:
+                 success_rule=success_rule, envs_per_worker=cfg.envs_per_worker,
+                 double_buffer=cfg.double_buffer) as sampler, bar:
         if vision:
             check_encoder_matches(sampler.feature_key, layout["encoder"], str(policy_path), "policy")
         for condition in conditions:

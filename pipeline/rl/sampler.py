@@ -234,6 +234,12 @@ def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, en
     runner.close()
 
 
+def _encodes_on_cuda(encoder_config) -> bool:
+    from pipeline.encoders.encoder import EncoderConfig, resolve_device
+
+    return isinstance(encoder_config, EncoderConfig) and resolve_device(encoder_config.device).type == "cuda"
+
+
 class Sampler:
     """Episodes in parallel over persistent env workers that share one encoder service (workers=0: in-process),
     each worker stepping `envs_per_worker` envs in lockstep, as one group or as two alternating ones
@@ -241,15 +247,20 @@ class Sampler:
 
     def __init__(self, task: str, obs: ObsConfig, workers: int, reward_mode: str = "rrl", horizon: int | None = None,
                  encoder_config=None, per_worker_encoder: bool = False, success_rule: str = "rrl",
-                 envs_per_worker: int = 1, double_buffer: bool = False):
+                 envs_per_worker: int = 1, double_buffer: bool | str = False):
         """`per_worker_encoder` (benchmarks only): each worker encodes its own frames, no service. `encoder_config`
-        may be a SyntheticEncoderConfig (benchmarks only: a modelled GPU)."""
+        may be a SyntheticEncoderConfig (benchmarks only: a modelled GPU). `double_buffer="auto"`: on where the
+        service's encoder runs on CUDA and every worker has two envs or more, off elsewhere (on a CPU the encoder
+        shares the cores with rendering, so there is little to overlap: README "Benchmarks")."""
         if envs_per_worker < 1:
             raise PipelineError(f"envs_per_worker must be >= 1, not {envs_per_worker}")
+        if double_buffer == "auto":
+            double_buffer = envs_per_worker >= 2 and _encodes_on_cuda(encoder_config)
         if double_buffer and envs_per_worker < 2:
             raise PipelineError("double_buffer needs envs_per_worker >= 2 (two groups of envs)")
         # two groups need the service (in-process there is nothing to overlap with)
         groups = 2 if double_buffer and workers > 0 and not per_worker_encoder and obs.mode == "vision" else 1
+        self.double_buffered = groups == 2
         self.task, self.obs, self.workers, self.envs_per_worker = task, obs, workers, envs_per_worker
         self.spec = get_task(task)
         n_cams = len(obs.cameras or self.spec.camera_names)

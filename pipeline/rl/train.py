@@ -76,10 +76,10 @@ def _code_digest() -> str:
 
 
 def _config_hash(cfg: TrainPolicyConfig, layout: dict) -> str:
-    # workers and envs per worker change speed, not results; more iterations extend the same run (resume), they do
+    # workers, envs per worker and double buffering change speed, not results; more iterations extend the same run (resume), they do
     # not start another; evaluation episodes are only watched, they change nothing the learner sees; stopping early
     # only ends it sooner
-    ignored = ("workers", "envs_per_worker", "encoders", "iterations", "eval_episodes", "stop_at_eval_success")
+    ignored = ("workers", "envs_per_worker", "double_buffer", "encoders", "iterations", "eval_episodes", "stop_at_eval_success")
     payload = {k: v for k, v in asdict(cfg).items() if k not in ignored}
     run = {"cfg": payload, "layout": layout, "code": _code_digest()}
     return hashlib.sha256(json.dumps(run, sort_keys=True, default=str).encode()).hexdigest()
@@ -113,7 +113,8 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
                             cameras=tuple(demos.provenance.get("cameras", ())) if cfg.obs == "vision" else (),
                             image_size=int(demos.provenance.get("image_size", 256)) if cfg.obs == "vision" else 256)
         with Sampler(task, obs_cfg, cfg.workers, cfg.reward_mode, cfg.horizon or None, encoder_config,
-                     success_rule=cfg.success_rule, envs_per_worker=cfg.envs_per_worker) as sampler:
+                     success_rule=cfg.success_rule, envs_per_worker=cfg.envs_per_worker,
+                     double_buffer=cfg.double_buffer) as sampler:
             if cfg.obs == "vision":
                 check_encoder_matches(sampler.feature_key, demos.provenance, demos.source)
             bar = tqdm(range(start_iter, iterations), desc=f"{cfg.mode} {task}", unit="iter", disable=not progress,

@@ -5,6 +5,7 @@ import pytest
 
 from pipeline.encoders import EncoderConfig
 from pipeline.errors import PipelineError
+from pipeline.rl.config import TrainPolicyConfig
 from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.sampler import ObsConfig, Sampler
 from pipeline.tasks import get_task, make_env
@@ -73,3 +74,20 @@ def test_envs_per_worker_below_one_and_double_buffering_one_env_are_refused():
         Sampler("door", ObsConfig(mode="state"), workers=0, envs_per_worker=0)
     with pytest.raises(PipelineError, match="double_buffer needs"):
         Sampler("door", ObsConfig(mode="state"), workers=1, envs_per_worker=1, double_buffer=True)
+
+
+def test_double_buffer_auto_is_on_only_where_the_encoder_runs_on_cuda(monkeypatch):
+    """auto: a CPU encoder shares the cores with rendering, so one group per worker (the committed results'
+    setting); a CUDA encoder gets two. The rule only (no service is started: obs state)."""
+    from pipeline.rl import sampler as sampler_module
+
+    state = ObsConfig(mode="state")
+    with Sampler("door", state, workers=0, envs_per_worker=2, double_buffer="auto",
+                 encoder_config=EncoderConfig(device="cpu")) as cpu:
+        assert not cpu.double_buffered
+    assert not sampler_module._encodes_on_cuda(EncoderConfig(device="cpu"))
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert sampler_module._encodes_on_cuda(EncoderConfig(device="auto"))
+    assert not sampler_module._encodes_on_cuda(None)  # state: no encoder at all
+    with pytest.raises(PipelineError, match="train_policy.double_buffer must be true, false or auto"):
+        TrainPolicyConfig(double_buffer="yes")
