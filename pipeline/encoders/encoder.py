@@ -251,6 +251,8 @@ class _CudaFeeder:
             self.events[slot].synchronize()  # that slot's previous batch has left its buffers
         host_frames, host_features = self._buffers(slot, tuple(frames.shape))
         host_frames.copy_(torch.as_tensor(frames))
+        # work queued on the default stream (the weights' upload) comes first: our stream does not sync with it
+        self.stream.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(self.stream):
             host_features.copy_(forward(host_frames), non_blocking=True)
             event = torch.cuda.Event()
