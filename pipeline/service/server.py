@@ -317,7 +317,7 @@ class EncoderService:
 
     def _timeout(self) -> float:
         timeout = 1.0  # at least once a second: stalled clients are checked
-        if self.pending:
+        if self.pending and len(self.submitted) < MAX_RUNNING_BATCHES:  # (when full, only a finish frees a slot)
             waited = time.perf_counter() - self.pending[0].arrived
             timeout = min(timeout, max(0.0, self.config.max_wait_ms / 1e3 - waited))
         if self.submitted:  # look again when the oldest running batch should be done

@@ -134,3 +134,31 @@ def test_cuda_feeding_gives_the_cpu_features_within_the_precision():
         pending = [gpu.submit(batch) for batch in frames]  # the second is staged while the first runs
         for batch, handle in zip(frames, pending):
             np.testing.assert_allclose(handle.result().numpy(), cpu.encode(batch).numpy(), rtol=tol, atol=tol)
+
+
+def test_a_service_with_both_batches_submitted_waits_without_spinning():
+    """Two slow batches submitted and a third request pending: the loop sleeps until the oldest is done instead
+    of polling the pending request's zero wait (which burned a core beside the renderers)."""
+    slow = SyntheticEncoderConfig(base_ms=400.0, per_frame_ms=0.0, dim=16)
+    frames = np.zeros((3, 1, 64, 64, 3), np.uint8)
+    with running_service(ServiceConfig(slow, image_size=64, max_wait_ms=0)) as handle:
+        clients = [handle.client(1) for _ in range(3)]
+        try:
+            for client, batch in zip(clients, frames):
+                client.submit(batch)
+                time.sleep(0.05)
+            ticks = os.sysconf("SC_CLK_TCK")
+            before = _cpu_seconds(handle.process.pid, ticks)
+            time.sleep(0.5)
+            used = _cpu_seconds(handle.process.pid, ticks) - before
+            for client in clients:
+                client.collect()
+        finally:
+            for client in clients:
+                client.close()
+    assert used < 0.2, f"the service used {used:.2f} s of CPU in 0.5 s while waiting"
+
+
+def _cpu_seconds(pid: int, ticks: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
