@@ -95,7 +95,7 @@ def render_vae_data_cmd(task: str, out: str, **options: Any) -> None:
 
 @main.command()
 @click.option("--model", default="resnet18", help="resnet18 | resnet34 | resnet50 | mobilenet_v3_large | shufflenet_v2_x1_0 | vae")
-@click.option("--weights", default="auto", help="imagenet | random | auto | <file path>")
+@click.option("--weights", default="auto", help="pretrained (alias imagenet) | random | auto | <file path>")
 @click.option("--weights-sha256", default="", help="expected sha256 of a weight file")
 @click.option("--layer", default="", help="empty: final global pool; resnets: layer1 | layer2 | layer3")
 @click.option("--task", default="door", help="sets the default --frames and --out paths")

@@ -86,6 +86,8 @@ def check_weights() -> Check:
     import torch
     from torchvision.models import get_model_weights
 
+    from pipeline.encoders.weights import r3m_checkpoint_path
+
     hub = os.path.join(torch.hub.get_dir(), "checkpoints")
     found, missing = [], []
     for model in ("resnet18", "resnet34", "resnet50", "mobilenet_v3_large", "shufflenet_v2_x1_0"):
@@ -94,7 +96,9 @@ def check_weights() -> Check:
     detail = f"in {hub}: " + (", ".join(found) if found else "none")
     if missing:
         detail += f"; not cached: {', '.join(missing)}"
-    return Check("pretrained weights", bool(found), detail)
+    r3m = [f"r3m{d}" for d in (18, 34, 50) if r3m_checkpoint_path(d).is_file()]
+    detail += f"; R3M in {r3m_checkpoint_path(50).parent.parent}/: {', '.join(r3m) if r3m else 'none'}"
+    return Check("pretrained weights", bool(found or r3m), detail)
 
 
 def run_checks() -> list[Check]:

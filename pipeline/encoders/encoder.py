@@ -28,7 +28,7 @@ class EncoderConfig:
     """Everything that determines the features (plus the device, which must not change them beyond rounding)."""
 
     model: str = "resnet18"
-    weights: str = "auto"  # imagenet | random | auto | <file path>
+    weights: str = "auto"  # pretrained (alias imagenet) | random | auto | <file path>
     weights_sha256: str = ""  # for a file: the expected sha256 (empty: only the name's hash prefix is checked)
     layer: str = ""  # empty: the model's default (the final global pool)
     # auto (bf16 where native, else fp32; fp16 on GPUs without bf16) | fp32 | bf16 | fp16. The library's default is
@@ -115,12 +115,16 @@ class _ShuffleNetTrunk(nn.Module):
 def build_trunk(spec: EncoderSpec, weights: ResolvedWeights, layer: str) -> nn.Module:
     if spec.build_trunk is not None:  # a plug-in (trained here): its own module from its own file format
         return spec.build_trunk(weights, layer)
-    net = get_model(spec.name, weights=None)
+    net = get_model(spec.backbone, weights=None)
     try:
-        net.load_state_dict(weights.state_dict)
-    except RuntimeError as exc:
+        missing, unexpected = net.load_state_dict(weights.state_dict, strict=False)
+    except RuntimeError as exc:  # a shape mismatch
         first = str(exc).splitlines()[0]
         raise PipelineError(f"weights {weights.source} do not fit {spec.name}: {first}") from None
+    missing = [k for k in missing if not k.startswith("fc.")]  # the classifier is cut off (R3M saves none)
+    if missing or unexpected:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {list(unexpected)[:3]}"
+        raise PipelineError(f"weights {weights.source} do not fit {spec.name}: {detail}")
     if spec.family == "resnet":
         return _ResNetTrunk(net, layer)
     if spec.family == "mobilenet":
@@ -138,7 +142,7 @@ class Encoder:
         self.dim = self.spec.feature_dim(self.layer)
         self.device = resolve_device(config.device)
         self.precision = resolve_precision(config.precision, self.device)
-        if self.spec.trained_here and config.weights in ("imagenet", "random", "auto"):
+        if self.spec.trained_here and config.weights in ("pretrained", "imagenet", "random", "auto"):
             raise PipelineError(f"model {self.spec.name} needs --weights PATH: {self.spec.weights_hint}")
         self.weights = self._resolve_weights()
         self.preprocess = PREPROCESSORS[self.spec.preprocessing]
@@ -149,7 +153,7 @@ class Encoder:
     def _resolve_weights(self) -> ResolvedWeights:
         if self.spec.load_weights is not None:
             return self.spec.load_weights(self.config.weights, self.config.weights_sha256)
-        return resolve_weights(self.spec.name, self.config.weights, self.config.weights_sha256)
+        return resolve_weights(self.spec, self.config.weights, self.config.weights_sha256)
 
     def key(self) -> dict[str, str]:
         """What the features depend on: part of every feature store's key and of every run's provenance."""

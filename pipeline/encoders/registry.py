@@ -30,11 +30,19 @@ class EncoderSpec:
     family: str  # resnet | mobilenet | shufflenet (torchvision, built in) | a plug-in's own name: how the backbone is cut
     layers: dict[str, int]  # layer -> feature size; the first is the default (the final global pool)
     preprocessing: str  # a key of pipeline.encoders.preprocess.PREPROCESSORS
+    arch: str = ""  # torchvision's builder of the backbone (empty: the name)
+    # Where `pretrained` weights come from: "torchvision:<enum member>" (its weights API and the torch hub cache) or
+    # "r3m" (R3M's checkpoint in R3M's own cache, ~/.r3m/r3m_<depth>/model.pt: pipeline/encoders/weights.py)
+    published: str = "torchvision:DEFAULT"
     # A plug-in (a trained encoder) brings both: weights from its own file format, (path, sha256) -> ResolvedWeights,
     # and the trunk from them, (weights, layer) -> module. Built-ins leave them None (torchvision's weights API).
     load_weights: Callable[[str, str], ResolvedWeights] | None = None
     build_trunk: Callable[[ResolvedWeights, str], nn.Module] | None = None
     weights_hint: str = ""  # a plug-in's one line on where its weight file comes from
+
+    @property
+    def backbone(self) -> str:
+        return self.arch or self.name
 
     @property
     def default_layer(self) -> str:
@@ -60,7 +68,17 @@ ENCODERS: dict[str, EncoderSpec] = {
     "mobilenet_v3_large": EncoderSpec("mobilenet_v3_large", "mobilenet", {"pool": 960}, "imagenet"),
     "shufflenet_v2_x1_0": EncoderSpec("shufflenet_v2_x1_0", "shufflenet", {"pool": 1024}, "imagenet"),
 }
-PRETRAINED: tuple[str, ...] = tuple(ENCODERS)  # the frozen ImageNet encoders the encode stage caches
+for _depth, _layers in ((18, _RESNET_SMALL), (34, _RESNET_SMALL), (50, ENCODERS["resnet50"].layers)):
+    # RoboHive's names: rrlN is torchvision's ResNet-N with IMAGENET1K_V1 (robohive/envs/env_base.py), the weights
+    # RRL had from `pretrained=True` (for ResNet-50 torchvision's DEFAULT is now V2, so resnet50 is not rrl50)
+    ENCODERS[f"rrl{_depth}"] = EncoderSpec(f"rrl{_depth}", "resnet", _layers, "imagenet", arch=f"resnet{_depth}",
+                                           published="torchvision:IMAGENET1K_V1")
+    # R3M (Nair et al. 2022, facebookresearch/r3m): a torchvision ResNet-N trunk, fc removed, trained on Ego4D. Its
+    # input convention is ImageNet's: its example resizes 256 / crops 224 uint8 images, and its forward divides by
+    # 255 and normalises with ImageNet's mean and std (r3m/models/models_r3m.py), so the preprocessing is ours
+    ENCODERS[f"r3m{_depth}"] = EncoderSpec(f"r3m{_depth}", "resnet", _layers, "imagenet", arch=f"resnet{_depth}",
+                                           published="r3m")
+PRETRAINED: tuple[str, ...] = tuple(ENCODERS)  # the frozen pretrained encoders the encode stage caches
 
 
 def plugin_names() -> list[str]:

@@ -1,8 +1,9 @@
-"""Where an encoder's weights come from: torchvision's weights API / the torch hub cache, a file, or a seed.
+"""Where an encoder's weights come from: its published weights (torchvision's weights API and the torch hub cache,
+or R3M's own cache), a file, or a seed.
 
-`imagenet` fails before any work when the file cannot be had, naming the file and where to put it. `auto`
-falls back to random initialisation with one line on stderr saying so; the source is recorded either way (store provenance,
-metrics), so a random-init result can never pass for an ImageNet one.
+`pretrained` (alias `imagenet`) fails before any work when the file cannot be had, naming the file and where to put
+it. `auto` falls back to random initialisation with one line on stderr saying so; the source is recorded either way
+(store provenance, metrics), so a random-init result can never pass for a pretrained one.
 """
 
 from __future__ import annotations
@@ -32,13 +33,18 @@ class ResolvedWeights:
     state_dict: dict[str, torch.Tensor]
 
 
-def imagenet_url(model: str) -> str:
-    """torchvision's download URL of a model's default ImageNet weights (the file name carries a hash prefix)."""
-    return get_model_weights(model).DEFAULT.url
+def imagenet_url(model: str, member: str = "DEFAULT") -> str:
+    """torchvision's download URL of a model's ImageNet weights (the file name carries a hash prefix)."""
+    return get_model_weights(model)[member].url
 
 
-def hub_checkpoint_path(model: str) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(imagenet_url(model))
+def hub_checkpoint_path(model: str, member: str = "DEFAULT") -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(imagenet_url(model, member))
+
+
+def r3m_checkpoint_path(depth: int) -> Path:
+    """Where R3M's own `load_r3m("resnetN")` keeps the checkpoint it downloads (facebookresearch/r3m)."""
+    return Path(os.path.expanduser("~")) / ".r3m" / f"r3m_{depth}" / "model.pt"
 
 
 def state_dict_sha256(state_dict: dict[str, torch.Tensor]) -> str:
@@ -77,9 +83,9 @@ def _load_file(path: Path, expected_sha256: str = "") -> tuple[dict[str, torch.T
     return loaded, sha
 
 
-def _imagenet(model: str) -> ResolvedWeights:
-    enum = get_model_weights(model).DEFAULT
-    cached = hub_checkpoint_path(model)
+def _imagenet(model: str, member: str = "DEFAULT") -> ResolvedWeights:
+    enum = get_model_weights(model)[member]
+    cached = hub_checkpoint_path(model, member)
     if not cached.exists():
         # torchvision's own downloader fills the hub cache and checks the hash prefix; its "Downloading: ..." banner
         # (stdout in torch 2.13, stderr in older releases) is held back, so that offline (the common case here) the
@@ -97,24 +103,57 @@ def _imagenet(model: str) -> ResolvedWeights:
     return ResolvedWeights(f"imagenet:{enum.name}", sha, state_dict)
 
 
+def r3m_trunk(loaded: dict, path: Path) -> dict[str, torch.Tensor]:
+    """The ResNet trunk of an R3M checkpoint: R3M saves {"r3m": DataParallel(R3M).state_dict()}, whose trunk keys
+    are `module.convnet.<torchvision key>` beside the language head (`module.lang_enc.*`, `module.lang_rew.*`,
+    which R3M's loader drops too). A plain torchvision state dict passes as it is."""
+    loaded = loaded.get("r3m", loaded)
+    prefix = "module.convnet."
+    trunk = {k[len(prefix):]: v for k, v in loaded.items() if isinstance(k, str) and k.startswith(prefix)}
+    if trunk:
+        return trunk
+    if "conv1.weight" in loaded:
+        return loaded
+    raise PipelineError(f"{path}: not an R3M checkpoint (no 'r3m' entry with module.convnet.* keys) nor a ResNet "
+                        f"state dict")
+
+
+def _r3m(spec) -> ResolvedWeights:
+    depth = int(spec.backbone.removeprefix("resnet"))
+    path = r3m_checkpoint_path(depth)
+    if not path.is_file():
+        raise PipelineError(f"R3M weights for {spec.name} are not available: put model.pt (what R3M's "
+                            f"load_r3m(\"resnet{depth}\") downloads) into {path.parent}/, or pass a file with --weights PATH")
+    loaded, sha = _load_file(path)
+    return ResolvedWeights(f"r3m:r3m_{depth}/model.pt", sha, r3m_trunk(loaded, path))
+
+
+def _published(spec) -> ResolvedWeights:
+    if spec.published == "r3m":
+        return _r3m(spec)
+    return _imagenet(spec.backbone, spec.published.removeprefix("torchvision:"))
+
+
 def _random(model: str) -> ResolvedWeights:
     torch.manual_seed(RANDOM_SEED)  # same seed, same parameters: random-init features are reproducible too
     state_dict = get_model(model, weights=None).state_dict()
     return ResolvedWeights(f"random:seed={RANDOM_SEED}", state_dict_sha256(state_dict), state_dict)
 
 
-def resolve_weights(model: str, weights: str, expected_sha256: str = "") -> ResolvedWeights:
-    """Resolve `imagenet | random | auto | <file path>` for a torchvision model name."""
-    if weights == "imagenet":
-        return _imagenet(model)
+def resolve_weights(spec, weights: str, expected_sha256: str = "") -> ResolvedWeights:
+    """Resolve `pretrained | imagenet | random | auto | <file path>` for a built-in EncoderSpec."""
+    if weights in ("pretrained", "imagenet"):
+        return _published(spec)
     if weights == "random":
-        return _random(model)
+        return _random(spec.backbone)
     if weights == "auto":
         try:
-            return _imagenet(model)
+            return _published(spec)
         except PipelineError as exc:
             print(f"weights auto: {exc}; using RANDOM initialisation (recorded as random:seed={RANDOM_SEED})",
                   file=sys.stderr)
-            return _random(model)
+            return _random(spec.backbone)
     state_dict, sha = _load_file(Path(weights), expected_sha256)
+    if spec.published == "r3m":
+        state_dict = r3m_trunk(state_dict, Path(weights))
     return ResolvedWeights(f"file:{Path(weights).name}", sha, state_dict)

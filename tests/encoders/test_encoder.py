@@ -94,7 +94,8 @@ def hub(tmp_path, monkeypatch):
     staged = tmp_path / "staged.pth"
     torch.save(state, staged)
     prefix = weights_mod.file_sha256(staged)[:8]
-    monkeypatch.setattr(weights_mod, "imagenet_url", lambda model: f"https://example.invalid/{model}-{prefix}.pth")
+    monkeypatch.setattr(weights_mod, "imagenet_url",
+                        lambda model, member="DEFAULT": f"https://example.invalid/{model}-{prefix}.pth")
     target = weights_mod.hub_checkpoint_path("resnet18")
     target.parent.mkdir(parents=True)
     staged.rename(target)
@@ -118,7 +119,8 @@ def test_a_cached_file_that_does_not_match_its_hash_prefix_is_refused(hub):
 
 def test_imagenet_fails_fast_naming_the_file_and_auto_falls_back_in_one_line(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
-    monkeypatch.setattr(weights_mod, "imagenet_url", lambda model: f"http://127.0.0.1:9/{model}-f37072fd.pth")
+    monkeypatch.setattr(weights_mod, "imagenet_url",
+                        lambda model, member="DEFAULT": f"http://127.0.0.1:9/{model}-f37072fd.pth")
     with pytest.raises(PipelineError, match=r"put resnet18-f37072fd\.pth .* into .*empty/hub/checkpoints/"):
         Encoder(EncoderConfig(weights="imagenet"))
     capfd.readouterr()
