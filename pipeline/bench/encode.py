@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms
-from torchvision.models import get_model
 
 from pipeline.bench.common import median_of, table
 from pipeline.cache.encode import encode_frames
@@ -59,12 +58,10 @@ def _ceiling(encoder: Encoder, batch: int, seconds: float = 3.0) -> float:
 
 
 def _naive(frames: np.ndarray, model: str, weights: str, device: str) -> float:
-    """RRL's reference loop: a plain torchvision model (NCHW, fc removed), PIL transforms, batch-1 fp32 forward."""
+    """RRL's reference loop: the same network (NCHW, fc removed), PIL transforms, batch-1 fp32 forward."""
     dev = resolve_device(device)
-    net = get_model(model, weights=None)
-    net.load_state_dict(Encoder(EncoderConfig(model=model, weights=weights, device="cpu")).weights.state_dict)
-    net.fc = torch.nn.Identity()
-    net = net.eval().to(dev)
+    net = Encoder(EncoderConfig(model=model, weights=weights, device=device, precision="fp32")).module
+    net = net.to(memory_format=torch.contiguous_format)  # the reference code's plain NCHW weights
     transform = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
                                     transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
     with torch.no_grad():

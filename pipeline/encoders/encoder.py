@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torchvision.models import get_model
 
+from pipeline.encoders import dinov2
 from pipeline.encoders.preprocess import DESCRIPTIONS, PREPROCESSORS
 from pipeline.encoders.registry import EncoderSpec, get_encoder_spec
 from pipeline.encoders.weights import ResolvedWeights, resolve_weights
@@ -115,6 +116,11 @@ class _ShuffleNetTrunk(nn.Module):
 def build_trunk(spec: EncoderSpec, weights: ResolvedWeights, layer: str) -> nn.Module:
     if spec.build_trunk is not None:  # a plug-in (trained here): its own module from its own file format
         return spec.build_trunk(weights, layer)
+    if spec.family == "dinov2":
+        try:
+            return dinov2.DinoTrunk(spec.name, weights.state_dict)
+        except RuntimeError as exc:  # missing keys or shapes: another network's file
+            raise PipelineError(f"weights {weights.source} do not fit {spec.name}: {str(exc).splitlines()[0]}") from None
     net = get_model(spec.backbone, weights=None)
     try:
         missing, unexpected = net.load_state_dict(weights.state_dict, strict=False)

@@ -21,6 +21,7 @@ import torch
 from torchvision.models import get_model, get_model_weights
 
 from pipeline.checksum import file_sha256
+from pipeline.encoders import dinov2
 from pipeline.errors import PipelineError
 
 RANDOM_SEED = 0
@@ -38,8 +39,13 @@ def imagenet_url(model: str, member: str = "DEFAULT") -> str:
     return get_model_weights(model)[member].url
 
 
+def hub_path(url: str) -> Path:
+    """Where torch hub's load_state_dict_from_url (torchvision's weights API too) keeps the file of `url`."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
 def hub_checkpoint_path(model: str, member: str = "DEFAULT") -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(imagenet_url(model, member))
+    return hub_path(imagenet_url(model, member))
 
 
 def r3m_checkpoint_path(depth: int) -> Path:
@@ -83,24 +89,37 @@ def _load_file(path: Path, expected_sha256: str = "") -> tuple[dict[str, torch.T
     return loaded, sha
 
 
-def _imagenet(model: str, member: str = "DEFAULT") -> ResolvedWeights:
-    enum = get_model_weights(model)[member]
-    cached = hub_checkpoint_path(model, member)
+def _from_hub_cache(url: str, what: str, download) -> tuple[dict[str, torch.Tensor], str]:
+    """The file `url` names in the torch hub cache, fetched by `download()` (the family's own loader, which checks
+    what it can) when absent; (state dict, sha256)."""
+    cached = hub_path(url)
     if not cached.exists():
-        # torchvision's own downloader fills the hub cache and checks the hash prefix; its "Downloading: ..." banner
-        # (stdout in torch 2.13, stderr in older releases) is held back, so that offline (the common case here) the
-        # user reads one line, ours, not two
+        # the loader's "Downloading: ..." banner (stdout in torch 2.13, stderr in older releases) is held back, so
+        # that offline (the common case here) the user reads one line, ours, not two
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                enum.get_state_dict(progress=False, check_hash=True)
+                download()
         except Exception as exc:  # noqa: BLE001 - offline, proxy, disk: all mean "not available"
             raise PipelineError(
-                f"ImageNet weights for {model} are not available ({exc.__class__.__name__}): put "
-                f"{cached.name} (from {enum.url}) into {cached.parent}/, or pass a file with --weights PATH"
+                f"{what} are not available ({exc.__class__.__name__}): put {cached.name} (from {url}) into "
+                f"{cached.parent}/, or pass a file with --weights PATH"
             ) from None
-        print(f"weights: downloaded {cached.name} from {enum.url} into {cached.parent}/", file=sys.stderr)
-    state_dict, sha = _load_file(cached)
+        print(f"weights: downloaded {cached.name} from {url} into {cached.parent}/", file=sys.stderr)
+    return _load_file(cached)
+
+
+def _imagenet(model: str, member: str = "DEFAULT") -> ResolvedWeights:
+    enum = get_model_weights(model)[member]
+    state_dict, sha = _from_hub_cache(imagenet_url(model, member), f"ImageNet weights for {model}",
+                                      lambda: enum.get_state_dict(progress=False, check_hash=True))
     return ResolvedWeights(f"imagenet:{enum.name}", sha, state_dict)
+
+
+def _dinov2(name: str) -> ResolvedWeights:
+    url = dinov2.checkpoint_url(name)
+    state_dict, sha = _from_hub_cache(url, f"DINOv2 weights for {name}",
+                                      lambda: torch.hub.load_state_dict_from_url(url, progress=False))
+    return ResolvedWeights(f"dinov2:{os.path.basename(url)}", sha, state_dict)
 
 
 def r3m_trunk(loaded: dict, path: Path) -> dict[str, torch.Tensor]:
@@ -131,12 +150,15 @@ def _r3m(spec) -> ResolvedWeights:
 def _published(spec) -> ResolvedWeights:
     if spec.published == "r3m":
         return _r3m(spec)
+    if spec.published == "dinov2":
+        return _dinov2(spec.name)
     return _imagenet(spec.backbone, spec.published.removeprefix("torchvision:"))
 
 
-def _random(model: str) -> ResolvedWeights:
+def _random(spec) -> ResolvedWeights:
     torch.manual_seed(RANDOM_SEED)  # same seed, same parameters: random-init features are reproducible too
-    state_dict = get_model(model, weights=None).state_dict()
+    net = dinov2.build(spec.name) if spec.family == "dinov2" else get_model(spec.backbone, weights=None)
+    state_dict = net.state_dict()
     return ResolvedWeights(f"random:seed={RANDOM_SEED}", state_dict_sha256(state_dict), state_dict)
 
 
@@ -145,14 +167,14 @@ def resolve_weights(spec, weights: str, expected_sha256: str = "") -> ResolvedWe
     if weights in ("pretrained", "imagenet"):
         return _published(spec)
     if weights == "random":
-        return _random(spec.backbone)
+        return _random(spec)
     if weights == "auto":
         try:
             return _published(spec)
         except PipelineError as exc:
             print(f"weights auto: {exc}; using RANDOM initialisation (recorded as random:seed={RANDOM_SEED})",
                   file=sys.stderr)
-            return _random(spec.backbone)
+            return _random(spec)
     state_dict, sha = _load_file(Path(weights), expected_sha256)
     if spec.published == "r3m":
         state_dict = r3m_trunk(state_dict, Path(weights))
