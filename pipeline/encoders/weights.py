@@ -1,5 +1,5 @@
-"""Where an encoder's weights come from: its published weights (torchvision's weights API and the torch hub cache,
-or R3M's own cache), a file, or a seed.
+"""Where an encoder's weights come from: its published weights (torchvision's weights API and the torch hub cache
+for the ImageNet CNNs and DINOv2, R3M's own cache for R3M), a file, or a seed.
 
 `pretrained` (alias `imagenet`) fails before any work when the file cannot be had, naming the file and where to put
 it. `auto` falls back to random initialisation with one line on stderr saying so; the source is recorded either way
@@ -16,6 +16,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torchvision.models import get_model, get_model_weights
@@ -23,6 +24,10 @@ from torchvision.models import get_model, get_model_weights
 from pipeline.checksum import file_sha256
 from pipeline.encoders import dinov2
 from pipeline.errors import PipelineError
+
+# The functions below take an encoder's EncoderSpec (pipeline/encoders/registry.py); it is not imported here, not
+# even for type checking, because the registry names this module's ResolvedWeights: one direction only.
+EncoderSpec = Any
 
 RANDOM_SEED = 0
 
@@ -137,7 +142,7 @@ def r3m_trunk(loaded: dict, path: Path) -> dict[str, torch.Tensor]:
                         f"state dict")
 
 
-def _r3m(spec) -> ResolvedWeights:
+def _r3m(spec: EncoderSpec) -> ResolvedWeights:
     depth = int(spec.backbone.removeprefix("resnet"))
     path = r3m_checkpoint_path(depth)
     if not path.is_file():
@@ -147,7 +152,7 @@ def _r3m(spec) -> ResolvedWeights:
     return ResolvedWeights(f"r3m:r3m_{depth}/model.pt", sha, r3m_trunk(loaded, path))
 
 
-def _published(spec) -> ResolvedWeights:
+def _published(spec: EncoderSpec) -> ResolvedWeights:
     if spec.published == "r3m":
         return _r3m(spec)
     if spec.published == "dinov2":
@@ -155,14 +160,14 @@ def _published(spec) -> ResolvedWeights:
     return _imagenet(spec.backbone, spec.published.removeprefix("torchvision:"))
 
 
-def _random(spec) -> ResolvedWeights:
+def _random(spec: EncoderSpec) -> ResolvedWeights:
     torch.manual_seed(RANDOM_SEED)  # same seed, same parameters: random-init features are reproducible too
     net = dinov2.build(spec.name) if spec.family == "dinov2" else get_model(spec.backbone, weights=None)
     state_dict = net.state_dict()
     return ResolvedWeights(f"random:seed={RANDOM_SEED}", state_dict_sha256(state_dict), state_dict)
 
 
-def resolve_weights(spec, weights: str, expected_sha256: str = "") -> ResolvedWeights:
+def resolve_weights(spec: EncoderSpec, weights: str, expected_sha256: str = "") -> ResolvedWeights:
     """Resolve `pretrained | imagenet | random | auto | <file path>` for a built-in EncoderSpec."""
     if weights in ("pretrained", "imagenet"):
         return _published(spec)
