@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from pipeline.atomic import check_output
 from pipeline.checksum import file_sha256
-from pipeline.encoders.encoder import Encoder, EncoderConfig, PendingFeatures
+from pipeline.encoders.encoder import MAX_OUTSTANDING, Encoder, EncoderConfig, PendingFeatures
 from pipeline.errors import PipelineError
 from pipeline.formats.features import ZARR_VERSION, FeatureStoreWriter, StoreLayout, is_complete, store_key
 from pipeline.formats.frames import FramesFile
@@ -139,7 +139,7 @@ def encode_frames(
                 # on a GPU batch k runs while batch k+1 is read, decoded and staged (a CPU encodes in submit)
                 running.append((rows, encoder.submit(batch.reshape(rows * n_cams, height, width, 3))))
                 encoded += rows * n_cams
-                if len(running) == 2:
+                if len(running) == MAX_OUTSTANDING:
                     collect_oldest()
             while running:
                 collect_oldest()

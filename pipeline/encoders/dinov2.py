@@ -53,9 +53,10 @@ def from_official(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
 
 class DinoTrunk(nn.Module):
     def __init__(self, name: str, state_dict: dict[str, torch.Tensor]):
+        """`state_dict` in the 224 px layout (weights.py converts official files with `from_official`)."""
         super().__init__()
         self.vit = build(name)
-        self.vit.load_state_dict(from_official(state_dict))
+        self.vit.load_state_dict(state_dict)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.vit(x)

@@ -21,6 +21,10 @@ from pipeline.encoders.weights import ResolvedWeights, resolve_weights
 from pipeline.errors import PipelineError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Batches submitted to an Encoder and not yet collected, at most: one running on the device and one staged behind
+# it is what keeps a GPU busy (more would only hold frames back from the batch being assembled), and it is the
+# number of pinned slots the CUDA feeder has, so a caller that exceeds it would read a reused buffer.
+MAX_OUTSTANDING = 2
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -118,7 +122,7 @@ def build_trunk(spec: EncoderSpec, weights: ResolvedWeights, layer: str) -> nn.M
         return spec.build_trunk(weights, layer)
     if spec.family == "dinov2":
         try:
-            return dinov2.DinoTrunk(spec.name, weights.state_dict)
+            return dinov2.DinoTrunk(spec.name, weights.state_dict)  # already in timm's 224 px layout
         except RuntimeError as exc:  # missing keys or shapes: another network's file
             raise PipelineError(f"weights {weights.source} do not fit {spec.name}: {str(exc).splitlines()[0]}") from None
     net = get_model(spec.backbone, weights=None)
@@ -190,8 +194,8 @@ class Encoder:
     @torch.inference_mode()
     def submit(self, frames: np.ndarray | torch.Tensor) -> "PendingFeatures":
         """Start encoding a batch. On a CPU the work is done here; on CUDA it is queued on the encoder's own stream
-        behind the previous batch, so the caller can assemble the next one meanwhile. At most two batches may be
-        outstanding: collect a batch's `result()` before submitting the one after next."""
+        behind the previous batch, so the caller can assemble the next one meanwhile. At most MAX_OUTSTANDING batches
+        may be outstanding: collect a batch's `result()` before submitting the one after next."""
         self.check_frames(frames)
         if self.device.type != "cuda":
             return PendingFeatures(self._forward(torch.as_tensor(frames)).cpu())
@@ -228,7 +232,7 @@ class PendingFeatures:
         if self._event is None:
             return self._features
         self._event.synchronize()
-        return self._features.clone()  # the pinned buffer is reused two batches later
+        return self._features.clone()  # the pinned buffer is reused MAX_OUTSTANDING batches later
 
 
 class _CudaFeeder:
@@ -238,7 +242,7 @@ class _CudaFeeder:
     without blocking. Two slots alternate, so batch k+1 is staged while batch k runs; a slot is reused only after
     its previous batch's event has fired."""
 
-    SLOTS = 2
+    SLOTS = MAX_OUTSTANDING
 
     def __init__(self, device: torch.device, dim: int):
         self.device, self.dim = device, dim

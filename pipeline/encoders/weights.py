@@ -124,7 +124,7 @@ def _dinov2(name: str) -> ResolvedWeights:
     url = dinov2.checkpoint_url(name)
     state_dict, sha = _from_hub_cache(url, f"DINOv2 weights for {name}",
                                       lambda: torch.hub.load_state_dict_from_url(url, progress=False))
-    return ResolvedWeights(f"dinov2:{os.path.basename(url)}", sha, state_dict)
+    return ResolvedWeights(f"dinov2:{os.path.basename(url)}", sha, dinov2.from_official(state_dict))
 
 
 def r3m_trunk(loaded: dict, path: Path) -> dict[str, torch.Tensor]:
@@ -181,6 +181,14 @@ def resolve_weights(spec: EncoderSpec, weights: str, expected_sha256: str = "") 
                   file=sys.stderr)
             return _random(spec)
     state_dict, sha = _load_file(Path(weights), expected_sha256)
+    return ResolvedWeights(f"file:{Path(weights).name}", sha, _to_network_layout(spec, state_dict, Path(weights)))
+
+
+def _to_network_layout(spec: EncoderSpec, state_dict: dict, path: Path) -> dict[str, torch.Tensor]:
+    """A file in its family's published layout -> the state dict of the network built for it (torchvision's CNNs:
+    as it is), so that every ResolvedWeights holds the network's own keys and shapes."""
     if spec.published == "r3m":
-        state_dict = r3m_trunk(state_dict, Path(weights))
-    return ResolvedWeights(f"file:{Path(weights).name}", sha, state_dict)
+        return r3m_trunk(state_dict, path)
+    if spec.published == "dinov2":
+        return dinov2.from_official(state_dict)
+    return state_dict

@@ -76,10 +76,11 @@ def _code_digest() -> str:
 
 
 def _config_hash(cfg: TrainPolicyConfig, layout: dict) -> str:
-    # workers, envs per worker and double buffering change speed, not results; more iterations extend the same run (resume), they do
-    # not start another; evaluation episodes are only watched, they change nothing the learner sees; stopping early
-    # only ends it sooner
-    ignored = ("workers", "envs_per_worker", "double_buffer", "encoders", "iterations", "eval_episodes", "stop_at_eval_success")
+    # workers, envs per worker and double buffering change speed, not results; more iterations extend the same run
+    # (resume), they do not start another; evaluation episodes are only watched, they change nothing the learner
+    # sees; stopping early only ends it sooner
+    ignored = ("workers", "envs_per_worker", "double_buffer", "encoders", "iterations", "eval_episodes",
+               "stop_at_eval_success")
     payload = {k: v for k, v in asdict(cfg).items() if k not in ignored}
     run = {"cfg": payload, "layout": layout, "code": _code_digest()}
     return hashlib.sha256(json.dumps(run, sort_keys=True, default=str).encode()).hexdigest()

@@ -10,7 +10,7 @@ Pending requests are coalesced into one forward pass of at most `max_batch` fram
 `max_wait_ms` for stragglers (no wait once every client has a request waiting: nobody else can join). Each
 client's features go back into that client's own segment only. The encoder is fed, not waited on: a batch is
 submitted (`Encoder.submit`) and answered when its features are there, so on a GPU the next batch is assembled
-while one runs (at most MAX_RUNNING_BATCHES outstanding); on a CPU submit does the work and nothing changes.
+while one runs (at most MAX_OUTSTANDING outstanding); on a CPU submit does the work and nothing changes.
 
 No client can kill or stall the service: one event loop reads every socket without blocking, a client's bytes
 are parsed only once a whole 32-byte record is there, a partial record or handshake older than
@@ -32,7 +32,7 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from pipeline.encoders.encoder import EncoderConfig, PendingFeatures
+from pipeline.encoders.encoder import MAX_OUTSTANDING, EncoderConfig, PendingFeatures
 from pipeline.procs import die_with_parent
 from pipeline.service import protocol
 from pipeline.service.protocol import BYE, ENCODE, ERROR, HELLO, OK, SEGMENT
@@ -85,10 +85,6 @@ class _Batch:
     features: PendingFeatures  # the encoder's handle: done() / result()
     start: float
 
-
-# Batches submitted and not yet answered: one running on the device and one staged behind it is what keeps a GPU
-# busy; more would only hold frames back from the batch being assembled.
-MAX_RUNNING_BATCHES = 2
 
 
 class EncoderService:
@@ -261,7 +257,7 @@ class EncoderService:
     # --- batching ----------------------------------------------------------------------------------------------
 
     def _batch_due(self) -> bool:
-        if not self.pending or len(self.submitted) >= MAX_RUNNING_BATCHES:
+        if not self.pending or len(self.submitted) >= MAX_OUTSTANDING:
             return False
         if sum(r.n for r in self.pending) >= self.config.max_batch:
             return True
@@ -317,7 +313,7 @@ class EncoderService:
 
     def _timeout(self) -> float:
         timeout = 1.0  # at least once a second: stalled clients are checked
-        if self.pending and len(self.submitted) < MAX_RUNNING_BATCHES:  # (when full, only a finish frees a slot)
+        if self.pending and len(self.submitted) < MAX_OUTSTANDING:  # (when full, only a finish frees a slot)
             waited = time.perf_counter() - self.pending[0].arrived
             timeout = min(timeout, max(0.0, self.config.max_wait_ms / 1e3 - waited))
         if self.submitted:  # look again when the oldest running batch should be done
