@@ -82,23 +82,19 @@ def check_devices() -> Check:
 
 
 def check_weights() -> Check:
-    """Which ImageNet weight files torchvision would find in the torch hub cache (no download attempted)."""
+    """Which built-in encoders' published weight files are where `--weights pretrained` looks (no download)."""
     import torch
-    from torchvision.models import get_model_weights
 
-    from pipeline.encoders.weights import r3m_checkpoint_path
+    from pipeline.encoders.registry import ENCODERS, PRETRAINED
+    from pipeline.encoders.weights import published_path
 
-    hub = os.path.join(torch.hub.get_dir(), "checkpoints")
     found, missing = [], []
-    for model in ("resnet18", "resnet34", "resnet50", "mobilenet_v3_large", "shufflenet_v2_x1_0"):
-        filename = os.path.basename(get_model_weights(model).DEFAULT.url)
-        (found if os.path.exists(os.path.join(hub, filename)) else missing).append(f"{model} ({filename})")
-    detail = f"in {hub}: " + (", ".join(found) if found else "none")
-    if missing:
-        detail += f"; not cached: {', '.join(missing)}"
-    r3m = [f"r3m{d}" for d in (18, 34, 50) if r3m_checkpoint_path(d).is_file()]
-    detail += f"; R3M in {r3m_checkpoint_path(50).parent.parent}/: {', '.join(r3m) if r3m else 'none'}"
-    return Check("pretrained weights", bool(found or r3m), detail)
+    for name in PRETRAINED:
+        path = published_path(ENCODERS[name])
+        (found if path.is_file() else missing).append(name if path.is_file() else f"{name} ({path.name})")
+    detail = f"cached: {', '.join(found) if found else 'none'}; not cached: {', '.join(missing) or 'none'} "
+    detail += f"(torch hub cache {os.path.join(torch.hub.get_dir(), 'checkpoints')}/, R3M's ~/.r3m/r3m_N/)"
+    return Check("pretrained weights", bool(found), detail)
 
 
 def run_checks() -> list[Check]:

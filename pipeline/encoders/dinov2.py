@@ -19,6 +19,9 @@ INTERPOLATE_OFFSET = 0.1  # DINOv2's "historical kludge" (dinov2/models/vision_t
 TIMM_ARCH = {"dinov2_vits14": "vit_small_patch14_dinov2", "dinov2_vitb14": "vit_base_patch14_dinov2"}
 
 
+TITLE = "DINOv2"
+
+
 def checkpoint_url(name: str) -> str:
     return f"https://dl.fbaipublicfiles.com/dinov2/{name}/{name}_pretrain.pth"
 
@@ -50,13 +53,3 @@ def from_official(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
         out["pos_embed"] = interpolate_pos_embed(out["pos_embed"])
     return out
 
-
-class DinoTrunk(nn.Module):
-    def __init__(self, name: str, state_dict: dict[str, torch.Tensor]):
-        """`state_dict` in the 224 px layout (weights.py converts official files with `from_official`)."""
-        super().__init__()
-        self.vit = build(name)
-        self.vit.load_state_dict(state_dict)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.vit(x)

@@ -27,13 +27,13 @@ ENTRY_POINT_GROUP = "rrl_pipe.encoders"
 @dataclass(frozen=True)
 class EncoderSpec:
     name: str
-    family: str  # resnet | mobilenet | shufflenet (torchvision) | dinov2 (timm) | a plug-in's own: how the backbone is cut
+    family: str  # resnet | mobilenet | shufflenet (torchvision) | dinov2 | vc1 (timm) | a plug-in's own: how it is cut
     layers: dict[str, int]  # layer -> feature size; the first is the default (the final global pool)
     preprocessing: str  # a key of pipeline.encoders.preprocess.PREPROCESSORS
     arch: str = ""  # torchvision's builder of the backbone (empty: the name)
     # Where `pretrained` weights come from: "torchvision:<enum member>" (its weights API and the torch hub cache),
-    # "r3m" (R3M's checkpoint in R3M's own cache, ~/.r3m/r3m_<depth>/model.pt) or "dinov2" (the official checkpoint
-    # in the torch hub cache): pipeline/encoders/weights.py
+    # "r3m" (R3M's checkpoint in R3M's own cache, ~/.r3m/r3m_<depth>/model.pt) or the ViT family's name, "dinov2"
+    # or "vc1" (the official checkpoint in the torch hub cache): pipeline/encoders/weights.py
     published: str = "torchvision:DEFAULT"
     # A plug-in (a trained encoder) brings both: weights from its own file format, (path, sha256) -> ResolvedWeights,
     # and the trunk from them, (weights, layer) -> module. Built-ins leave them None (torchvision's weights API).
@@ -79,9 +79,11 @@ for _depth, _layers in ((18, _RESNET_SMALL), (34, _RESNET_SMALL), (50, ENCODERS[
     # 255 and normalises with ImageNet's mean and std (r3m/models/models_r3m.py), so the preprocessing is ours
     ENCODERS[f"r3m{_depth}"] = EncoderSpec(f"r3m{_depth}", "resnet", _layers, "imagenet", arch=f"resnet{_depth}",
                                            published="r3m")
-# DINOv2's CLS token (pipeline/encoders/dinov2.py: timm's ViT, the official checkpoints)
-ENCODERS["dinov2_vits14"] = EncoderSpec("dinov2_vits14", "dinov2", {"cls": 384}, "dinov2", published="dinov2")
-ENCODERS["dinov2_vitb14"] = EncoderSpec("dinov2_vitb14", "dinov2", {"cls": 768}, "dinov2", published="dinov2")
+# The ViTs' CLS tokens, timm's networks with each family's official checkpoint (pipeline/encoders/vit.py): DINOv2
+# (dinov2.py) and VC-1's MAE ViTs (vc1.py), both with a bicubic ImageNet transform
+for _name, _family, _dim in (("dinov2_vits14", "dinov2", 384), ("dinov2_vitb14", "dinov2", 768),
+                             ("vc1_base", "vc1", 768), ("vc1_large", "vc1", 1024)):
+    ENCODERS[_name] = EncoderSpec(_name, _family, {"cls": _dim}, "imagenet_bicubic", published=_family)
 PRETRAINED: tuple[str, ...] = tuple(ENCODERS)  # the frozen pretrained encoders the encode stage caches
 
 

@@ -1,5 +1,5 @@
 """Where an encoder's weights come from: its published weights (torchvision's weights API and the torch hub cache
-for the ImageNet CNNs and DINOv2, R3M's own cache for R3M), a file, or a seed.
+for the ImageNet CNNs, the torch hub cache for DINOv2 and VC-1, R3M's own cache for R3M), a file, or a seed.
 
 `pretrained` (alias `imagenet`) fails before any work when the file cannot be had, naming the file and where to put
 it. `auto` falls back to random initialisation with one line on stderr saying so; the source is recorded either way
@@ -8,6 +8,7 @@ it. `auto` falls back to random initialisation with one line on stderr saying so
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import io
@@ -22,7 +23,7 @@ import torch
 from torchvision.models import get_model, get_model_weights
 
 from pipeline.checksum import file_sha256
-from pipeline.encoders import dinov2
+from pipeline.encoders import vit
 from pipeline.errors import PipelineError
 
 # The functions below take an encoder's EncoderSpec (pipeline/encoders/registry.py); it is not imported here, not
@@ -58,6 +59,15 @@ def r3m_checkpoint_path(depth: int) -> Path:
     return Path(os.path.expanduser("~")) / ".r3m" / f"r3m_{depth}" / "model.pt"
 
 
+def published_path(spec: EncoderSpec) -> Path:
+    """Where `--weights pretrained` looks for a built-in encoder's file (nothing downloaded)."""
+    if spec.published == "r3m":
+        return r3m_checkpoint_path(int(spec.backbone.removeprefix("resnet")))
+    if spec.family in vit.FAMILIES:
+        return hub_path(vit.FAMILIES[spec.family].checkpoint_url(spec.name))
+    return hub_checkpoint_path(spec.backbone, spec.published.removeprefix("torchvision:"))
+
+
 def state_dict_sha256(state_dict: dict[str, torch.Tensor]) -> str:
     """A content hash of parameters (names, shapes, bytes in key order), for weights that have no file."""
     digest = hashlib.sha256()
@@ -84,7 +94,9 @@ def _load_file(path: Path, expected_sha256: str = "") -> tuple[dict[str, torch.T
     if prefix and not sha.startswith(prefix):
         raise PipelineError(f"{path}: sha256 {sha[:16]}... does not match the hash prefix {prefix!r} in its name (corrupt or foreign file)")
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        # MAE-style training checkpoints (VC-1's) keep their argparse.Namespace of arguments beside the weights
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's bad input
         raise PipelineError(f"{path}: not a loadable torch weight file ({exc.__class__.__name__})") from None
     if isinstance(loaded, dict) and "state_dict" in loaded:
@@ -120,11 +132,13 @@ def _imagenet(model: str, member: str = "DEFAULT") -> ResolvedWeights:
     return ResolvedWeights(f"imagenet:{enum.name}", sha, state_dict)
 
 
-def _dinov2(name: str) -> ResolvedWeights:
-    url = dinov2.checkpoint_url(name)
-    state_dict, sha = _from_hub_cache(url, f"DINOv2 weights for {name}",
-                                      lambda: torch.hub.load_state_dict_from_url(url, progress=False))
-    return ResolvedWeights(f"dinov2:{os.path.basename(url)}", sha, dinov2.from_official(state_dict))
+def _vit(spec: EncoderSpec) -> ResolvedWeights:
+    """A ViT family's official file (DINOv2, VC-1), kept in the torch hub cache."""
+    family = vit.FAMILIES[spec.family]
+    url = family.checkpoint_url(spec.name)
+    state_dict, sha = _from_hub_cache(url, f"{family.TITLE} weights for {spec.name}",
+                                      lambda: torch.hub.download_url_to_file(url, str(hub_path(url)), progress=False))
+    return ResolvedWeights(f"{spec.family}:{os.path.basename(url)}", sha, family.from_official(state_dict))
 
 
 def r3m_trunk(loaded: dict, path: Path) -> dict[str, torch.Tensor]:
@@ -144,7 +158,7 @@ def r3m_trunk(loaded: dict, path: Path) -> dict[str, torch.Tensor]:
 
 def _r3m(spec: EncoderSpec) -> ResolvedWeights:
     depth = int(spec.backbone.removeprefix("resnet"))
-    path = r3m_checkpoint_path(depth)
+    path = published_path(spec)
     if not path.is_file():
         raise PipelineError(f"R3M weights for {spec.name} are not available: put model.pt (what R3M's "
                             f"load_r3m(\"resnet{depth}\") downloads) into {path.parent}/, or pass a file with --weights PATH")
@@ -155,14 +169,14 @@ def _r3m(spec: EncoderSpec) -> ResolvedWeights:
 def _published(spec: EncoderSpec) -> ResolvedWeights:
     if spec.published == "r3m":
         return _r3m(spec)
-    if spec.published == "dinov2":
-        return _dinov2(spec.name)
+    if spec.family in vit.FAMILIES:
+        return _vit(spec)
     return _imagenet(spec.backbone, spec.published.removeprefix("torchvision:"))
 
 
 def _random(spec: EncoderSpec) -> ResolvedWeights:
     torch.manual_seed(RANDOM_SEED)  # same seed, same parameters: random-init features are reproducible too
-    net = dinov2.build(spec.name) if spec.family == "dinov2" else get_model(spec.backbone, weights=None)
+    net = vit.FAMILIES[spec.family].build(spec.name) if spec.family in vit.FAMILIES else get_model(spec.backbone)
     state_dict = net.state_dict()
     return ResolvedWeights(f"random:seed={RANDOM_SEED}", state_dict_sha256(state_dict), state_dict)
 
@@ -189,6 +203,6 @@ def _to_network_layout(spec: EncoderSpec, state_dict: dict, path: Path) -> dict[
     as it is), so that every ResolvedWeights holds the network's own keys and shapes."""
     if spec.published == "r3m":
         return r3m_trunk(state_dict, path)
-    if spec.published == "dinov2":
-        return dinov2.from_official(state_dict)
+    if spec.family in vit.FAMILIES:
+        return vit.FAMILIES[spec.family].from_official(state_dict)
     return state_dict

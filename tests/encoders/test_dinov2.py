@@ -7,6 +7,7 @@ import timm
 import torch
 
 from pipeline.encoders import Encoder, EncoderConfig
+from pipeline.encoders import dinov2
 from pipeline.encoders import weights as weights_mod
 from pipeline.errors import PipelineError
 
@@ -60,7 +61,7 @@ def test_dinov2_loads_the_official_layout_from_the_hub_cache_and_matches_its_own
 def test_dinov2_missing_weights_are_one_line_auto_is_loud_random_and_foreign_files_are_refused(tmp_path, monkeypatch,
                                                                                               capfd):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
-    monkeypatch.setattr(weights_mod.dinov2, "checkpoint_url", lambda name: f"http://127.0.0.1:9/{name}_pretrain.pth")
+    monkeypatch.setattr(dinov2, "checkpoint_url", lambda name: f"http://127.0.0.1:9/{name}_pretrain.pth")
     with pytest.raises(PipelineError, match=r"DINOv2 weights for dinov2_vits14 are not available .*put "
                                             r"dinov2_vits14_pretrain\.pth .* into .*empty/hub/checkpoints/"):
         Encoder(EncoderConfig(model="dinov2_vits14", weights="pretrained"))
