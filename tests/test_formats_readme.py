@@ -35,7 +35,7 @@ def test_table_lists_exactly_the_fields(title, module):
 
 def test_vae_images_names_every_dataset():
     text = section("VAE images")
-    for name in ("images", *(label for label, _ in vae_images.LABELS), "parts"):
+    for name in ("images", *(label for label, _ in vae_images.LABELS), "parts", vae_images.SIGNALS):
         assert f"`{name}" in text, name
 
 

@@ -1,7 +1,10 @@
 """The VAE image dataset `data/vae_images/<task>.h5` (README, 'VAE images'): its spec, writer and checked reader.
 
 images (N, S, S, 3) uint8 and per image `part` (0..3, names in the `parts` attribute), `episode_seed`, `step`,
-`camera`; file attributes `format`, `task`, `parts` and whatever settings the writer records. Sealed HDF5.
+`camera` and `reward_signals` (N, K) float32, the task's reward signals of the image's state (names in the
+`reward_signals` attribute: pipeline/tasks/signals.py); file attributes `format`, `task`, `parts`,
+`reward_signals` and whatever settings the writer records. Sealed HDF5. Files written before the signals existed
+lack them: the VAE reads them still, the reward encoder refuses them.
 """
 
 from __future__ import annotations
@@ -19,25 +22,31 @@ from pipeline.formats.hdf5 import create_hdf5, open_hdf5, seal
 FORMAT = "rrl-pipe/vae-images"
 PARTS = ("expert", "expert_small_noise", "expert_large_noise", "random")
 LABELS = (("part", np.uint8), ("episode_seed", np.int64), ("step", np.int32), ("camera", np.uint8))  # one per image
+SIGNALS = "reward_signals"  # (N, K) float32, K named in the attribute of the same name
 CHUNK_ROWS = 256
 
 
 class VaeImagesWriter:
     """Rows appended in order into a file of exactly `n` images; sealed on a clean exit, checked complete."""
 
-    def __init__(self, path: str | Path, task: str, n: int, size: int, attrs: dict[str, Any]):
+    def __init__(self, path: str | Path, task: str, n: int, size: int, signal_names: tuple[str, ...],
+                 attrs: dict[str, Any]):
         self.path, self.n, self.size, self.row = Path(path), n, size, 0
         self.file = create_hdf5(self.path)
         self.file.attrs["format"] = FORMAT
         self.file.attrs["task"] = task
         self.file.attrs["parts"] = list(PARTS)
+        self.file.attrs["reward_signals"] = list(signal_names)
         for key, value in attrs.items():
             self.file.attrs[key] = value
         self.images = self.file.create_dataset("images", (n, size, size, 3), np.uint8,
                                                chunks=(min(n, CHUNK_ROWS), size, size, 3), fletcher32=True)
         self.labels = {name: self.file.create_dataset(name, (n,), dtype, fletcher32=True) for name, dtype in LABELS}
+        self.signals = self.file.create_dataset(SIGNALS, (n, len(signal_names)), np.float32,
+                                                chunks=(min(n, CHUNK_ROWS), len(signal_names)), fletcher32=True)
 
-    def append(self, images: np.ndarray, part: int, episode_seed: int, step: np.ndarray, camera: np.ndarray) -> None:
+    def append(self, images: np.ndarray, part: int, episode_seed: int, step: np.ndarray, camera: np.ndarray,
+               signals: np.ndarray) -> None:
         k = len(images)
         rows = slice(self.row, self.row + k)
         self.images[rows] = images
@@ -45,6 +54,7 @@ class VaeImagesWriter:
         self.labels["episode_seed"][rows] = episode_seed
         self.labels["step"][rows] = step
         self.labels["camera"][rows] = camera
+        self.signals[rows] = signals
         self.row += k
 
     def __enter__(self) -> "VaeImagesWriter":
@@ -104,6 +114,21 @@ class ImageFile:
         digest.update(str(self.file["images"].shape).encode())
         digest.update(self.episode.tobytes())
         return digest.hexdigest()
+
+    def reward_signals(self) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+        """(signal names, (N, K) float32 signals, (N,) step): what the reward encoder learns from; a file written
+        before the signals existed is refused in one line."""
+        if SIGNALS not in self.file or "step" not in self.file:
+            raise PipelineError(f"{self.path}: no {SIGNALS} (written before render_vae_data recorded them): "
+                                "rerun render_vae_data")
+        names = tuple(str(name) for name in self.file.attrs.get(SIGNALS, ()))
+        try:
+            values, step = self.file[SIGNALS][()], self.file["step"][()]
+        except OSError:
+            raise PipelineError(f"{self.path}: {SIGNALS} cannot be read (truncated or corrupt file)") from None
+        if values.shape != (self.n, len(names)) or not names or step.shape != (self.n,):
+            raise PipelineError(f"{self.path}: {SIGNALS} {values.shape} for {len(names)} names and {self.n} images")
+        return names, values, step
 
     def read(self, lo: int, hi: int) -> np.ndarray:
         try:

@@ -21,6 +21,7 @@ from pipeline.formats.vae_images import PARTS, VaeImagesWriter
 from pipeline.render.config import RenderVaeDataConfig
 from pipeline.render.pool import RendererConfig, RenderJob, render_jobs
 from pipeline.tasks import get_task, make_env
+from pipeline.tasks.signals import reward_signals, signal_names
 
 
 def part_sizes(n_images: int, n_cameras: int) -> list[int]:
@@ -39,8 +40,10 @@ def _policies(task: str, env, cfg: RenderVaeDataConfig) -> list[Policy]:
     ]
 
 
-def _collect(task: str, cfg: RenderVaeDataConfig, n_cameras: int, progress: bool) -> Iterator[tuple[int, int, list[dict]]]:
-    """(part, episode seed, states) for whole episodes, the last of each part cut to fill its quota exactly."""
+def _collect(task: str, cfg: RenderVaeDataConfig, n_cameras: int,
+             progress: bool) -> Iterator[tuple[int, int, list[dict], np.ndarray]]:
+    """(part, episode seed, states, their reward signals) for whole episodes, the last of each part cut to fill its
+    quota exactly."""
     env = make_env(task)
     policies = _policies(task, env, cfg)
     sizes = part_sizes(cfg.n_images, n_cameras)
@@ -54,8 +57,17 @@ def _collect(task: str, cfg: RenderVaeDataConfig, n_cameras: int, progress: bool
             taken += len(states)
             episode += 1
             bar.update(len(states))
-            yield part, seed, states
+            yield part, seed, states, _signals(task, env, states)
     bar.close()
+
+
+def _signals(task: str, env, states: list[dict]) -> np.ndarray:
+    """(T, K) the task's reward signals of each state (env's simulator is free here: the episode is done)."""
+    rows = []
+    for state in states:
+        env.set_state(state)
+        rows.append(reward_signals(task, env.model, env.data))
+    return np.asarray(rows, np.float32)
 
 
 def render_vae_data(task: str, out: str | Path, cfg: RenderVaeDataConfig, progress: bool = True) -> dict[str, float]:
@@ -71,12 +83,14 @@ def render_vae_data(task: str, out: str | Path, cfg: RenderVaeDataConfig, progre
     with atomic_output(out) as tmp:
         # workers is left out: it changes speed, never content, and the file must not depend on it
         settings = {f"config.{k}": v for k, v in dataclasses.asdict(cfg).items() if k != "workers"}
-        with VaeImagesWriter(tmp, task, n, cfg.size, {**renderer_attrs, **settings}) as out_file:
-            jobs = (RenderJob(key=(part, seed), states=states) for part, seed, states in _collect(task, cfg, n_cams, progress))
+        with VaeImagesWriter(tmp, task, n, cfg.size, signal_names(task), {**renderer_attrs, **settings}) as out_file:
+            jobs = (RenderJob(key=(part, seed, signals), states=states)
+                    for part, seed, states, signals in _collect(task, cfg, n_cams, progress))
             for job, frames in render_jobs(renderer_cfg, jobs, cfg.workers):
-                part, seed = job.key
+                part, seed, signals = job.key
                 k = len(frames) * n_cams  # state-major, camera-minor
                 out_file.append(frames.reshape(k, cfg.size, cfg.size, 3), part, seed,
-                                np.repeat(np.arange(len(frames)), n_cams), np.tile(np.arange(n_cams), len(frames)))
+                                np.repeat(np.arange(len(frames)), n_cams), np.tile(np.arange(n_cams), len(frames)),
+                                np.repeat(signals, n_cams, axis=0))
     seconds = time.perf_counter() - start
     return {"images": n, "images_per_s": n / seconds, **{f"part_{p}": s * n_cams for p, s in zip(PARTS, part_sizes(cfg.n_images, n_cams))}}

@@ -41,6 +41,18 @@ def test_four_parts_in_equal_proportion(dataset):
         assert not np.array_equal(expert, random)
 
 
+def test_every_image_carries_its_states_reward_signals(dataset):
+    out, cfg = dataset
+    with h5py.File(out) as f:
+        assert list(f.attrs["reward_signals"]) == ["rrl", "object_target", "palm_object", "object_height"]
+        signals, camera = f["reward_signals"][()], f["camera"][()]
+    assert signals.shape == (cfg.n_images, 4) and signals.dtype == np.float32
+    np.testing.assert_array_equal(signals[camera == 0], signals[camera == 2])  # one state, three images
+    d = signals[:, 1]
+    np.testing.assert_array_equal(signals[:, 0], 10.0 * (d < 0.1) + 20.0 * (d < 0.05))  # RRL's relocate reward
+    assert (signals[:, 3] > 0).all() and np.ptp(signals[:, 2]) > 0.01  # the hand moves, the ball lies above the table
+
+
 def test_reproducible_and_worker_count_independent(tmp_path, dataset):
     out, cfg = dataset
     again = tmp_path / "b.h5"
