@@ -19,22 +19,19 @@ uninterrupted run's would (every epoch reseeds its shuffle and noise from (seed,
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import hashlib
 import io
 import json
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output, check_output
+from pipeline.atomic import check_output
 from pipeline.encoders.preprocess import vae64
 from pipeline.errors import PipelineError
 from pipeline.formats.vae_images import ImageFile as _ImageFile
@@ -42,6 +39,8 @@ from pipeline.prefetch import background  # reads the next batches while this th
 from pipeline.timings import write_timings
 from pipeline.vae.config import TrainVaeConfig
 from pipeline.vae.model import IMAGE_SIZE, VAE, check_state_dict, model_bytes
+from pipeline.vae.training import (curve_csv, derived_seed, deterministic, load_checkpoint, resume, save_checkpoint,
+                                   write_bytes)
 
 CHECKPOINT_FORMAT = "rrl-pipe/vae-checkpoint"
 CURVE_COLUMNS = ("epoch", "train_recon", "train_kl", "val_recon", "val_kl")  # seconds: timings.json
@@ -52,6 +51,13 @@ GRAD_CLIP = 100.0  # global gradient norm; the summed-pixel loss makes typical n
 
 
 # ----------------------------------------------------------------------------------------------------- dataset
+
+
+class StreamConfig(Protocol):
+    """What the streamed batches need of a training config (train_vae's, train_reward_encoder's)."""
+
+    batch_size: int
+    buffer_blocks: int
 
 
 class ImageFile(_ImageFile):
@@ -94,26 +100,34 @@ def make_blocks(rows: np.ndarray, block: int) -> list[tuple[int, int]]:
     return blocks
 
 
-def train_batches(data: ImageFile, blocks: list[tuple[int, int]], cfg: TrainVaeConfig, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Shuffled uint8 batches (B, 64, 64, 3): block order shuffled, then images within a buffer of blocks."""
+def train_batches(data: ImageFile, blocks: list[tuple[int, int]], cfg: StreamConfig,
+                  rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Shuffled uint8 batches (B, 64, 64, 3) with their row numbers: block order shuffled, then images within a
+    buffer of blocks."""
     order = rng.permutation(len(blocks))
     carry = np.empty((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    carry_rows = np.empty(0, np.int64)
     for start in range(0, len(order), cfg.buffer_blocks):
-        buffer = np.concatenate([carry, *(data.read(*blocks[i]) for i in order[start : start + cfg.buffer_blocks])])
-        buffer = buffer[rng.permutation(len(buffer))]
+        picked = [blocks[i] for i in order[start : start + cfg.buffer_blocks]]
+        buffer = np.concatenate([carry, *(data.read(lo, hi) for lo, hi in picked)])
+        rows = np.concatenate([carry_rows, *(np.arange(lo, hi) for lo, hi in picked)])
+        shuffle = rng.permutation(len(buffer))
+        buffer, rows = buffer[shuffle], rows[shuffle]
         whole = len(buffer) // cfg.batch_size * cfg.batch_size
         for lo in range(0, whole, cfg.batch_size):
-            yield buffer[lo : lo + cfg.batch_size]
-        carry = buffer[whole:]
+            yield buffer[lo : lo + cfg.batch_size], rows[lo : lo + cfg.batch_size]
+        carry, carry_rows = buffer[whole:], rows[whole:]
     if len(carry) >= 2:  # BatchNorm needs two images; a single leftover image waits for the next epoch's shuffle
-        yield carry
+        yield carry, carry_rows
 
 
-def eval_batches(data: ImageFile, blocks: list[tuple[int, int]], batch_size: int) -> Iterator[np.ndarray]:
+def eval_batches(data: ImageFile, blocks: list[tuple[int, int]],
+                 batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The rows of `blocks` in order, as (images, row numbers) batches."""
     for lo, hi in blocks:
         images = data.read(lo, hi)
         for i in range(0, len(images), batch_size):
-            yield images[i : i + batch_size]
+            yield images[i : i + batch_size], np.arange(lo + i, lo + i + len(images[i : i + batch_size]))
 
 
 def n_train_batches(n_rows: int, batch_size: int) -> int:
@@ -136,93 +150,18 @@ def losses(model: VAE, x: torch.Tensor, generator: torch.Generator) -> tuple[tor
     return rec, kl
 
 
-def _seed(*key: int) -> int:
-    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> 1)
-
-
 @torch.no_grad()
 def evaluate(model: VAE, data: ImageFile, blocks: list[tuple[int, int]], cfg: TrainVaeConfig) -> tuple[float, float]:
     model.eval()
-    generator = torch.Generator().manual_seed(_seed(cfg.seed, 0xE7A1))  # the same noise every epoch
+    generator = torch.Generator().manual_seed(derived_seed(cfg.seed, 0xE7A1))  # the same noise every epoch
     rec_sum = kl_sum = 0.0
     n = 0
-    for batch in eval_batches(data, blocks, cfg.batch_size):
+    for batch, _ in eval_batches(data, blocks, cfg.batch_size):
         rec, kl = losses(model, to_input(batch), generator)
         rec_sum += rec.item() * len(batch)
         kl_sum += kl.item() * len(batch)
         n += len(batch)
     return rec_sum / n, kl_sum / n
-
-
-def _bytes(obj: Any) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    return buffer.getvalue()
-
-
-def _write_bytes(path: Path, content: bytes) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(content)
-
-
-def _checkpoints(folder: Path) -> list[tuple[int, Path]]:
-    found = []
-    for path in folder.glob("epoch_*.pt") if folder.is_dir() else []:
-        match = re.fullmatch(r"epoch_(\d+)\.pt", path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found)
-
-
-def _load_checkpoint(folder: Path, cfg: TrainVaeConfig, fingerprint: str) -> dict[str, Any] | None:
-    """The latest checkpoint at or before cfg.epochs, refused (one line) when another config or dataset wrote it."""
-    usable = [(e, p) for e, p in _checkpoints(folder) if e <= cfg.epochs]
-    if not usable:
-        return None
-    epoch, path = usable[-1]
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is bad input, not a crash
-        raise PipelineError(f"{path}: not a loadable checkpoint ({exc.__class__.__name__}); delete it to start over") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise PipelineError(f"{path}: not a train_vae checkpoint; delete {folder} to start over")
-    if ckpt["config"] != cfg.resume_key():
-        diff = {k: (ckpt["config"].get(k), v) for k, v in cfg.resume_key().items() if ckpt["config"].get(k) != v}
-        changes = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in diff.items())
-        raise PipelineError(f"{path}: written with another config ({changes}); delete {folder} to start over")
-    if ckpt["dataset"] != fingerprint:
-        raise PipelineError(f"{path}: written for another image dataset; delete {folder} to start over")
-    check_state_dict(VAE(cfg.vae_config).state_dict(), ckpt["model"], str(path))
-    return ckpt
-
-
-def _save_checkpoint(folder: Path, epoch: int, model: VAE, optimizer: torch.optim.Optimizer, cfg: TrainVaeConfig,
-                     fingerprint: str, curve: list[dict[str, float]]) -> None:
-    old = _checkpoints(folder)
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "epoch": epoch,
-        "config": cfg.resume_key(),
-        "dataset": fingerprint,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "rng": {"torch": torch.get_rng_state()},
-        "curve": curve,
-    }
-    _write_bytes(folder / f"epoch_{epoch:03d}.pt", _bytes(state))
-    for e, path in old:  # keep the latest only: a checkpoint of the default model is ~100 MB
-        if e != epoch:
-            path.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _deterministic() -> Iterator[None]:
-    previous = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous)
 
 
 def train_vae(dataset_path: str | Path, out_dir: str | Path, cfg: TrainVaeConfig, progress: bool = True,
@@ -237,7 +176,7 @@ def train_vae(dataset_path: str | Path, out_dir: str | Path, cfg: TrainVaeConfig
         check_output(checkpoints, "dir", [dataset_path])
     data = ImageFile(dataset_path)
     try:
-        with _deterministic():
+        with deterministic():
             return _train(data, out_dir, Path(checkpoints) if checkpoints else out_dir / "checkpoints", cfg, progress)
     finally:
         data.close()
@@ -249,16 +188,13 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
     train_rows, val_rows = np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
     train_blocks, val_blocks = make_blocks(train_rows, cfg.block), make_blocks(val_rows, cfg.block)
 
-    torch.manual_seed(_seed(cfg.seed, 0x1417))
+    torch.manual_seed(derived_seed(cfg.seed, 0x1417))
     model = VAE(cfg.vae_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    curve: list[dict[str, float]] = []
-    ckpt = _load_checkpoint(folder, cfg, fingerprint)
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        curve = list(ckpt["curve"])
+    expected = model.state_dict()
+    ckpt = load_checkpoint(folder, CHECKPOINT_FORMAT, cfg.epochs, cfg.resume_key(), fingerprint,
+                           lambda state, where: check_state_dict(expected, state, where))
+    curve = resume(ckpt, model, optimizer)
     start = len(curve)
 
     per_epoch = n_train_batches(len(train_rows), cfg.batch_size)
@@ -267,12 +203,12 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
 
     for epoch in range(start, cfg.epochs):
         began = time.perf_counter()
-        torch.manual_seed(_seed(cfg.seed, epoch, 1))
-        generator = torch.Generator().manual_seed(_seed(cfg.seed, epoch, 2))
+        torch.manual_seed(derived_seed(cfg.seed, epoch, 1))
+        generator = torch.Generator().manual_seed(derived_seed(cfg.seed, epoch, 2))
         model.train()
         rec_sum = kl_sum = 0.0
         n = 0
-        for batch in background(train_batches(data, train_blocks, cfg, np.random.default_rng([cfg.seed, epoch]))):
+        for batch, _ in background(train_batches(data, train_blocks, cfg, np.random.default_rng([cfg.seed, epoch]))):
             rec, kl = losses(model, to_input(batch), generator)
             loss = rec + cfg.kl_weight * kl
             optimizer.zero_grad(set_to_none=True)
@@ -287,14 +223,14 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
         val_rec, val_kl = evaluate(model, data, val_blocks, cfg)
         curve.append({"epoch": epoch + 1, "train_recon": rec_sum / n, "train_kl": kl_sum / n,
                       "val_recon": val_rec, "val_kl": val_kl, "seconds": time.perf_counter() - began})
-        _save_checkpoint(folder, epoch + 1, model, optimizer, cfg, fingerprint, curve)
+        save_checkpoint(folder, CHECKPOINT_FORMAT, epoch + 1, model, optimizer, cfg.resume_key(), fingerprint, curve)
     bar.close()
 
     model.eval()
     content = model_bytes(model)
     sha = hashlib.sha256(content).hexdigest()
-    _write_bytes(out_dir / "model.pt", content)
-    _write_bytes(out_dir / "model.sha256", f"{sha}\n".encode())
+    write_bytes(out_dir / "model.pt", content)
+    write_bytes(out_dir / "model.sha256", f"{sha}\n".encode())
     last = curve[-1]
     metrics = {
         "train_recon": last["train_recon"], "train_kl": last["train_kl"],
@@ -308,19 +244,10 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
     }
     write_timings(out_dir, {"seconds": sum(row["seconds"] for row in curve),
                             "per_epoch": [{"epoch": row["epoch"], "seconds": row["seconds"]} for row in curve]})
-    _write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
-    _write_bytes(out_dir / "curves.csv", _curve_csv(curve).encode())
-    _write_bytes(out_dir / "reconstructions.png", reconstruction_grid(model, data, val_rows))
+    write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+    write_bytes(out_dir / "curves.csv", curve_csv(curve, CURVE_COLUMNS).encode())
+    write_bytes(out_dir / "reconstructions.png", reconstruction_grid(model, data, val_rows))
     return metrics
-
-
-def _curve_csv(curve: list[dict[str, float]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CURVE_COLUMNS)
-    for row in curve:
-        writer.writerow([row["epoch"], *(f"{row[c]:.9g}" for c in CURVE_COLUMNS[1:])])
-    return out.getvalue()
 
 
 @torch.no_grad()

@@ -72,11 +72,15 @@ def test_batches_are_shuffled_blocks_covering_each_training_image_once(images):
         blocks = make_blocks(np.r_[rows[:70], rows[100:]], 32)
         assert blocks[:3] == [(0, 32), (32, 64), (64, 70)] and blocks[3] == (100, 132)
         cfg = tiny_config(batch_size=16)
-        seen = np.concatenate(list(train_batches(data, blocks, cfg, np.random.default_rng(0))))
+        batches = list(train_batches(data, blocks, cfg, np.random.default_rng(0)))
+        seen, seen_rows = np.concatenate([b for b, _ in batches]), np.concatenate([r for _, r in batches])
         expected = np.concatenate([data.read(lo, hi) for lo, hi in blocks])
         assert len(seen) == len(expected) == 170
         key = lambda a: sorted(map(bytes, a.reshape(len(a), -1)))  # noqa: E731
         assert key(seen) == key(expected) and not np.array_equal(seen, expected)
+        # each image comes with its row number in the file (the reward encoder looks its targets up by it)
+        assert sorted(seen_rows) == sorted(np.r_[rows[:70], rows[100:]])
+        np.testing.assert_array_equal(seen[:5], np.stack([data.read(r, r + 1)[0] for r in seen_rows[:5]]))
     finally:
         data.close()
 

@@ -1,0 +1,122 @@
+"""What every encoder trained here (the VAE, the reward encoder) shares around its loss: seeds derived from a key,
+deterministic kernels, byte-stable atomic files, and per-epoch checkpoints that resume a run exactly.
+
+A checkpoint folder holds `epoch_NNN.pt`, the latest only: {"format", "epoch", "config" (the resume key),
+"dataset" (the data's fingerprint), "model", "optimizer", "rng", "curve"}; a rerun with more epochs continues from
+it, one written with another config or dataset is refused in one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline.atomic import atomic_output
+from pipeline.errors import PipelineError
+
+
+def derived_seed(*key: int) -> int:
+    """A 63-bit seed from integers: each epoch's shuffle and noise reseed from (seed, epoch, ...)."""
+    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> 1)
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def torch_bytes(obj: Any) -> bytes:
+    """torch.save through a buffer: the zip's root must not be named after a (temporary) file name."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def write_bytes(path: Path, content: bytes) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(content)
+
+
+def _checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in folder.glob("epoch_*.pt") if folder.is_dir() else []:
+        match = re.fullmatch(r"epoch_(\d+)\.pt", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def load_checkpoint(folder: Path, fmt: str, epochs: int, resume_key: dict[str, Any], fingerprint: str,
+                    check_model: Any) -> dict[str, Any] | None:
+    """The latest checkpoint at or before `epochs`, refused (one line) when another config or dataset wrote it;
+    `check_model(state_dict, where)` refuses parameters of another architecture."""
+    usable = [(e, p) for e, p in _checkpoints(folder) if e <= epochs]
+    if not usable:
+        return None
+    _, path = usable[-1]
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is bad input, not a crash
+        raise PipelineError(f"{path}: not a loadable checkpoint ({exc.__class__.__name__}); delete it to start over") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != fmt:
+        raise PipelineError(f"{path}: not a {fmt} checkpoint; delete {folder} to start over")
+    if ckpt["config"] != resume_key:
+        diff = {k: (ckpt["config"].get(k), v) for k, v in resume_key.items() if ckpt["config"].get(k) != v}
+        changes = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in diff.items())
+        raise PipelineError(f"{path}: written with another config ({changes}); delete {folder} to start over")
+    if ckpt["dataset"] != fingerprint:
+        raise PipelineError(f"{path}: written for another image dataset; delete {folder} to start over")
+    check_model(ckpt["model"], str(path))
+    return ckpt
+
+
+def save_checkpoint(folder: Path, fmt: str, epoch: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    resume_key: dict[str, Any], fingerprint: str, curve: list[dict[str, float]]) -> None:
+    old = _checkpoints(folder)
+    state = {
+        "format": fmt,
+        "epoch": epoch,
+        "config": resume_key,
+        "dataset": fingerprint,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": {"torch": torch.get_rng_state()},
+        "curve": curve,
+    }
+    write_bytes(folder / f"epoch_{epoch:03d}.pt", torch_bytes(state))
+    for e, path in old:  # keep the latest only: a checkpoint of the default VAE is ~100 MB
+        if e != epoch:
+            path.unlink(missing_ok=True)
+
+
+def resume(ckpt: dict[str, Any] | None, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> list[dict[str, float]]:
+    """Load a checkpoint (if any) into model, optimizer and torch's RNG; the curve so far."""
+    if ckpt is None:
+        return []
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    return list(ckpt["curve"])
+
+
+def curve_csv(curve: list[dict[str, float]], columns: tuple[str, ...]) -> str:
+    """curves.csv: the first column (the epoch) as it is, the others to 9 significant digits."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in curve:
+        writer.writerow([row[columns[0]], *(f"{row[c]:.9g}" for c in columns[1:])])
+    return out.getvalue()
