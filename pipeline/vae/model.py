@@ -182,14 +182,20 @@ def load_vae(path: str | Path) -> VAE:
     return model.eval()
 
 
-def resolve_vae_weights(path: str | Path, expected_sha256: str = "") -> ResolvedWeights:
-    """A train_vae model file, checked (exists, hash, format, config) before any work; holds the encoder's parameters."""
-    path = Path(path)
+def checked_model_file(path: Path, expected_sha256: str, what: str) -> str:
+    """The sha256 of a trained encoder's model file that exists and has the expected hash (if one is given)."""
     if not path.is_file():
-        raise PipelineError(f"{path}: no such VAE model file (written by `rrl-pipe train-vae` as <out>/model.pt)")
+        raise PipelineError(f"{path}: no such {what}")
     sha = file_sha256(path)
     if expected_sha256 and sha != expected_sha256.strip().lower():
         raise PipelineError(f"{path}: sha256 {sha[:16]}... does not match the expected {expected_sha256.strip()[:16]}...")
+    return sha
+
+
+def resolve_vae_weights(path: str | Path, expected_sha256: str = "") -> ResolvedWeights:
+    """A train_vae model file, checked (exists, hash, format, config) before any work; holds the encoder's parameters."""
+    path = Path(path)
+    sha = checked_model_file(path, expected_sha256, "VAE model file (written by `rrl-pipe train-vae` as <out>/model.pt)")
     cfg, state_dict = _read_model_file(path)
     dim = SERVED_DIM
     if cfg.latent != dim:

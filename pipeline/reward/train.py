@@ -1,0 +1,148 @@
+"""Train the reward-induced encoder on a render_vae_data file; resumable, deterministic from a seed.
+
+The CLVR study's reward-prediction objective, one image in: for the image of state t of an episode and each of
+its K reward signals r^k (pipeline/tasks/signals.py, stored per image), head k predicts r^k at t .. t + H - 1,
+
+    loss = mean over images of  sum_{h < H} sum_k  m_{t+h} (prediction^k_h - (r^k_{t+h} - mean_k) / std_k)^2,
+
+where m masks the steps past the episode's end and mean_k, std_k standardise each signal over the training
+images (the signals differ in scale by 100x: door's reward reaches 20, a distance is ~0.3). The baseline it is
+measured against is the best constant predictor: the training targets' mean, per signal and step.
+
+Data streams as the VAE's does (pipeline/vae/train.py: blocks, a shuffled buffer, the same validation split by
+whole episodes); the targets (N, K, H), a few MB, are in memory. Outputs in out_dir: model.pt (+ model.sha256),
+metrics.json, curves.csv, predictions.png, byte-identical across reruns on one machine; timings.json; and the
+latest checkpoint in `checkpoints`, from which a rerun resumes the same curve.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pipeline.atomic import check_output
+from pipeline.prefetch import background
+from pipeline.reward.config import TrainRewardEncoderConfig
+from pipeline.reward.model import RewardModel, RewardModelConfig, model_bytes
+from pipeline.reward.plots import predictions_png
+from pipeline.reward.targets import RewardTargets
+from pipeline.timings import write_timings
+from pipeline.vae.model import check_state_dict
+from pipeline.vae.train import ImageFile, eval_batches, make_blocks, n_train_batches, split_episodes, to_input, train_batches
+from pipeline.vae.training import (curve_csv, derived_seed, deterministic, load_checkpoint, resume, save_checkpoint,
+                                   write_bytes)
+
+CHECKPOINT_FORMAT = "rrl-pipe/reward-encoder-checkpoint"
+CURVE_COLUMNS = ("epoch", "train_loss", "val_loss", "val_constant_loss")
+
+
+def squared_errors(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, K): per image and signal, the squared errors summed over the unmasked steps."""
+    return ((prediction - target).pow(2) * mask[:, None, :]).sum(2)
+
+
+def train_reward_encoder(dataset_path: str | Path, out_dir: str | Path, cfg: TrainRewardEncoderConfig,
+                         progress: bool = True, checkpoints: str | Path | None = None) -> dict[str, Any]:
+    """Train (or resume) and write model.pt, model.sha256, metrics.json, curves.csv, predictions.png.
+
+    checkpoints: the per-epoch checkpoint folder, out_dir/checkpoints by default (a DVC stage passes one that DVC
+    does not delete)."""
+    out_dir = Path(out_dir)
+    check_output(out_dir, "dir", [dataset_path])
+    if checkpoints:
+        check_output(checkpoints, "dir", [dataset_path])
+    data = ImageFile(dataset_path)
+    try:
+        with deterministic():
+            return _train(data, out_dir, Path(checkpoints) if checkpoints else out_dir / "checkpoints", cfg, progress)
+    finally:
+        data.close()
+
+
+@torch.no_grad()
+def evaluate(model: RewardModel, data: ImageFile, targets: RewardTargets, blocks: list[tuple[int, int]],
+             batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(model, constant predictor) per-signal sums of squared errors, averaged over the images of `blocks`."""
+    model.eval()
+    ours, constant, n = 0.0, 0.0, 0
+    for batch, rows in eval_batches(data, blocks, batch_size):
+        target, mask = targets.batch(rows)
+        ours = ours + squared_errors(model(to_input(batch)), target, mask).sum(0).numpy()
+        baseline = torch.from_numpy(targets.constant).expand_as(target)
+        constant = constant + squared_errors(baseline, target, mask).sum(0).numpy()
+        n += len(batch)
+    return ours / n, constant / n
+
+
+def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainRewardEncoderConfig, progress: bool) -> dict[str, Any]:
+    fingerprint = data.fingerprint()
+    val_mask = split_episodes(data.episode, data.part, cfg.val_fraction, cfg.seed)
+    train_rows, val_rows = np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
+    train_blocks, val_blocks = make_blocks(train_rows, cfg.block), make_blocks(val_rows, cfg.block)
+    targets = RewardTargets(data, train_rows, cfg.horizon)
+
+    torch.manual_seed(derived_seed(cfg.seed, 0x4E3A))
+    model = RewardModel(RewardModelConfig(cfg.trunk_config, targets.names, cfg.horizon, cfg.hidden))
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    expected = model.state_dict()
+    ckpt = load_checkpoint(folder, CHECKPOINT_FORMAT, cfg.epochs, cfg.resume_key(), fingerprint,
+                           lambda state, where: check_state_dict(expected, state, where))
+    curve = resume(ckpt, model, optimizer)
+    start = len(curve)
+
+    per_epoch = n_train_batches(len(train_rows), cfg.batch_size)
+    bar = tqdm(total=cfg.epochs * per_epoch, initial=start * per_epoch, unit="batch",
+               desc=f"train_reward_encoder {data.task}", disable=not progress)
+    for epoch in range(start, cfg.epochs):
+        began = time.perf_counter()
+        torch.manual_seed(derived_seed(cfg.seed, epoch, 1))
+        model.train()
+        loss_sum, n = 0.0, 0
+        for batch, rows in background(train_batches(data, train_blocks, cfg, np.random.default_rng([cfg.seed, epoch]))):
+            target, mask = targets.batch(rows)
+            loss = squared_errors(model(to_input(batch)), target, mask).sum(1).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(batch)
+            n += len(batch)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        val, constant = evaluate(model, data, targets, val_blocks, cfg.batch_size)
+        curve.append({"epoch": epoch + 1, "train_loss": loss_sum / n, "val_loss": float(val.sum()),
+                      "val_constant_loss": float(constant.sum()), "seconds": time.perf_counter() - began,
+                      "val_per_signal": val.tolist(), "constant_per_signal": constant.tolist()})
+        save_checkpoint(folder, CHECKPOINT_FORMAT, epoch + 1, model, optimizer, cfg.resume_key(), fingerprint, curve)
+    bar.close()
+
+    model.eval()
+    content = model_bytes(model, torch.from_numpy(targets.mean), torch.from_numpy(targets.std))
+    sha = hashlib.sha256(content).hexdigest()
+    last = curve[-1]
+    metrics = {
+        "val_loss": last["val_loss"], "val_constant_loss": last["val_constant_loss"],
+        "constant_over_model": last["val_constant_loss"] / last["val_loss"],
+        "per_signal": {name: {"val_loss": ours, "constant_loss": const, "constant_over_model": const / ours}
+                       for name, ours, const in zip(targets.names, last["val_per_signal"], last["constant_per_signal"])},
+        "train_loss": last["train_loss"],
+        "loss": f"per image, sum over {len(targets.names)} standardised signals and {cfg.horizon} steps of squared errors",
+        "signals": list(targets.names), "horizon": cfg.horizon,
+        "images": data.n, "train_images": int(len(train_rows)), "val_images": int(len(val_rows)),
+        "val_episodes": int(len(np.unique(data.episode[val_mask]))),
+        "epochs": len(curve), "task": data.task, "model_sha256": sha,
+    }
+    write_bytes(out_dir / "model.pt", content)
+    write_bytes(out_dir / "model.sha256", f"{sha}\n".encode())
+    write_timings(out_dir, {"seconds": sum(row["seconds"] for row in curve),
+                            "per_epoch": [{"epoch": row["epoch"], "seconds": row["seconds"]} for row in curve]})
+    write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+    write_bytes(out_dir / "curves.csv", curve_csv(curve, CURVE_COLUMNS).encode())
+    write_bytes(out_dir / "predictions.png", predictions_png(model, data, targets, val_rows))
+    return metrics
