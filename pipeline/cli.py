@@ -94,8 +94,10 @@ def render_vae_data_cmd(task: str, out: str, **options: Any) -> None:
 
 
 @main.command()
-@click.option("--model", default="resnet18", help="resnet18 | resnet34 | resnet50 | mobilenet_v3_large | shufflenet_v2_x1_0 | vae")
-@click.option("--weights", default="auto", help="pretrained (alias imagenet) | random | auto | <file path>")
+@click.option("--model", default="resnet18", help="resnet18/34/50 | mobilenet_v3_large | shufflenet_v2_x1_0 | rrl18/34/50 | "
+              "r3m18/34/50 | dinov2_vits14 | dinov2_vitb14 | vc1_base | vc1_large | vae | reward")
+@click.option("--weights", default="auto", help="pretrained (alias imagenet) | random | auto | <file path> "
+              "(vae, reward: their model.pt)")
 @click.option("--weights-sha256", default="", help="expected sha256 of a weight file")
 @click.option("--layer", default="", help="empty: final global pool; resnets: layer1 | layer2 | layer3")
 @click.option("--task", default="door", help="sets the default --frames and --out paths")
@@ -138,11 +140,32 @@ def train_vae_cmd(dataset: str, out: str, checkpoints: str | None, **options: An
     click.echo(f"{out}: {json.dumps(train_vae(dataset, out, TrainVaeConfig(**options), checkpoints=checkpoints))}")
 
 
+@main.command("train-reward-encoder")
+@click.option("--data", "dataset", required=True, type=click.Path(dir_okay=False), help="image HDF5 from render-vae-data")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="output folder (model.pt, metrics.json, ...)")
+@click.option("--checkpoints", default=None, type=click.Path(file_okay=False), help="checkpoint folder [<out>/checkpoints]")
+@click.option("--epochs", default=4, type=int, help="passes over the training images; raising it resumes")
+@click.option("--horizon", default=10, type=int, help="steps ahead each signal's head predicts")
+@click.option("--batch-size", default=64, type=int, help="images per Adam step")
+@click.option("--lr", default=1e-3, type=float, help="Adam learning rate")
+@click.option("--val-fraction", default=0.1, type=float, help="share held out, as whole episodes")
+@click.option("--seed", default=0, type=int, help="seed of init, split and shuffles")
+@_friendly_errors
+def train_reward_encoder_cmd(dataset: str, out: str, checkpoints: str | None, **options: Any) -> None:
+    """Train the reward-induced encoder (encoder `reward`); rerunning resumes."""
+    from pipeline.config import TrainRewardEncoderConfig
+    from pipeline.reward.train import train_reward_encoder
+
+    metrics = train_reward_encoder(dataset, out, TrainRewardEncoderConfig(**options), checkpoints=checkpoints)
+    click.echo(f"{out}: {json.dumps({k: metrics[k] for k in ('val_loss', 'val_constant_loss', 'constant_over_model')})}")
+
+
 @main.command("train-policy")
 @click.option("--task", default="door", help="task")
 @click.option("--encoder", default="resnet18", help="feature store name: data/features/<task>/<encoder>.zarr")
 @click.option("--params", "params_path", default="params.yaml", type=click.Path(dir_okay=False), help="params file (sections train_policy, encode)")
-@click.option("--vae-model", default="", help="trained VAE file, for --encoder vae")
+@click.option("--encoder-model", "--vae-model", "model_file", default="",
+              help="model file of an encoder trained here (vae, reward) [data/<encoder>/<task>/model.pt]")
 @click.option("--demos", "demos_path", default=None, help="obs state: demo file [data/demos/<task>.h5]")
 @click.option("--features", "features_path", default=None, help="obs vision: feature store [data/features/<task>/<encoder>.zarr]")
 @click.option("--seed", type=int, default=None, help="overrides train_policy.seed (one run per seed)")
@@ -150,7 +173,7 @@ def train_vae_cmd(dataset: str, out: str, checkpoints: str | None, **options: An
 @click.option("--obs", default=None, help="overrides train_policy.obs: vision | state")
 @click.option("--out", default=None, help="run folder [data/runs/<task>/<encoder>/seed<seed>]")
 @_friendly_errors
-def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, demos_path: str | None,
+def train_policy_cmd(task: str, encoder: str, params_path: str, model_file: str, demos_path: str | None,
                      features_path: str | None, seed: int | None, mode: str | None, obs: str | None,
                      out: str | None) -> None:
     """BC + DAPG (or NPG, BC) on cached features or state."""
@@ -166,7 +189,7 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, 
     else:
         demos = vision_demos(features_path or f"data/features/{task}/{encoder}.zarr", f"data/frames/{task}.h5",
                              cfg.proprio)
-        enc = service_encoder(params_path, encoder, vae_model or f"data/vae/{task}/model.pt")
+        enc = service_encoder(params_path, encoder, model_file or f"data/{encoder}/{task}/model.pt")
     out = out or f"data/runs/{task}/{encoder}/seed{cfg.seed}"  # where the DVC stage puts it
     metrics = train_policy(task, cfg, demos, out, enc)
     from pipeline.timings import read_timings
@@ -179,10 +202,11 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, vae_model: str, 
 @click.option("--policy", required=True, type=click.Path(dir_okay=False), help="policy.pt of a run")
 @click.option("--encoder", default="resnet18", help="encoder the policy was trained on")
 @click.option("--params", "params_path", default="params.yaml", type=click.Path(dir_okay=False), help="params file")
-@click.option("--vae-model", default="", help="trained VAE file, for --encoder vae")
+@click.option("--encoder-model", "--vae-model", "model_file", default="",
+              help="model file of an encoder trained here (vae, reward)")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="metrics JSON to write")
 @_friendly_errors
-def evaluate(policy: str, encoder: str, params_path: str, vae_model: str, out: str) -> None:
+def evaluate(policy: str, encoder: str, params_path: str, model_file: str, out: str) -> None:
     """Deterministic episodes, plain and with distractors."""
     from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section, service_encoder
     from pipeline.rl.evaluate import evaluate_policy
@@ -192,7 +216,7 @@ def evaluate(policy: str, encoder: str, params_path: str, vae_model: str, out: s
     # what the policy itself was trained on decides (train-policy --obs may have overridden the params)
     vision = GaussianMLPPolicy.load(policy).obs_layout.get("obs") == "vision"  # state renders nothing
     render = load_section(params_path, "render_demos", RenderDemosConfig) if vision else RenderDemosConfig()
-    enc = service_encoder(params_path, encoder, vae_model) if vision else None
+    enc = service_encoder(params_path, encoder, model_file) if vision else None
     metrics = evaluate_policy(policy, load_section(params_path, "evaluate", EvaluateConfig), out, train.reward_mode,
                               enc, render.size, render.quality, train.success_rule)
     click.echo(json.dumps({c: r["success_rate"] for c, r in metrics["conditions"].items()}))
@@ -233,19 +257,22 @@ def bench_render_cmd(task: str, size: int, frames: int, repeats: int, qualities:
 
 
 @bench.command("encode")
-@click.option("--model", default="resnet34", help="encoder to measure")
+@click.option("--model", "models", multiple=True, default=("resnet34",),
+              help="encoder to measure; repeat for several (a table compares them)")
 @click.option("--weights", default="random", help="weights (speed does not depend on their values)")
 @click.option("--frames", "n_frames", default=1024, type=int, help="frames for the full path")
 @click.option("--naive-frames", default=100, type=int, help="frames for the naive path")
 @click.option("--repeats", default=3, type=int, help="measurements per cell; the median is reported")
 @click.option("--device", default="auto", help="auto | cpu | cuda")
 @click.option("--batch-size", "batch_sizes", multiple=True, type=int, default=(16, 32, 64), help="batch sizes to sweep")
+@click.option("--precision", default="", help="sweep only this precision (fp32 | bf16 | fp16) [every one the device runs]")
 @_friendly_errors
-def bench_encode_cmd(model: str, weights: str, n_frames: int, naive_frames: int, repeats: int, device: str, batch_sizes: tuple[int, ...]) -> None:
-    """Encode path img/s vs bare forward and the naive way."""
-    from pipeline.bench.encode import bench_encode
+def bench_encode_cmd(models: tuple[str, ...], weights: str, n_frames: int, naive_frames: int, repeats: int, device: str,
+                     batch_sizes: tuple[int, ...], precision: str) -> None:
+    """Encode path img/s vs bare forward and the naive way, per encoder."""
+    from pipeline.bench.encode import bench_families
 
-    bench_encode(model, weights, n_frames, naive_frames, repeats, device, batch_sizes, echo=click.echo)
+    bench_families(models, weights, n_frames, naive_frames, repeats, device, batch_sizes, precision, echo=click.echo)
 
 
 @bench.command("sample")

@@ -33,6 +33,7 @@ SECTIONS = {
     "render_vae_data": "pipeline.render.config:RenderVaeDataConfig",
     "encode": "pipeline.cache.config:EncodeConfig",
     "train_vae": "pipeline.vae.config:TrainVaeConfig",
+    "train_reward_encoder": "pipeline.reward.config:TrainRewardEncoderConfig",
     "train_policy": "pipeline.rl.config:TrainPolicyConfig",
     "evaluate": "pipeline.rl.config:EvaluateConfig",
 }
@@ -58,11 +59,14 @@ def __getattr__(name: str) -> Any:
     return _import(_CLASSES[name])
 
 
-def service_encoder(params_path: str | os.PathLike, encoder: str, vae_model: str = "") -> EncoderConfig:
-    """The encoder a policy's rollout service runs: exactly what the encode stage cached (params `encode`); the
-    VAE's weights are its model file, which params cannot name."""
+def service_encoder(params_path: str | os.PathLike, encoder: str, model_file: str = "") -> EncoderConfig:
+    """The encoder a policy's rollout service runs: exactly what the encode stage cached (params `encode`); an
+    encoder trained here (vae, reward) takes its weights from its model file, which params cannot name (pretrained
+    encoders ignore `model_file`)."""
+    from pipeline.encoders.registry import get_encoder_spec
+
     cfg = load_section(params_path, "encode", section_class("encode"))
-    return cfg.encoder_config(encoder, vae_model if encoder == "vae" else "")
+    return cfg.encoder_config(encoder, model_file if get_encoder_spec(encoder).trained_here else "")
 
 
 def load_matrix(params_path: str | os.PathLike) -> tuple[list[str], list[int]]:

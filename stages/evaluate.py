@@ -15,7 +15,8 @@ from stages._common import stage_main
 def _args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder", required=True)
     parser.add_argument("--policy", required=True, help="policy.pt of a run")
-    parser.add_argument("--vae-model", default="")
+    parser.add_argument("--encoder-model", default="",
+                        help="model file of an encoder trained here (vae, reward); ignored for pretrained ones")
     parser.add_argument("--out", required=True, help="metrics JSON to write")
 
 
@@ -25,7 +26,7 @@ def _run(args: argparse.Namespace) -> None:
     render = load_section(args.params, "render_demos", RenderDemosConfig)
     # what the policy itself was trained on decides (the oracle is a state policy whatever train_policy.obs says)
     vision = GaussianMLPPolicy.load(args.policy).obs_layout.get("obs") == "vision"
-    encoder = service_encoder(args.params, args.encoder, args.vae_model) if vision else None
+    encoder = service_encoder(args.params, args.encoder, args.encoder_model) if vision else None
     metrics = evaluate_policy(args.policy, cfg, args.out, train.reward_mode, encoder, render.size, render.quality,
                               train.success_rule)
     print(f"{args.out}: {json.dumps({c: r['success_rate'] for c, r in metrics['conditions'].items()})}")

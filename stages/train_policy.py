@@ -20,7 +20,8 @@ def _args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demos", required=True, help="demo HDF5 (state observations)")
     parser.add_argument("--frames", default="", help="frames HDF5 (joints of each demo step); vision only")
     parser.add_argument("--features", default="", help="feature store of the demos; vision only")
-    parser.add_argument("--vae-model", default="", help="trained VAE file, for --encoder vae")
+    parser.add_argument("--encoder-model", default="",
+                        help="model file of an encoder trained here (vae, reward); ignored for pretrained ones")
     parser.add_argument("--seed", type=int, default=None, help="policy seed [train_policy.seed] (the `seeds` matrix)")
     parser.add_argument("--out", required=True, help="run folder")
 
@@ -34,7 +35,7 @@ def _run(args: argparse.Namespace) -> None:
     if cfg.obs == "state":
         demos, encoder = state_demos(args.demos), None
     else:
-        demos, encoder = vision_demos(args.features, args.frames, cfg.proprio), service_encoder(args.params, args.encoder, args.vae_model)
+        demos, encoder = vision_demos(args.features, args.frames, cfg.proprio), service_encoder(args.params, args.encoder, args.encoder_model)
     metrics = train_policy(args.task, cfg, demos, args.out, encoder)
     print(f"{args.out}: {json.dumps({k: metrics[k] for k in ('success_rate', 'return_mean', 'weights_source')})}")
 

@@ -20,6 +20,8 @@ TINY = {
     "render_demos": {"size": 64, "workers": 1},
     "render_vae_data": {"n_images": 128, "workers": 1},
     "train_vae": {"epochs": 1, "batch_size": 16, "block": 32, "buffer_blocks": 2, "val_fraction": 0.2},
+    "train_reward_encoder": {"epochs": 1, "batch_size": 16, "block": 32, "buffer_blocks": 2, "val_fraction": 0.2,
+                             "horizon": 4},
     "encode": {"weights": "random", "batch_size": 32},
     "train_policy": {"iterations": 1, "episodes": 2, "horizon": 8, "workers": 0, "hidden": [16, 16],
                      "vf_hidden": [16, 16], "bc_epochs": 1},
@@ -69,7 +71,8 @@ def test_repro_makes_every_output(project):
                  f"data/eval/{task}/vae/seed0.json", "reports/pipeline/report.md", "reports/pipeline/success.png",
                  "data/results.json", f"data/runs/{task}/state/seed0/policy.pt", f"data/eval/{task}/state/seed0.json",
                  "reports/timings/compute.png", f"data/runs/{task}/vae/seed0/timings.json",
-                 f"data/eval/{task}/vae/seed0.timings.json"):
+                 f"data/eval/{task}/vae/seed0.timings.json", f"data/reward/{task}/predictions.png",
+                 f"data/features/{task}/reward.zarr", f"data/eval/{task}/reward/seed0.json"):
         assert (project / path).exists(), path
     metrics = json.loads((project / f"data/runs/{task}/resnet18/seed0/metrics.json").read_text())
     assert metrics["weights_source"] == "random:seed=0"
@@ -84,11 +87,12 @@ def test_a_rerun_from_scratch_reproduces_every_tracked_byte(project):
     """Issue 13's bar: on the same machine a fresh run leaves `git status` clean (dvc.lock, metrics, curves and the
     report are byte-identical; the seconds are in git-ignored timings files)."""
     before = (project / "data/runs/door/vae/seed0/timings.json").read_text()
-    shutil.rmtree(project / "data/vae_checkpoints")  # else train_vae and train_policy would resume, not recompute
+    for folder in ("data/vae_checkpoints", "data/reward_checkpoints"):  # else training would resume, not recompute
+        shutil.rmtree(project / folder)
     for checkpoint in project.glob("data/runs/*/*/*/checkpoint.pt"):
         checkpoint.unlink()
     out = sh("dvc", "repro", "--force", cwd=project).stdout
-    assert out.count("Running stage") == 13, out  # every stage computed again
+    assert out.count("Running stage") == 17, out  # every stage computed again
     assert (project / "data/runs/door/vae/seed0/timings.json").read_text() != before
     changed = sh("git", "status", "--porcelain", cwd=project).stdout
     assert changed == "", changed + sh("git", "diff", "--", "dvc.lock", cwd=project).stdout[:3000]
@@ -113,17 +117,19 @@ def _flatten(tree: dict, prefix: str = "") -> list[str]:
 def test_experiment_on_a_policy_param_reruns_only_training(project):
     out = sh("dvc", "exp", "run", "-S", "train_policy.lam_0=0.02", "-n", "lam", cwd=project).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train_policy@door-resnet18-0", "train_policy@door-vae-0", "train_oracle@door-0",
-                   "evaluate@door-resnet18-0", "evaluate@door-vae-0", "evaluate_oracle@door-0", "report"}, out
+    assert ran == {*(f"{stage}@door-{encoder}-0" for stage in ("train_policy", "evaluate")
+                     for encoder in ("resnet18", "vae", "reward")),
+                   "train_oracle@door-0", "evaluate_oracle@door-0", "report"}, out
 
 
 def test_a_second_seed_adds_only_its_runs(project):
     """seeds=[0,1]: seed 0's runs are reused, seed 1's are trained and evaluated, and the report pools both."""
     out = sh("dvc", "exp", "run", "-S", "seeds=[0,1]", "-n", "seed1", cwd=project).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train_policy@door-resnet18-1", "train_policy@door-vae-1", "train_oracle@door-1",
-                   "evaluate@door-resnet18-1", "evaluate@door-vae-1", "evaluate_oracle@door-1", "report"}, out
-    assert json.loads((project / "data/results.json").read_text())["door"]["vae"]["episodes"] == 2
+    assert ran == {*(f"{stage}@door-{encoder}-1" for stage in ("train_policy", "evaluate")
+                     for encoder in ("resnet18", "vae", "reward")),
+                   "train_oracle@door-1", "evaluate_oracle@door-1", "report"}, out
+    assert "| door | vae, 2 seeds | 0.00 [0.00, 0.66] n=2 |" in (project / "reports/pipeline/report.md").read_text()
     shown = json.loads(sh("dvc", "exp", "show", "--json", cwd=project).stdout)
     text = json.dumps(shown)
     assert "seed1" in text and "success_rate" in text and "weights" in text

@@ -19,6 +19,7 @@ from torchvision import transforms
 from pipeline.bench.common import median_of, table
 from pipeline.cache.encode import encode_frames
 from pipeline.encoders.encoder import PRECISIONS, Encoder, EncoderConfig, resolve_device, resolve_precision
+from pipeline.encoders.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from pipeline.errors import PipelineError
 from pipeline.formats.frames import FramesFile
 from pipeline.render.config import RenderDemosConfig
@@ -42,9 +43,26 @@ def _make_frames(tmp: Path, n_frames: int) -> Path:
     return tmp / "frames.h5"
 
 
+def _input_shape(encoder: Encoder) -> tuple[int, ...]:
+    """(3, H, W) the network sees after its family's preprocessing (224 px, or the VAE's 64)."""
+    return tuple(encoder.preprocess(torch.zeros(1, 3, 256, 256, dtype=torch.uint8)).shape[1:])
+
+
+# The reference code's way per preprocessing: PIL transforms of one frame (RRL's for ImageNet; DINOv2's and VC-1's
+# bicubic ones; the VAE's 64 px resize)
+_PIL_TRANSFORMS = {
+    "imagenet": lambda: transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                                            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]),
+    "imagenet_bicubic": lambda: transforms.Compose([
+        transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC), transforms.CenterCrop(224),
+        transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]),
+    "vae64": lambda: transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor()]),
+}
+
+
 def _ceiling(encoder: Encoder, batch: int, seconds: float = 3.0) -> float:
     """Bare forward on already-preprocessed input: no reading, no preprocessing, no copies back."""
-    x = torch.randn(batch, 3, 224, 224, device=encoder.device).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(batch, *_input_shape(encoder), device=encoder.device).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode(), encoder._autocast():
         for _ in range(2):
             encoder.module(x)
@@ -60,10 +78,9 @@ def _ceiling(encoder: Encoder, batch: int, seconds: float = 3.0) -> float:
 def _naive(frames: np.ndarray, model: str, weights: str, device: str) -> float:
     """RRL's reference loop: the same network (NCHW, fc removed), PIL transforms, batch-1 fp32 forward."""
     dev = resolve_device(device)
-    net = Encoder(EncoderConfig(model=model, weights=weights, device=device, precision="fp32")).module
-    net = net.to(memory_format=torch.contiguous_format)  # the reference code's plain NCHW weights
-    transform = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
-                                    transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    encoder = Encoder(EncoderConfig(model=model, weights=weights, device=device, precision="fp32"))
+    net = encoder.module.to(memory_format=torch.contiguous_format)  # the reference code's plain NCHW weights
+    transform = _PIL_TRANSFORMS[encoder.spec.preprocessing]()
     with torch.no_grad():
         net(transform(Image.fromarray(frames[0])).unsqueeze(0).to(dev))  # warm-up, as the ceiling gets
         start = time.perf_counter()
@@ -72,12 +89,28 @@ def _naive(frames: np.ndarray, model: str, weights: str, device: str) -> float:
     return len(frames) / (time.perf_counter() - start)
 
 
+def bench_families(models: tuple[str, ...], weights: str, n_frames: int, naive_frames: int, repeats: int,
+                   device: str, batch_sizes: tuple[int, ...], precision: str = "",
+                   echo: Callable[[str], None] = print) -> list[dict[str, object]]:
+    """bench_encode for each model, then one row per model: its bare forward, the full path, the naive way."""
+    results = [bench_encode(m, weights, n_frames, naive_frames, repeats, device, batch_sizes, precision, echo)
+               for m in models]
+    if len(models) > 1:
+        echo(f"\nbench encode, {len(models)} encoders: img/s, median of {repeats}")
+        echo(table(["model", "precision", "batch", "(a) bare forward", "(b) full path", "(c) naive", "b/a", "b/c"],
+                   [[m, r["precision"], r["batch"], r["ceiling"], r["full_path"], r["naive"], r["b_over_a"],
+                     r["b_over_c"]] for m, r in zip(models, results)]))
+    return results
+
+
 def bench_encode(model: str, weights: str, n_frames: int, naive_frames: int, repeats: int, device: str,
-                 batch_sizes: tuple[int, ...], echo: Callable[[str], None] = print) -> dict[str, object]:
+                 batch_sizes: tuple[int, ...], precision: str = "",
+                 echo: Callable[[str], None] = print) -> dict[str, object]:
+    """One model; `precision` restricts the ceiling's sweep to one precision (empty: every one this device runs)."""
     dev = resolve_device(device)
     precisions = []
     for p in PRECISIONS:
-        if p == "auto":  # one of the others; which one is printed below
+        if p == "auto" or (precision and p != precision):  # auto is one of the others, printed below
             continue
         try:
             resolve_precision(p, dev)

@@ -238,10 +238,10 @@ def robustness_table(runs: list[dict]) -> str:
 
 
 def results(runs: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per task and group (seeds pooled): `evaluate`'s plain success with its 95% Wilson interval and episode
-    count, the mean return, the mean success over the distractor conditions, and the weights the features came
-    from. Few keys on purpose: `dvc metrics show` and `dvc exp show` print one column per key, task and group
-    (README "Comparing experiments")."""
+    """Per task and group (seeds pooled): `evaluate`'s plain success with its 95% Wilson interval, the mean
+    return, the mean success over the distractor conditions, and the weights the features came from. Few keys on
+    purpose: `dvc metrics show` and `dvc exp show` print one column per key, task and group (README "Comparing
+    experiments"); the episode counts are in report.md's robustness table."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for task, by_name in _groups(runs).items():
         for name, members in by_name.items():
@@ -255,7 +255,7 @@ def results(runs: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
             returns = [r["eval"]["conditions"]["plain"]["return_mean"] for r in evaluated]
             out.setdefault(task, {})[name] = {
                 "success_rate": round(rate, 4), "success_low": round(low, 4), "success_high": round(high, 4),
-                "episodes": n, "return_mean": round(float(np.mean(returns)), 3),
+                "return_mean": round(float(np.mean(returns)), 3),
                 **({"distractor_success_rate": round(float(np.mean(rates)), 4)} if rates else {}),
                 "weights": members[0]["metrics"].get("weights_source", "none")}
     return out

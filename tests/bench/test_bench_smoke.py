@@ -3,7 +3,7 @@
 
 import math
 
-from pipeline.bench.encode import bench_encode
+from pipeline.bench.encode import bench_encode, bench_families
 from pipeline.bench.render import bench_render
 from pipeline.bench.sample import bench_sample
 
@@ -22,6 +22,15 @@ def test_bench_render_smoke():
 def test_bench_encode_smoke():
     result = bench_encode("resnet18", "random", 12, 2, 1, "cpu", (4,), echo=lambda line: None)
     assert _finite_positive(result["ceiling"], result["full_path"], result["naive"], result["b_over_a"], result["b_over_c"])
+
+
+def test_bench_encode_compares_families_each_at_its_own_input():
+    """A ViT family (224 px, bicubic) beside a ResNet, one precision: one summary row each."""
+    lines = []
+    results = bench_families(("resnet18", "dinov2_vits14"), "random", 12, 2, 1, "cpu", (4,), "fp32", echo=lines.append)
+    assert [r["precision"] for r in results] == ["fp32", "fp32"]
+    assert all(_finite_positive(r["ceiling"], r["full_path"], r["naive"]) for r in results)
+    assert any(line.lstrip().startswith("dinov2_vits14") for line in "\n".join(lines).splitlines())
 
 
 def test_bench_sample_smoke():

@@ -1,4 +1,5 @@
-"""DVC stage `encode_vae`: frames + the trained VAE (data/vae/<task>/model.pt) -> data/features/<task>/vae.zarr.
+"""DVC stages `encode_vae` and `encode_reward`: frames + an encoder trained here (its model file,
+data/<encoder>/<task>/model.pt) -> data/features/<task>/<encoder>.zarr.
 
 The weight file is a path argument (dvc.yaml owns paths), so `stages.encode`'s params-driven weights do not
 apply; precision, device, batch_size and dtype come from the `encode` section like every other encoder's.
@@ -15,14 +16,15 @@ from stages._common import stage_main
 
 
 def _args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoder", required=True, help="an encoder trained here: vae | reward")
     parser.add_argument("--frames", required=True, help="frames HDF5 file")
-    parser.add_argument("--model", required=True, help="VAE model file written by train_vae (model.pt)")
+    parser.add_argument("--model", required=True, help="its model file (model.pt of train_vae, train_reward_encoder)")
     parser.add_argument("--out", required=True, help="feature store (.zarr folder) to write")
 
 
 def _run(args: argparse.Namespace) -> None:
     cfg = load_section(args.params, "encode", EncodeConfig)
-    encoder = cfg.encoder_config("vae", weights=args.model)
+    encoder = cfg.encoder_config(args.encoder, weights=args.model)
     figures = encode_frames(args.frames, args.out, encoder, cfg.batch_size, cfg.dtype)
     print(f"{args.out}: {json.dumps(figures)}")
 
