@@ -22,7 +22,7 @@ from torch import nn
 
 from pipeline.encoders.weights import ResolvedWeights
 from pipeline.errors import PipelineError
-from pipeline.vae.model import VAEConfig, VAEMeanEncoder, check_state_dict, checked_model_file
+from pipeline.vae.model import VAEConfig, VAEMeanEncoder, check_state_dict, checked_model_file, read_tagged_file
 from pipeline.vae.training import torch_bytes
 
 FORMAT = "rrl-pipe/reward-encoder"
@@ -77,20 +77,10 @@ def model_bytes(model: RewardModel, target_mean: torch.Tensor, target_std: torch
 def read_model_file(path: str | Path) -> tuple[RewardModel, torch.Tensor, torch.Tensor]:
     """(model in eval mode, target mean, target std) of a train_reward_encoder model file, checked."""
     path = Path(path)
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's bad input
-        raise PipelineError(f"{path}: not a loadable torch file ({exc.__class__.__name__})") from None
-    if not isinstance(loaded, dict) or loaded.get("format") != FORMAT:
-        what = loaded.get("format", "no format key") if isinstance(loaded, dict) else type(loaded).__name__
-        raise PipelineError(f"{path}: not an {FORMAT} model file ({what}); train one with `rrl-pipe train-reward-encoder`")
-    cfg = RewardModelConfig.from_dict(loaded.get("config"), str(path))
-    model = RewardModel(cfg)
-    state_dict = loaded.get("state_dict")
-    if not isinstance(state_dict, dict):
-        raise PipelineError(f"{path}: has no state_dict")
-    check_state_dict(model.state_dict(), state_dict, str(path))
-    model.load_state_dict(state_dict)
+    loaded = read_tagged_file(path, FORMAT, "train-reward-encoder")
+    model = RewardModel(RewardModelConfig.from_dict(loaded.get("config"), str(path)))
+    check_state_dict(model.state_dict(), loaded["state_dict"], str(path))
+    model.load_state_dict(loaded["state_dict"])
     return model.eval(), loaded["target_mean"], loaded["target_std"]
 
 

@@ -34,10 +34,8 @@ from pipeline.reward.model import RewardModel, RewardModelConfig, model_bytes
 from pipeline.reward.plots import predictions_png
 from pipeline.reward.targets import RewardTargets
 from pipeline.timings import write_timings
-from pipeline.vae.model import check_state_dict
-from pipeline.vae.train import ImageFile, eval_batches, make_blocks, n_train_batches, split_episodes, to_input, train_batches
-from pipeline.vae.training import (curve_csv, derived_seed, deterministic, load_checkpoint, resume, save_checkpoint,
-                                   write_bytes)
+from pipeline.vae.train import ImageFile, Split, eval_batches, n_train_batches, to_input, train_batches
+from pipeline.vae.training import curve_csv, derived_seed, deterministic, resume, save_checkpoint, write_bytes
 
 CHECKPOINT_FORMAT = "rrl-pipe/reward-encoder-checkpoint"
 CURVE_COLUMNS = ("epoch", "train_loss", "val_loss", "val_constant_loss")
@@ -83,21 +81,16 @@ def evaluate(model: RewardModel, data: ImageFile, targets: RewardTargets, blocks
 
 def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainRewardEncoderConfig, progress: bool) -> dict[str, Any]:
     fingerprint = data.fingerprint()
-    val_mask = split_episodes(data.episode, data.part, cfg.val_fraction, cfg.seed)
-    train_rows, val_rows = np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
-    train_blocks, val_blocks = make_blocks(train_rows, cfg.block), make_blocks(val_rows, cfg.block)
-    targets = RewardTargets(data, train_rows, cfg.horizon)
+    split = Split.of(data, cfg.val_fraction, cfg.seed, cfg.block)
+    targets = RewardTargets(data, split.train_rows, cfg.horizon)
 
     torch.manual_seed(derived_seed(cfg.seed, 0x4E3A))
     model = RewardModel(RewardModelConfig(cfg.trunk_config, targets.names, cfg.horizon, cfg.hidden))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    expected = model.state_dict()
-    ckpt = load_checkpoint(folder, CHECKPOINT_FORMAT, cfg.epochs, cfg.resume_key(), fingerprint,
-                           lambda state, where: check_state_dict(expected, state, where))
-    curve = resume(ckpt, model, optimizer)
+    curve = resume(folder, CHECKPOINT_FORMAT, cfg.epochs, cfg.resume_key(), fingerprint, model, optimizer)
     start = len(curve)
 
-    per_epoch = n_train_batches(len(train_rows), cfg.batch_size)
+    per_epoch = n_train_batches(len(split.train_rows), cfg.batch_size)
     bar = tqdm(total=cfg.epochs * per_epoch, initial=start * per_epoch, unit="batch",
                desc=f"train_reward_encoder {data.task}", disable=not progress)
     for epoch in range(start, cfg.epochs):
@@ -105,7 +98,7 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainRewardEncoder
         torch.manual_seed(derived_seed(cfg.seed, epoch, 1))
         model.train()
         loss_sum, n = 0.0, 0
-        for batch, rows in background(train_batches(data, train_blocks, cfg, np.random.default_rng([cfg.seed, epoch]))):
+        for batch, rows in background(train_batches(data, split.train_blocks, cfg, np.random.default_rng([cfg.seed, epoch]))):
             target, mask = targets.batch(rows)
             loss = squared_errors(model(to_input(batch)), target, mask).sum(1).mean()
             optimizer.zero_grad(set_to_none=True)
@@ -115,7 +108,7 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainRewardEncoder
             n += len(batch)
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        val, constant = evaluate(model, data, targets, val_blocks, cfg.batch_size)
+        val, constant = evaluate(model, data, targets, split.val_blocks, cfg.batch_size)
         curve.append({"epoch": epoch + 1, "train_loss": loss_sum / n, "val_loss": float(val.sum()),
                       "val_constant_loss": float(constant.sum()), "seconds": time.perf_counter() - began,
                       "val_per_signal": val.tolist(), "constant_per_signal": constant.tolist()})
@@ -134,8 +127,7 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainRewardEncoder
         "train_loss": last["train_loss"],
         "loss": f"per image, sum over {len(targets.names)} standardised signals and {cfg.horizon} steps of squared errors",
         "signals": list(targets.names), "horizon": cfg.horizon,
-        "images": data.n, "train_images": int(len(train_rows)), "val_images": int(len(val_rows)),
-        "val_episodes": int(len(np.unique(data.episode[val_mask]))),
+        **split.counts(data),
         "epochs": len(curve), "task": data.task, "model_sha256": sha,
     }
     write_bytes(out_dir / "model.pt", content)
@@ -144,5 +136,5 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainRewardEncoder
                             "per_epoch": [{"epoch": row["epoch"], "seconds": row["seconds"]} for row in curve]})
     write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
     write_bytes(out_dir / "curves.csv", curve_csv(curve, CURVE_COLUMNS).encode())
-    write_bytes(out_dir / "predictions.png", predictions_png(model, data, targets, val_rows))
+    write_bytes(out_dir / "predictions.png", predictions_png(model, data, targets, split.val_rows))
     return metrics

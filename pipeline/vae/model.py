@@ -147,18 +147,25 @@ def model_bytes(model: VAE) -> bytes:
     return buffer.getvalue()
 
 
-def _read_model_file(path: Path) -> tuple[VAEConfig, dict[str, torch.Tensor]]:
+def read_tagged_file(path: Path, fmt: str, command: str) -> dict[str, Any]:
+    """The dict a trained encoder's model file holds, refused in one line unless its "format" is `fmt` (`command`:
+    the one that writes such files) and it has a state_dict."""
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's bad input
         raise PipelineError(f"{path}: not a loadable torch file ({exc.__class__.__name__})") from None
-    if not isinstance(loaded, dict) or loaded.get("format") != FORMAT:
+    if not isinstance(loaded, dict) or loaded.get("format") != fmt:
         what = loaded.get("format", "no format key") if isinstance(loaded, dict) else type(loaded).__name__
-        raise PipelineError(f"{path}: not an {FORMAT} model file ({what}); train one with `rrl-pipe train-vae`")
-    cfg = VAEConfig.from_dict(loaded.get("config"), str(path))
-    state_dict = loaded.get("state_dict")
-    if not isinstance(state_dict, dict):
+        raise PipelineError(f"{path}: not an {fmt} model file ({what}); train one with `rrl-pipe {command}`")
+    if not isinstance(loaded.get("state_dict"), dict):
         raise PipelineError(f"{path}: has no state_dict")
+    return loaded
+
+
+def _read_model_file(path: Path) -> tuple[VAEConfig, dict[str, torch.Tensor]]:
+    loaded = read_tagged_file(path, FORMAT, "train-vae")
+    cfg = VAEConfig.from_dict(loaded.get("config"), str(path))
+    state_dict = loaded["state_dict"]
     check_state_dict(VAE(cfg).state_dict(), state_dict, f"{path} (config latent={cfg.latent}, channels={list(cfg.channels)})")
     return cfg, state_dict
 

@@ -24,6 +24,7 @@ import io
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,9 +39,8 @@ from pipeline.formats.vae_images import ImageFile as _ImageFile
 from pipeline.prefetch import background  # reads the next batches while this thread trains
 from pipeline.timings import write_timings
 from pipeline.vae.config import TrainVaeConfig
-from pipeline.vae.model import IMAGE_SIZE, VAE, check_state_dict, model_bytes
-from pipeline.vae.training import (curve_csv, derived_seed, deterministic, load_checkpoint, resume, save_checkpoint,
-                                   write_bytes)
+from pipeline.vae.model import IMAGE_SIZE, VAE, model_bytes
+from pipeline.vae.training import curve_csv, derived_seed, deterministic, resume, save_checkpoint, write_bytes
 
 CHECKPOINT_FORMAT = "rrl-pipe/vae-checkpoint"
 CURVE_COLUMNS = ("epoch", "train_recon", "train_kl", "val_recon", "val_kl")  # seconds: timings.json
@@ -85,6 +85,28 @@ def split_episodes(episode: np.ndarray, part: np.ndarray, val_fraction: float, s
     if val.all():
         raise PipelineError("train_vae: the validation split would take every episode")
     return val
+
+
+@dataclass(frozen=True)
+class Split:
+    """The training and validation rows of an image file (whole episodes held out) and their read blocks."""
+
+    val_mask: np.ndarray
+    train_rows: np.ndarray
+    val_rows: np.ndarray
+    train_blocks: list[tuple[int, int]]
+    val_blocks: list[tuple[int, int]]
+
+    @classmethod
+    def of(cls, data: "ImageFile", val_fraction: float, seed: int, block: int) -> "Split":
+        val_mask = split_episodes(data.episode, data.part, val_fraction, seed)
+        train_rows, val_rows = np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
+        return cls(val_mask, train_rows, val_rows, make_blocks(train_rows, block), make_blocks(val_rows, block))
+
+    def counts(self, data: "ImageFile") -> dict[str, int]:
+        """The split's sizes, as the metrics report them."""
+        return {"images": data.n, "train_images": int(len(self.train_rows)), "val_images": int(len(self.val_rows)),
+                "val_episodes": int(len(np.unique(data.episode[self.val_mask])))}
 
 
 def make_blocks(rows: np.ndarray, block: int) -> list[tuple[int, int]]:
@@ -184,20 +206,15 @@ def train_vae(dataset_path: str | Path, out_dir: str | Path, cfg: TrainVaeConfig
 
 def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, progress: bool) -> dict[str, Any]:
     fingerprint = data.fingerprint()
-    val_mask = split_episodes(data.episode, data.part, cfg.val_fraction, cfg.seed)
-    train_rows, val_rows = np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
-    train_blocks, val_blocks = make_blocks(train_rows, cfg.block), make_blocks(val_rows, cfg.block)
+    split = Split.of(data, cfg.val_fraction, cfg.seed, cfg.block)
 
     torch.manual_seed(derived_seed(cfg.seed, 0x1417))
     model = VAE(cfg.vae_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    expected = model.state_dict()
-    ckpt = load_checkpoint(folder, CHECKPOINT_FORMAT, cfg.epochs, cfg.resume_key(), fingerprint,
-                           lambda state, where: check_state_dict(expected, state, where))
-    curve = resume(ckpt, model, optimizer)
+    curve = resume(folder, CHECKPOINT_FORMAT, cfg.epochs, cfg.resume_key(), fingerprint, model, optimizer)
     start = len(curve)
 
-    per_epoch = n_train_batches(len(train_rows), cfg.batch_size)
+    per_epoch = n_train_batches(len(split.train_rows), cfg.batch_size)
     bar = tqdm(total=cfg.epochs * per_epoch, initial=start * per_epoch, unit="batch",
                desc=f"train_vae {data.task}", disable=not progress)
 
@@ -208,7 +225,7 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
         model.train()
         rec_sum = kl_sum = 0.0
         n = 0
-        for batch, _ in background(train_batches(data, train_blocks, cfg, np.random.default_rng([cfg.seed, epoch]))):
+        for batch, _ in background(train_batches(data, split.train_blocks, cfg, np.random.default_rng([cfg.seed, epoch]))):
             rec, kl = losses(model, to_input(batch), generator)
             loss = rec + cfg.kl_weight * kl
             optimizer.zero_grad(set_to_none=True)
@@ -220,7 +237,7 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
             n += len(batch)
             bar.update(1)
             bar.set_postfix(recon=f"{rec.item():.1f}", kl=f"{kl.item():.1f}")
-        val_rec, val_kl = evaluate(model, data, val_blocks, cfg)
+        val_rec, val_kl = evaluate(model, data, split.val_blocks, cfg)
         curve.append({"epoch": epoch + 1, "train_recon": rec_sum / n, "train_kl": kl_sum / n,
                       "val_recon": val_rec, "val_kl": val_kl, "seconds": time.perf_counter() - began})
         save_checkpoint(folder, CHECKPOINT_FORMAT, epoch + 1, model, optimizer, cfg.resume_key(), fingerprint, curve)
@@ -238,15 +255,14 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
         "val_mse_per_pixel": last["val_recon"] / PIXELS,
         "loss": f"per-image sum of squared errors over {PIXELS} pixel values in [0, 1] + kl_weight * per-image KL",
         "kl_weight": cfg.kl_weight,
-        "images": data.n, "train_images": int(len(train_rows)), "val_images": int(len(val_rows)),
-        "val_episodes": int(len(np.unique(data.episode[val_mask]))),
+        **split.counts(data),
         "epochs": len(curve), "task": data.task, "model_sha256": sha,
     }
     write_timings(out_dir, {"seconds": sum(row["seconds"] for row in curve),
                             "per_epoch": [{"epoch": row["epoch"], "seconds": row["seconds"]} for row in curve]})
     write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
     write_bytes(out_dir / "curves.csv", curve_csv(curve, CURVE_COLUMNS).encode())
-    write_bytes(out_dir / "reconstructions.png", reconstruction_grid(model, data, val_rows))
+    write_bytes(out_dir / "reconstructions.png", reconstruction_grid(model, data, split.val_rows))
     return metrics
 
 

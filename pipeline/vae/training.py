@@ -21,6 +21,7 @@ import torch
 
 from pipeline.atomic import atomic_output
 from pipeline.errors import PipelineError
+from pipeline.vae.model import check_state_dict
 
 
 def derived_seed(*key: int) -> int:
@@ -102,8 +103,12 @@ def save_checkpoint(folder: Path, fmt: str, epoch: int, model: torch.nn.Module, 
             path.unlink(missing_ok=True)
 
 
-def resume(ckpt: dict[str, Any] | None, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> list[dict[str, float]]:
-    """Load a checkpoint (if any) into model, optimizer and torch's RNG; the curve so far."""
+def resume(folder: Path, fmt: str, epochs: int, resume_key: dict[str, Any], fingerprint: str,
+           model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> list[dict[str, float]]:
+    """Load the latest usable checkpoint (if any) into model, optimizer and torch's RNG; the curve so far."""
+    expected = model.state_dict()
+    ckpt = load_checkpoint(folder, fmt, epochs, resume_key, fingerprint,
+                           lambda state, where: check_state_dict(expected, state, where))
     if ckpt is None:
         return []
     model.load_state_dict(ckpt["model"])
