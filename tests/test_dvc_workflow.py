@@ -135,3 +135,19 @@ def test_a_second_seed_adds_only_its_runs(project):
     assert "seed1" in text and "success_rate" in text and "weights" in text
     header = sh("dvc", "exp", "show", "--only-changed", "--csv", cwd=project).stdout.splitlines()[0]
     assert len(header.split(",")) <= 25, header
+
+
+def test_one_experiment_compares_encoder_families(project):
+    """Issue 16's experiment at the tiny scale: R3M, DINOv2 and VC-1 beside the reward encoder; each family is
+    cached once and gets one policy; results.json has a group per encoder with its weight source."""
+    families = ("r3m18", "dinov2_vits14", "vc1_base")
+    out = sh("dvc", "exp", "run", "-n", "families", "-S", "seeds=[0]", "-S", f"encode.encoders=[{','.join(families)}]",
+             "-S", f"train_policy.encoders=[{','.join(families)},reward]", cwd=project).stdout
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {*(f"encode@door-{f}" for f in families), *(f"train_policy@door-{f}-0" for f in families),
+                   *(f"evaluate@door-{f}-0" for f in families), "report"}, out  # reward's run is reused
+    results = json.loads((project / "data/results.json").read_text())["door"]
+    assert set(results) == {"state", *families, "reward"}
+    assert {results[f]["weights"] for f in families} == {"random:seed=0"} and results["reward"]["weights"] == "file:model.pt"
+    report = (project / "reports/pipeline/report.md").read_text()
+    assert all(f"| door | {f} (random init) |" in report for f in families), report
