@@ -92,9 +92,13 @@ def _naive(frames: np.ndarray, model: str, weights: str, device: str) -> float:
 def bench_families(models: tuple[str, ...], weights: str, n_frames: int, naive_frames: int, repeats: int,
                    device: str, batch_sizes: tuple[int, ...], precision: str = "",
                    echo: Callable[[str], None] = print) -> list[dict[str, object]]:
-    """bench_encode for each model, then one row per model: its bare forward, the full path, the naive way."""
-    results = [bench_encode(m, weights, n_frames, naive_frames, repeats, device, batch_sizes, precision, echo)
-               for m in models]
+    """bench_encode for each model on the same frames, then one row per model: its bare forward, the full path,
+    the naive way."""
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        echo(f"rendering {n_frames} frames (256x256, door) for the bench ...")
+        frames_path = _make_frames(Path(tmp_dir), n_frames)
+        results = [bench_encode(m, weights, n_frames, naive_frames, repeats, device, batch_sizes, precision, echo,
+                                frames_path) for m in models]
     if len(models) > 1:
         echo(f"\nbench encode, {len(models)} encoders: img/s, median of {repeats}")
         echo(table(["model", "precision", "batch", "(a) bare forward", "(b) full path", "(c) naive", "b/a", "b/c"],
@@ -104,9 +108,10 @@ def bench_families(models: tuple[str, ...], weights: str, n_frames: int, naive_f
 
 
 def bench_encode(model: str, weights: str, n_frames: int, naive_frames: int, repeats: int, device: str,
-                 batch_sizes: tuple[int, ...], precision: str = "",
-                 echo: Callable[[str], None] = print) -> dict[str, object]:
-    """One model; `precision` restricts the ceiling's sweep to one precision (empty: every one this device runs)."""
+                 batch_sizes: tuple[int, ...], precision: str = "", echo: Callable[[str], None] = print,
+                 frames_path: Path | None = None) -> dict[str, object]:
+    """One model; `precision` restricts the ceiling's sweep to one precision (empty: every one this device runs);
+    `frames_path`: a frames file to encode (empty: n_frames are rendered for it)."""
     dev = resolve_device(device)
     precisions = []
     for p in PRECISIONS:
@@ -120,20 +125,21 @@ def bench_encode(model: str, weights: str, n_frames: int, naive_frames: int, rep
     echo(f"precision auto runs {resolve_precision('auto', dev)} on {dev}")
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        echo(f"rendering {n_frames} frames (256x256, door) for the bench ...")
-        frames_path = _make_frames(tmp, n_frames)
+        if frames_path is None:
+            echo(f"rendering {n_frames} frames (256x256, door) for the bench ...")
+            frames_path = _make_frames(tmp, n_frames)
         with FramesFile(frames_path) as f:
             sample = f.frames(0, "top")[: min(naive_frames, f.lengths()[0])]
             total = sum(f.lengths())
 
         # (a) the ceiling: best batch size and precision
         rows = []
-        for precision in precisions:
-            encoder = Encoder(EncoderConfig(model=model, weights=weights, precision=precision, device=device))
+        for swept in precisions:
+            encoder = Encoder(EncoderConfig(model=model, weights=weights, precision=swept, device=device))
             for batch in batch_sizes:
                 rate = median_of(repeats, lambda: _ceiling(encoder, batch))
-                rows.append((precision, batch, rate))
-                echo(f"  ceiling {model} {precision} batch {batch}: {rate:.1f} img/s")
+                rows.append((swept, batch, rate))
+                echo(f"  ceiling {model} {swept} batch {batch}: {rate:.1f} img/s")
         best_precision, best_batch, ceiling = max(rows, key=lambda r: r[2])
         emulated = _emulated_bf16(model, weights, device, best_batch, repeats, echo) if "bf16" not in precisions else None
 

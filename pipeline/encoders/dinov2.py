@@ -16,10 +16,9 @@ from torch import nn
 INPUT_SIZE, PATCH = 224, 14
 GRID = INPUT_SIZE // PATCH  # 16
 INTERPOLATE_OFFSET = 0.1  # DINOv2's "historical kludge" (dinov2/models/vision_transformer.py), kept for its numbers
+TITLE = "DINOv2"  # in messages
 TIMM_ARCH = {"dinov2_vits14": "vit_small_patch14_dinov2", "dinov2_vitb14": "vit_base_patch14_dinov2"}
 
-
-TITLE = "DINOv2"
 
 
 def checkpoint_url(name: str) -> str:

@@ -18,11 +18,10 @@ from torch import nn
 
 INPUT_SIZE, PATCH = 224, 16
 GRID = INPUT_SIZE // PATCH  # 14
+TITLE = "VC-1"  # in messages
 TIMM_ARCH = {"vc1_base": "vit_base_patch16_224", "vc1_large": "vit_large_patch16_224"}
 CHECKPOINT = {"vc1_base": "vc1_vitb.pth", "vc1_large": "vc1_vitl.pth"}  # vc_models/models/vit/model_utils.py
 
-
-TITLE = "VC-1"
 
 
 def checkpoint_url(name: str) -> str:

@@ -132,12 +132,17 @@ def _imagenet(model: str, member: str = "DEFAULT") -> ResolvedWeights:
     return ResolvedWeights(f"imagenet:{enum.name}", sha, state_dict)
 
 
+def _download(url: str) -> None:
+    """torch hub's download into its cache (what load_state_dict_from_url does, without loading the file)."""
+    hub_path(url).parent.mkdir(parents=True, exist_ok=True)
+    torch.hub.download_url_to_file(url, str(hub_path(url)), progress=False)
+
+
 def _vit(spec: EncoderSpec) -> ResolvedWeights:
     """A ViT family's official file (DINOv2, VC-1), kept in the torch hub cache."""
     family = vit.FAMILIES[spec.family]
     url = family.checkpoint_url(spec.name)
-    state_dict, sha = _from_hub_cache(url, f"{family.TITLE} weights for {spec.name}",
-                                      lambda: torch.hub.download_url_to_file(url, str(hub_path(url)), progress=False))
+    state_dict, sha = _from_hub_cache(url, f"{family.TITLE} weights for {spec.name}", lambda: _download(url))
     return ResolvedWeights(f"{spec.family}:{os.path.basename(url)}", sha, family.from_official(state_dict))
 
 

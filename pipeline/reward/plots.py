@@ -5,6 +5,7 @@ step t + H - 1 made H - 1 steps ahead, in the signals' own units."""
 from __future__ import annotations
 
 import io
+
 import matplotlib
 import numpy as np
 import torch
