@@ -86,7 +86,7 @@ def render_demos_cmd(demos: str, out: str, size: int, quality: str, cameras: tup
 @click.option("--workers", default=2, type=int, help="render processes")
 @_friendly_errors
 def render_vae_data_cmd(task: str, out: str, **options: Any) -> None:
-    """Render the VAE image dataset (expert, noisy, random)."""
+    """Render the VAE images and their reward signals."""
     from pipeline.config import RenderVaeDataConfig
     from pipeline.render.vae_data import render_vae_data
 
@@ -152,7 +152,7 @@ def train_vae_cmd(dataset: str, out: str, checkpoints: str | None, **options: An
 @click.option("--seed", default=0, type=int, help="seed of init, split and shuffles")
 @_friendly_errors
 def train_reward_encoder_cmd(dataset: str, out: str, checkpoints: str | None, **options: Any) -> None:
-    """Train the reward-induced encoder (encoder `reward`); rerunning resumes."""
+    """Train the reward encoder; rerunning resumes."""
     from pipeline.config import TrainRewardEncoderConfig
     from pipeline.reward.train import train_reward_encoder
 
@@ -228,7 +228,7 @@ def evaluate(policy: str, encoder: str, params_path: str, model_file: str, out: 
 @click.option("--out", default="reports/latest", type=click.Path(file_okay=False), help="report folder")
 @_friendly_errors
 def report(runs: str, evals: str, out: str) -> None:
-    """Markdown report with figures from runs and evaluations."""
+    """Markdown report of runs and evaluations."""
     from pathlib import Path
 
     from pipeline.report.report import folder_runs, write_report

@@ -27,15 +27,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.atomic import check_output
 from pipeline.prefetch import background
 from pipeline.reward.config import TrainRewardEncoderConfig
 from pipeline.reward.model import RewardModel, RewardModelConfig, model_bytes
 from pipeline.reward.plots import predictions_png
 from pipeline.reward.targets import RewardTargets
 from pipeline.timings import write_timings
-from pipeline.vae.train import ImageFile, Split, eval_batches, n_train_batches, to_input, train_batches
-from pipeline.vae.training import curve_csv, derived_seed, deterministic, resume, save_checkpoint, write_bytes
+from pipeline.vae.train import (ImageFile, Split, eval_batches, n_train_batches, run_on_images, to_input,
+                                train_batches)
+from pipeline.vae.training import curve_csv, derived_seed, resume, save_checkpoint, write_bytes
 
 CHECKPOINT_FORMAT = "rrl-pipe/reward-encoder-checkpoint"
 CURVE_COLUMNS = ("epoch", "train_loss", "val_loss", "val_constant_loss")
@@ -52,16 +52,8 @@ def train_reward_encoder(dataset_path: str | Path, out_dir: str | Path, cfg: Tra
 
     checkpoints: the per-epoch checkpoint folder, out_dir/checkpoints by default (a DVC stage passes one that DVC
     does not delete)."""
-    out_dir = Path(out_dir)
-    check_output(out_dir, "dir", [dataset_path])
-    if checkpoints:
-        check_output(checkpoints, "dir", [dataset_path])
-    data = ImageFile(dataset_path)
-    try:
-        with deterministic():
-            return _train(data, out_dir, Path(checkpoints) if checkpoints else out_dir / "checkpoints", cfg, progress)
-    finally:
-        data.close()
+    return run_on_images(dataset_path, out_dir, checkpoints,
+                         lambda data, out, folder: _train(data, out, folder, cfg, progress))
 
 
 @torch.no_grad()

@@ -23,7 +23,7 @@ import hashlib
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -192,6 +192,14 @@ def train_vae(dataset_path: str | Path, out_dir: str | Path, cfg: TrainVaeConfig
 
     checkpoints: the folder of per-epoch checkpoints, out_dir/checkpoints by default (DVC deletes a stage's outs
     before running it, so a DVC stage that should resume passes a separate, persistent folder)."""
+    return run_on_images(dataset_path, out_dir, checkpoints,
+                         lambda data, out, folder: _train(data, out, folder, cfg, progress))
+
+
+def run_on_images(dataset_path: str | Path, out_dir: str | Path, checkpoints: str | Path | None,
+                  train: Callable[[ImageFile, Path, Path], dict[str, Any]]) -> dict[str, Any]:
+    """What every trainer on an image file does around its loop: refuse outputs that would clobber the input, open
+    the file (checked), run `train(data, out_dir, checkpoint folder)` with deterministic kernels, close it."""
     out_dir = Path(out_dir)
     check_output(out_dir, "dir", [dataset_path])
     if checkpoints:
@@ -199,7 +207,7 @@ def train_vae(dataset_path: str | Path, out_dir: str | Path, cfg: TrainVaeConfig
     data = ImageFile(dataset_path)
     try:
         with deterministic():
-            return _train(data, out_dir, Path(checkpoints) if checkpoints else out_dir / "checkpoints", cfg, progress)
+            return train(data, out_dir, Path(checkpoints) if checkpoints else out_dir / "checkpoints")
     finally:
         data.close()
 
