@@ -36,7 +36,7 @@ class VaeImagesWriter:
         self.file.attrs["format"] = FORMAT
         self.file.attrs["task"] = task
         self.file.attrs["parts"] = list(PARTS)
-        self.file.attrs["reward_signals"] = list(signal_names)
+        self.file.attrs[SIGNALS] = list(signal_names)
         for key, value in attrs.items():
             self.file.attrs[key] = value
         self.images = self.file.create_dataset("images", (n, size, size, 3), np.uint8,
