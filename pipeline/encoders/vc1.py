@@ -23,7 +23,6 @@ TIMM_ARCH = {"vc1_base": "vit_base_patch16_224", "vc1_large": "vit_large_patch16
 CHECKPOINT = {"vc1_base": "vc1_vitb.pth", "vc1_large": "vc1_vitl.pth"}  # vc_models/models/vit/model_utils.py
 
 
-
 def checkpoint_url(name: str) -> str:
     return f"https://dl.fbaipublicfiles.com/eai-vc/{CHECKPOINT[name]}"
 

@@ -20,9 +20,8 @@ from pipeline.vae.train import ImageFile, to_input  # noqa: E402
 MAX_EPISODES = 3
 
 
-def _episodes(data: ImageFile, rows: np.ndarray) -> list[np.ndarray]:
+def _episodes(data: ImageFile, camera: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
     """Camera-0 rows of up to MAX_EPISODES held-out episodes, from different parts where the split has them."""
-    camera = data.file["camera"][()]
     picked: list[np.ndarray] = []
     for part in np.unique(data.part[rows]):
         for seed in np.unique(data.episode[rows][data.part[rows] == part]):
@@ -36,7 +35,7 @@ def _episodes(data: ImageFile, rows: np.ndarray) -> list[np.ndarray]:
 @torch.no_grad()
 def predictions_png(model: RewardModel, data: ImageFile, targets: RewardTargets, val_rows: np.ndarray) -> bytes:
     model.eval()
-    episodes = _episodes(data, val_rows)
+    episodes = _episodes(data, targets.camera, val_rows)
     names, horizon = targets.names, model.cfg.horizon
     fig, axes = plt.subplots(len(names), len(episodes), figsize=(3.6 * len(episodes), 1.9 * len(names)),
                              squeeze=False, sharex="col")

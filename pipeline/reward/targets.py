@@ -36,9 +36,9 @@ class RewardTargets:
 
     def __init__(self, data: ImageFile, train_rows: np.ndarray, horizon: int):
         self.names, signals, step = data.reward_signals()
-        camera = data.file["camera"][()]
+        self.camera = data.file["camera"][()]
         self.mean, self.std = standardise(signals[train_rows])
-        raw, self.mask = future_targets(signals, data.episode, step, camera, horizon)
+        raw, self.mask = future_targets(signals, data.episode, step, self.camera, horizon)
         self.targets = (raw - self.mean[None, :, None]) * self.mask[:, None, :] / self.std[None, :, None]
         weight = self.mask[train_rows].sum(0)  # (H,) training images with step t + h in their episode
         self.constant = (self.targets[train_rows].sum(0) / np.maximum(weight, 1)).astype(np.float32)  # (K, H)

@@ -17,8 +17,6 @@ latest checkpoint in `checkpoints`, from which a rerun resumes the same curve.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -32,10 +30,9 @@ from pipeline.reward.config import TrainRewardEncoderConfig
 from pipeline.reward.model import RewardModel, RewardModelConfig, model_bytes
 from pipeline.reward.plots import predictions_png
 from pipeline.reward.targets import RewardTargets
-from pipeline.timings import write_timings
 from pipeline.vae.train import (ImageFile, Split, eval_batches, n_train_batches, run_on_images, to_input,
                                 train_batches)
-from pipeline.vae.training import curve_csv, derived_seed, resume, save_checkpoint, write_bytes
+from pipeline.vae.training import derived_seed, resume, save_checkpoint, write_bytes, write_model, write_run_records
 
 CHECKPOINT_FORMAT = "rrl-pipe/reward-encoder-checkpoint"
 CURVE_COLUMNS = ("epoch", "train_loss", "val_loss", "val_constant_loss")
@@ -108,8 +105,7 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainRewardEncoder
     bar.close()
 
     model.eval()
-    content = model_bytes(model, torch.from_numpy(targets.mean), torch.from_numpy(targets.std))
-    sha = hashlib.sha256(content).hexdigest()
+    sha = write_model(out_dir, model_bytes(model, torch.from_numpy(targets.mean), torch.from_numpy(targets.std)))
     last = curve[-1]
     metrics = {
         "val_loss": last["val_loss"], "val_constant_loss": last["val_constant_loss"],
@@ -122,11 +118,6 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainRewardEncoder
         **split.counts(data),
         "epochs": len(curve), "task": data.task, "model_sha256": sha,
     }
-    write_bytes(out_dir / "model.pt", content)
-    write_bytes(out_dir / "model.sha256", f"{sha}\n".encode())
-    write_timings(out_dir, {"seconds": sum(row["seconds"] for row in curve),
-                            "per_epoch": [{"epoch": row["epoch"], "seconds": row["seconds"]} for row in curve]})
-    write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
-    write_bytes(out_dir / "curves.csv", curve_csv(curve, CURVE_COLUMNS).encode())
+    write_run_records(out_dir, curve, CURVE_COLUMNS, metrics)
     write_bytes(out_dir / "predictions.png", predictions_png(model, data, targets, split.val_rows))
     return metrics

@@ -19,9 +19,7 @@ uninterrupted run's would (every epoch reseeds its shuffle and noise from (seed,
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,10 +35,10 @@ from pipeline.encoders.preprocess import vae64
 from pipeline.errors import PipelineError
 from pipeline.formats.vae_images import ImageFile as _ImageFile
 from pipeline.prefetch import background  # reads the next batches while this thread trains
-from pipeline.timings import write_timings
 from pipeline.vae.config import TrainVaeConfig
 from pipeline.vae.model import IMAGE_SIZE, VAE, model_bytes
-from pipeline.vae.training import curve_csv, derived_seed, deterministic, resume, save_checkpoint, write_bytes
+from pipeline.vae.training import (derived_seed, deterministic, resume, save_checkpoint, write_bytes, write_model,
+                                   write_run_records)
 
 CHECKPOINT_FORMAT = "rrl-pipe/vae-checkpoint"
 CURVE_COLUMNS = ("epoch", "train_recon", "train_kl", "val_recon", "val_kl")  # seconds: timings.json
@@ -149,7 +147,8 @@ def eval_batches(data: ImageFile, blocks: list[tuple[int, int]],
     for lo, hi in blocks:
         images = data.read(lo, hi)
         for i in range(0, len(images), batch_size):
-            yield images[i : i + batch_size], np.arange(lo + i, lo + i + len(images[i : i + batch_size]))
+            chunk = images[i : i + batch_size]
+            yield chunk, np.arange(lo + i, lo + i + len(chunk))
 
 
 def n_train_batches(n_rows: int, batch_size: int) -> int:
@@ -252,10 +251,7 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
     bar.close()
 
     model.eval()
-    content = model_bytes(model)
-    sha = hashlib.sha256(content).hexdigest()
-    write_bytes(out_dir / "model.pt", content)
-    write_bytes(out_dir / "model.sha256", f"{sha}\n".encode())
+    sha = write_model(out_dir, model_bytes(model))
     last = curve[-1]
     metrics = {
         "train_recon": last["train_recon"], "train_kl": last["train_kl"],
@@ -266,10 +262,7 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
         **split.counts(data),
         "epochs": len(curve), "task": data.task, "model_sha256": sha,
     }
-    write_timings(out_dir, {"seconds": sum(row["seconds"] for row in curve),
-                            "per_epoch": [{"epoch": row["epoch"], "seconds": row["seconds"]} for row in curve]})
-    write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
-    write_bytes(out_dir / "curves.csv", curve_csv(curve, CURVE_COLUMNS).encode())
+    write_run_records(out_dir, curve, CURVE_COLUMNS, metrics)
     write_bytes(out_dir / "reconstructions.png", reconstruction_grid(model, data, split.val_rows))
     return metrics
 

@@ -1,5 +1,6 @@
 """What every encoder trained here (the VAE, the reward encoder) shares around its loss: seeds derived from a key,
-deterministic kernels, byte-stable atomic files, and per-epoch checkpoints that resume a run exactly.
+deterministic kernels, byte-stable atomic files (the model file and its hash, metrics.json, curves.csv; the
+seconds apart in timings.json), and per-epoch checkpoints that resume a run exactly.
 
 A checkpoint folder holds `epoch_NNN.pt`, the latest only: {"format", "epoch", "config" (the resume key),
 "dataset" (the data's fingerprint), "model", "optimizer", "rng", "curve"}; a rerun with more epochs continues from
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,7 @@ import torch
 
 from pipeline.atomic import atomic_output
 from pipeline.errors import PipelineError
+from pipeline.timings import write_timings
 from pipeline.vae.model import check_state_dict
 
 
@@ -125,3 +129,20 @@ def curve_csv(curve: list[dict[str, float]], columns: tuple[str, ...]) -> str:
     for row in curve:
         writer.writerow([row[columns[0]], *(f"{row[c]:.9g}" for c in columns[1:])])
     return out.getvalue()
+
+
+def write_model(out_dir: Path, content: bytes) -> str:
+    """model.pt and model.sha256 (its hash, which the metrics and feature store keys name); the hash."""
+    sha = hashlib.sha256(content).hexdigest()
+    write_bytes(out_dir / "model.pt", content)
+    write_bytes(out_dir / "model.sha256", f"{sha}\n".encode())
+    return sha
+
+
+def write_run_records(out_dir: Path, curve: list[dict[str, float]], columns: tuple[str, ...],
+                      metrics: dict[str, Any]) -> None:
+    """metrics.json and curves.csv (byte-stable) and, apart, timings.json (the seconds of each epoch)."""
+    write_timings(out_dir, {"seconds": sum(row["seconds"] for row in curve),
+                            "per_epoch": [{"epoch": row["epoch"], "seconds": row["seconds"]} for row in curve]})
+    write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+    write_bytes(out_dir / "curves.csv", curve_csv(curve, columns).encode())
