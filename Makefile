@@ -15,7 +15,7 @@ setup: check-system $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,ray]"
 	touch $(STAMP)
 
 # MuJoCo renders offscreen through EGL; on a machine without a GPU that is Mesa's software driver.

@@ -28,6 +28,27 @@ def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--backend and --ray-address: where the work runs (the same results either way)."""
+    fn = click.option("--ray-address", default=None,
+                      help="overrides ray.address: empty starts a local Ray instance, auto joins this machine's cluster, "
+                           "host:port or ray://host:10001 a remote one")(fn)
+    return click.option("--backend", default=None, type=click.Choice(["local", "ray"]),
+                        help="overrides the section's backend: local (processes here) | ray (Ray actors)")(fn)
+
+
+def _ray_config(params_path: str, backend: str, address: str | None) -> Any:
+    """params `ray` for backend ray (its defaults without a params file), else None."""
+    import os
+
+    from pipeline.cluster import RayConfig
+    from pipeline.config import ray_config
+
+    if backend == "ray" and not os.path.exists(params_path):
+        return RayConfig(address=address or "")
+    return ray_config(params_path, backend, address)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(package_name="rrl-pipe")
 def main() -> None:
@@ -108,9 +129,12 @@ def render_vae_data_cmd(task: str, out: str, **options: Any) -> None:
 @click.option("--device", default="auto", help="auto | cpu | cuda")
 @click.option("--dtype", default="float32", help="stored dtype: float32 | float16")
 @click.option("--shard-rows", default=0, type=int, hidden=True, help="rows per shard (0: ~8 shards)")
+@click.option("--params", "params_path", default="params.yaml", help="params file: its section ray, for --backend ray")
+@_backend_options
 @_friendly_errors
 def encode(model: str, weights: str, weights_sha256: str, layer: str, task: str, frames: str | None, out: str | None,
-           batch_size: int, precision: str, device: str, dtype: str, shard_rows: int) -> None:
+           batch_size: int, precision: str, device: str, dtype: str, shard_rows: int, backend: str | None,
+           ray_address: str | None, params_path: str) -> None:
     """Encode a frames file into a Zarr feature store."""
     from pipeline.cache.encode import encode_frames
     from pipeline.encoders import EncoderConfig
@@ -118,7 +142,10 @@ def encode(model: str, weights: str, weights_sha256: str, layer: str, task: str,
     frames = frames or f"data/frames/{task}.h5"
     out = out or f"data/features/{task}/{model}.zarr"
     config = EncoderConfig(model=model, weights=weights, weights_sha256=weights_sha256, layer=layer, precision=precision, device=device)
-    click.echo(f"{out}: {json.dumps(encode_frames(frames, out, config, batch_size, dtype, shard_rows=shard_rows))}")
+    backend = backend or "local"
+    figures = encode_frames(frames, out, config, batch_size, dtype, shard_rows=shard_rows, backend=backend,
+                            ray_config=_ray_config(params_path, backend, ray_address))
+    click.echo(f"{out}: {json.dumps(figures)}")
 
 
 @main.command("train-vae")
@@ -172,17 +199,18 @@ def train_reward_encoder_cmd(dataset: str, out: str, checkpoints: str | None, **
 @click.option("--mode", default=None, help="overrides train_policy.mode: dapg | npg | bc")
 @click.option("--obs", default=None, help="overrides train_policy.obs: vision | state")
 @click.option("--out", default=None, help="run folder [data/runs/<task>/<encoder>/seed<seed>]")
+@_backend_options
 @_friendly_errors
 def train_policy_cmd(task: str, encoder: str, params_path: str, model_file: str, demos_path: str | None,
                      features_path: str | None, seed: int | None, mode: str | None, obs: str | None,
-                     out: str | None) -> None:
+                     out: str | None, backend: str | None, ray_address: str | None) -> None:
     """BC + DAPG (or NPG, BC) on cached features or state."""
     from pipeline.config import TrainPolicyConfig, load_section, service_encoder
     from pipeline.rl.demo_data import state_demos, vision_demos
     from pipeline.rl.train import train_policy
 
     cfg = load_section(params_path, "train_policy", TrainPolicyConfig)
-    overrides = {k: v for k, v in {"seed": seed, "mode": mode, "obs": obs}.items() if v is not None}
+    overrides = {k: v for k, v in {"seed": seed, "mode": mode, "obs": obs, "backend": backend}.items() if v is not None}
     cfg = dataclasses.replace(cfg, **overrides)  # re-validated by the config's __post_init__
     if cfg.obs == "state":
         demos, enc = state_demos(demos_path or f"data/demos/{task}.h5"), None
@@ -191,7 +219,7 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, model_file: str,
                              cfg.proprio)
         enc = service_encoder(params_path, encoder, model_file or f"data/{encoder}/{task}/model.pt")
     out = out or f"data/runs/{task}/{encoder}/seed{cfg.seed}"  # where the DVC stage puts it
-    metrics = train_policy(task, cfg, demos, out, enc)
+    metrics = train_policy(task, cfg, demos, out, enc, ray_config=_ray_config(params_path, cfg.backend, ray_address))
     from pipeline.timings import read_timings
 
     click.echo(json.dumps({**{k: metrics[k] for k in ("success_rate", "eval_success_rate", "return_mean",
@@ -205,8 +233,10 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, model_file: str,
 @click.option("--encoder-model", "--vae-model", "model_file", default="",
               help="model file of an encoder trained here (vae, reward)")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="metrics JSON to write")
+@_backend_options
 @_friendly_errors
-def evaluate(policy: str, encoder: str, params_path: str, model_file: str, out: str) -> None:
+def evaluate(policy: str, encoder: str, params_path: str, model_file: str, out: str, backend: str | None,
+             ray_address: str | None) -> None:
     """Deterministic episodes, plain and with distractors."""
     from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section, service_encoder
     from pipeline.rl.evaluate import evaluate_policy
@@ -217,8 +247,10 @@ def evaluate(policy: str, encoder: str, params_path: str, model_file: str, out: 
     vision = GaussianMLPPolicy.load(policy).obs_layout.get("obs") == "vision"  # state renders nothing
     render = load_section(params_path, "render_demos", RenderDemosConfig) if vision else RenderDemosConfig()
     enc = service_encoder(params_path, encoder, model_file) if vision else None
-    metrics = evaluate_policy(policy, load_section(params_path, "evaluate", EvaluateConfig), out, train.reward_mode,
-                              enc, render.size, render.quality, train.success_rule)
+    cfg = load_section(params_path, "evaluate", EvaluateConfig)
+    cfg = dataclasses.replace(cfg, backend=backend) if backend else cfg
+    metrics = evaluate_policy(policy, cfg, out, train.reward_mode, enc, render.size, render.quality,
+                              train.success_rule, ray_config=_ray_config(params_path, cfg.backend, ray_address))
     click.echo(json.dumps({c: r["success_rate"] for c, r in metrics["conditions"].items()}))
 
 

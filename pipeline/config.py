@@ -21,6 +21,7 @@ import yaml
 from pipeline.errors import PipelineError, brief
 
 if TYPE_CHECKING:
+    from pipeline.cluster import RayConfig
     from pipeline.encoders.encoder import EncoderConfig
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ SECTIONS = {
     "train_reward_encoder": "pipeline.reward.config:TrainRewardEncoderConfig",
     "train_policy": "pipeline.rl.config:TrainPolicyConfig",
     "evaluate": "pipeline.rl.config:EvaluateConfig",
+    "ray": "pipeline.cluster:RayConfig",
 }
 _CLASSES = {target.split(":")[1]: target for target in SECTIONS.values()}
 
@@ -67,6 +69,17 @@ def service_encoder(params_path: str | os.PathLike, encoder: str, model_file: st
 
     cfg = load_section(params_path, "encode", section_class("encode"))
     return cfg.encoder_config(encoder, model_file if get_encoder_spec(encoder).trained_here else "")
+
+
+def ray_config(params_path: str | os.PathLike, backend: str, address: str | None = None) -> RayConfig | None:
+    """params `ray` (its defaults where the file has no such section) for backend ray, else None; `address`
+    (a CLI flag) overrides ray.address."""
+    if backend != "ray":
+        return None
+    cls = section_class("ray")
+    params = _load_params(Path(params_path))
+    cfg = load_section(params_path, "ray", cls) if "ray" in params else cls()
+    return dataclasses.replace(cfg, address=address) if address is not None else cfg
 
 
 def load_matrix(params_path: str | os.PathLike) -> tuple[list[str], list[int]]:

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from pipeline.cache.encode import encode_frames
-from pipeline.config import EncodeConfig, load_section
+from pipeline.config import EncodeConfig, load_section, ray_config
 from stages._common import stage_main
 
 
@@ -18,7 +18,8 @@ def _args(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     cfg = load_section(args.params, "encode", EncodeConfig)
-    figures = encode_frames(args.frames, args.out, cfg.encoder_config(args.encoder), cfg.batch_size, cfg.dtype)
+    figures = encode_frames(args.frames, args.out, cfg.encoder_config(args.encoder), cfg.batch_size, cfg.dtype,
+                            backend=cfg.backend, ray_config=ray_config(args.params, cfg.backend))
     print(f"{args.out}: {json.dumps(figures)}")
 
 

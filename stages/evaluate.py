@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section, service_encoder
+from pipeline.config import (EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section, ray_config,
+                             service_encoder)
 from pipeline.rl.evaluate import evaluate_policy
 from pipeline.rl.policy import GaussianMLPPolicy
 from stages._common import stage_main
@@ -28,7 +29,7 @@ def _run(args: argparse.Namespace) -> None:
     vision = GaussianMLPPolicy.load(args.policy).obs_layout.get("obs") == "vision"
     encoder = service_encoder(args.params, args.encoder, args.encoder_model) if vision else None
     metrics = evaluate_policy(args.policy, cfg, args.out, train.reward_mode, encoder, render.size, render.quality,
-                              train.success_rule)
+                              train.success_rule, ray_config=ray_config(args.params, cfg.backend))
     print(f"{args.out}: {json.dumps({c: r['success_rate'] for c, r in metrics['conditions'].items()})}")
 
 

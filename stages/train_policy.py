@@ -8,7 +8,7 @@ import argparse
 import dataclasses
 import json
 
-from pipeline.config import TrainPolicyConfig, load_section, service_encoder
+from pipeline.config import TrainPolicyConfig, load_section, ray_config, service_encoder
 from pipeline.rl.demo_data import state_demos, vision_demos
 from pipeline.rl.train import train_policy
 from stages._common import stage_main
@@ -36,7 +36,7 @@ def _run(args: argparse.Namespace) -> None:
         demos, encoder = state_demos(args.demos), None
     else:
         demos, encoder = vision_demos(args.features, args.frames, cfg.proprio), service_encoder(args.params, args.encoder, args.encoder_model)
-    metrics = train_policy(args.task, cfg, demos, args.out, encoder)
+    metrics = train_policy(args.task, cfg, demos, args.out, encoder, ray_config=ray_config(args.params, cfg.backend))
     print(f"{args.out}: {json.dumps({k: metrics[k] for k in ('success_rate', 'return_mean', 'weights_source')})}")
 
 

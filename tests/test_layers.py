@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipeline"
 # single-module parts at the bottom, and the little each may import
 FOUNDATION = {"errors": set(), "checksum": set(), "procs": set(), "stats": set(), "prefetch": set(),
-              "atomic": {"errors"}, "timings": {"errors", "atomic"}}
+              "atomic": {"errors"}, "cluster": {"errors"}, "timings": {"errors", "atomic"}}
 TOP = {"config", "cli", "doctor"}  # with stages/: they may import any part
 MAX_LINES = 400
 

@@ -1,4 +1,4 @@
 """The feature cache: frames file -> Zarr feature store through an Encoder, resumable, and the encode config.
 
-May import (tests/test_layers.py holds it): errors, atomic, checksum, prefetch, formats, encoders.
+May import (tests/test_layers.py holds it): errors, cluster, atomic, checksum, prefetch, formats, encoders.
 """

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from pipeline.encoders.encoder import PRECISIONS, EncoderConfig
 from pipeline.encoders.registry import PRETRAINED
+from pipeline.cluster import check_backend
 from pipeline.errors import PipelineError, check_choice
 
 
@@ -21,12 +22,14 @@ class EncodeConfig:
     device: str = "auto"  # auto (cuda when present) | cpu | cuda
     batch_size: int = 64  # frames per forward pass
     dtype: str = "float32"  # stored feature dtype: float32 | float16
+    backend: str = "local"  # local (this process) | ray (a pool of Ray actors: params `ray`); the same store
 
     def __post_init__(self) -> None:
         for name in self.encoders:
             check_choice("encode.encoders", name, PRETRAINED)
         check_choice("encode.precision", self.precision, PRECISIONS)
         check_choice("encode.dtype", self.dtype, ("float32", "float16"))
+        check_backend("encode", self.backend)
         if self.batch_size <= 0:
             raise PipelineError(f"encode.batch_size must be positive, got {self.batch_size}")
 

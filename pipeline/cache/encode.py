@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from pipeline.atomic import check_output
 from pipeline.checksum import file_sha256
+from pipeline.cluster import RayConfig, check_backend
 from pipeline.encoders.encoder import MAX_OUTSTANDING, Encoder, EncoderConfig, PendingFeatures
 from pipeline.errors import PipelineError
 from pipeline.formats.features import ZARR_VERSION, FeatureStoreWriter, StoreLayout, is_complete, store_key
@@ -81,6 +82,39 @@ class _ShardQueue:
         self.next_shard += 1
 
 
+class BatchEncoder(Protocol):
+    """Encodes a stream of frame batches, answering in the same order: here (LocalBatchEncoder) or on a pool of Ray
+    actors (ray_encode.RayBatchEncoder). `key` is the encoder's store key fields, `dim` its feature size."""
+
+    key: dict[str, str]
+    dim: int
+
+    def map(self, batches: Iterator[np.ndarray]) -> Iterator[np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalBatchEncoder:
+    """This process's Encoder, up to MAX_OUTSTANDING batches submitted at once: on a GPU batch k runs while batch
+    k+1 is read, decoded and staged (a CPU encodes in submit)."""
+
+    def __init__(self, config: EncoderConfig):
+        self.encoder = Encoder(config)
+        self.key, self.dim = self.encoder.key(), self.encoder.dim
+
+    def map(self, batches: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        running: deque[PendingFeatures] = deque()  # submitted batches, oldest first
+        for batch in batches:
+            running.append(self.encoder.submit(batch))
+            if len(running) == MAX_OUTSTANDING:
+                yield running.popleft().result().numpy()
+        while running:
+            yield running.popleft().result().numpy()
+
+    def close(self) -> None:
+        pass
+
+
 def encode_frames(
     frames_path: str | Path,
     out: str | Path,
@@ -89,25 +123,43 @@ def encode_frames(
     dtype: str = "float32",
     progress: bool = True,
     shard_rows: int = 0,
+    backend: str = "local",
+    ray_config: RayConfig | None = None,
 ) -> dict[str, Any]:
-    """Encode every frame of every camera into the store at `out`; returns figures for logs and benches."""
+    """Encode every frame of every camera into the store at `out`; returns figures for logs and benches.
+    backend ray: the batches are encoded on a pool of Ray actors (ray_encode.py); the store is the same."""
     check_output(out, "dir", [frames_path, config.weights if os.path.exists(config.weights) else None])
     if dtype not in STORE_DTYPES:
         raise PipelineError(f"unknown store dtype {dtype!r}; valid: {', '.join(STORE_DTYPES)}")
     if batch_size <= 0:
         raise PipelineError(f"batch size must be positive, got {batch_size}")
-    encoder = Encoder(config)  # unknown model, missing weights, unsupported precision: fail before any work
+    check_backend("encode", backend)
+    # unknown model, missing weights, unsupported precision: fail before any work
+    if backend == "ray":
+        from pipeline.cache.ray_encode import RayBatchEncoder
+
+        encoder: BatchEncoder = RayBatchEncoder(config, ray_config or RayConfig())
+    else:
+        encoder = LocalBatchEncoder(config)
+    try:
+        return _encode_store(frames_path, out, encoder, batch_size, dtype, progress, shard_rows)
+    finally:
+        encoder.close()
+
+
+def _encode_store(frames_path: str | Path, out: str | Path, encoder: "BatchEncoder", batch_size: int, dtype: str,
+                  progress: bool, shard_rows: int) -> dict[str, Any]:
     with FramesFile(frames_path) as frames:
         height, width = frames.frame_size
         cameras = frames.cameras
         frames_sha256 = file_sha256(frames_path)
-        key = store_key(frames_sha256, cameras, encoder.key(), dtype)
+        key = store_key(frames_sha256, cameras, encoder.key, dtype)
         if is_complete(out, key):
             return {"skipped": True, "reason": "a complete store with this key exists", "key": key}
         lengths = frames.lengths()
         layout = StoreLayout(sum(lengths), encoder.dim * len(cameras), dtype, np.cumsum(lengths), shard_rows)
         attrs = {
-            **encoder.key(),
+            **encoder.key,
             "frames_file": Path(frames_path).name,
             "frames_sha256": frames_sha256,
             "cameras": cameras,
@@ -122,30 +174,21 @@ def encode_frames(
         resumed_from = writer.start_row
         n_cams = len(cameras)
         bar = tqdm(total=layout.n_rows * n_cams, initial=writer.start_row * n_cams, unit="img",
-                   desc=f"encode {encoder.spec.name}", disable=not progress, smoothing=0.05)
+                   desc=f"encode {encoder.key['model']}", disable=not progress, smoothing=0.05)
         start = time.perf_counter()
         encoded = 0
         with ThreadPoolExecutor(1, thread_name_prefix="shard-writer") as pool:
             shards = _ShardQueue(writer, pool, layout.shard_rows)
-            running: deque[tuple[int, PendingFeatures]] = deque()  # submitted batches, oldest first
-
-            def collect_oldest() -> None:
-                rows, pending = running.popleft()
-                shards.add(pending.result().reshape(rows, -1).numpy())
-                bar.update(rows * n_cams)
-
-            for batch in background(read_batches(frames, writer.start_row, batch_size)):
-                rows = len(batch)
-                # on a GPU batch k runs while batch k+1 is read, decoded and staged (a CPU encodes in submit)
-                running.append((rows, encoder.submit(batch.reshape(rows * n_cams, height, width, 3))))
+            flat = (batch.reshape(len(batch) * n_cams, height, width, 3)
+                    for batch in background(read_batches(frames, writer.start_row, batch_size)))
+            for features in encoder.map(flat):  # in batch order
+                rows = len(features) // n_cams
+                shards.add(features.reshape(rows, -1))
                 encoded += rows * n_cams
-                if len(running) == MAX_OUTSTANDING:
-                    collect_oldest()
-            while running:
-                collect_oldest()
+                bar.update(rows * n_cams)
             shards.flush()
         bar.close()
         seconds = time.perf_counter() - start
         writer.finish()
     return {"skipped": False, "key": key, "resumed_from_row": resumed_from, "images": encoded, "images_per_s": encoded / seconds if seconds else 0.0,
-            "rows": layout.n_rows, "dim": layout.dim, "weights_source": encoder.weights.source}
+            "rows": layout.n_rows, "dim": layout.dim, "weights_source": encoder.key["weights_source"]}

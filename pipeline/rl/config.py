@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.cluster import check_backend
 from pipeline.errors import PipelineError, check_choice
 from pipeline.render.distractors import DISTRACTOR_KINDS
 from pipeline.tasks.spec import REWARD_MODES, SUCCESS_RULES
@@ -48,6 +49,7 @@ class TrainPolicyConfig:
     workers: int = 2  # env worker processes (0: everything in this process)
     envs_per_worker: int = 1  # envs each worker steps in lockstep: one encoder request holds all their frames
     double_buffer: bool | str = "auto"  # two env groups per worker alternate (auto: where the encoder runs on CUDA)
+    backend: str = "local"  # local (worker processes here) | ray (Ray actors: params `ray`); the same episodes
     seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i
 
     def __post_init__(self) -> None:
@@ -62,6 +64,7 @@ class TrainPolicyConfig:
         if self.envs_per_worker < 1:
             raise PipelineError("train_policy.envs_per_worker must be >= 1")
         check_double_buffer("train_policy", self.double_buffer)
+        check_backend("train_policy", self.backend)
         if self.stop_at_eval_success and not (0 < self.stop_at_eval_success <= 1 and self.eval_episodes > 0):
             raise PipelineError("train_policy.stop_at_eval_success must be in (0, 1] and needs eval_episodes > 0")
 
@@ -82,9 +85,11 @@ class EvaluateConfig:
     workers: int = 2  # env worker processes (0: in-process)
     envs_per_worker: int = 1  # envs each worker steps in lockstep (as train_policy's)
     double_buffer: bool | str = "auto"  # as train_policy's
+    backend: str = "local"  # as train_policy's
 
     def __post_init__(self) -> None:
         check_double_buffer("evaluate", self.double_buffer)
+        check_backend("evaluate", self.backend)
         for kind in self.distractors:
             check_choice("evaluate.distractors", kind, DISTRACTOR_KINDS)
         if self.episodes <= 0 or self.workers < 0 or self.envs_per_worker < 1:

@@ -12,11 +12,13 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.atomic import check_output, write_json
+from pipeline.cluster import RayConfig
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.render.distractors import sample_distractor
 from pipeline.rl.config import EvaluateConfig
 from pipeline.rl.policy import GaussianMLPPolicy
-from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
+from pipeline.rl.backends import make_sampler
+from pipeline.rl.sampler import ObsConfig, time_by_part
 from pipeline.rl.train import check_encoder_matches
 from pipeline.stats import wilson_interval
 from pipeline.timings import write_timings
@@ -24,7 +26,8 @@ from pipeline.timings import write_timings
 
 def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Path, reward_mode: str = "rrl",
                     encoder_config: EncoderConfig | None = None, image_size: int = 256, quality: str = "fast",
-                    success_rule: str = "rrl", progress: bool = True) -> dict[str, Any]:
+                    success_rule: str = "rrl", progress: bool = True,
+                    ray_config: RayConfig | None = None) -> dict[str, Any]:
     check_output(out, "file", [policy_path])
     policy = GaussianMLPPolicy.load(policy_path)
     layout = policy.obs_layout
@@ -37,9 +40,8 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
     results: dict[str, dict[str, float]] = {}
     timings: dict[str, dict[str, float]] = {}
     bar = tqdm(total=len(seeds) * len(conditions), desc=f"evaluate {task}", unit="ep", disable=not progress)
-    with Sampler(task, obs_cfg, cfg.workers, reward_mode, cfg.horizon or None, encoder_config,
-                 success_rule=success_rule, envs_per_worker=cfg.envs_per_worker,
-                 double_buffer=cfg.double_buffer) as sampler, bar:
+    with make_sampler(cfg.backend, task, obs_cfg, cfg.workers, reward_mode, cfg.horizon or None, encoder_config,
+                      success_rule, cfg.envs_per_worker, cfg.double_buffer, ray_config) as sampler, bar:
         if vision:
             check_encoder_matches(sampler.feature_key, layout["encoder"], str(policy_path), "policy")
         for condition in conditions:

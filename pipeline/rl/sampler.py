@@ -234,7 +234,7 @@ def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, en
     runner.close()
 
 
-def _encodes_on_cuda(encoder_config) -> bool:
+def encodes_on_cuda(encoder_config) -> bool:
     from pipeline.encoders.encoder import EncoderConfig, resolve_device
 
     return isinstance(encoder_config, EncoderConfig) and resolve_device(encoder_config.device).type == "cuda"
@@ -255,7 +255,7 @@ class Sampler:
         if envs_per_worker < 1:
             raise PipelineError(f"envs_per_worker must be >= 1, not {envs_per_worker}")
         if double_buffer == "auto":
-            double_buffer = envs_per_worker >= 2 and _encodes_on_cuda(encoder_config)
+            double_buffer = envs_per_worker >= 2 and encodes_on_cuda(encoder_config)
         if double_buffer and envs_per_worker < 2:
             raise PipelineError("double_buffer needs envs_per_worker >= 2 (two groups of envs)")
         # two groups need the service (in-process there is nothing to overlap with)

@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from pipeline.atomic import atomic_output, check_output, write_json
+from pipeline.cluster import RayConfig
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.formats.runs import METRICS, write_curves
@@ -29,6 +30,7 @@ from pipeline.rl.demo_data import DemoData
 from pipeline.rl.gae import compute_advantages, compute_returns
 from pipeline.rl.npg import dapg_demo_weight, npg_step
 from pipeline.rl.policy import GaussianMLPPolicy
+from pipeline.rl.backends import make_sampler
 from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
 from pipeline.rl.torch_cpu import flush_denormals
 from pipeline.stats import rate_interval
@@ -76,10 +78,10 @@ def _code_digest() -> str:
 
 
 def _config_hash(cfg: TrainPolicyConfig, layout: dict) -> str:
-    # workers, envs per worker and double buffering change speed, not results; more iterations extend the same run
+    # workers, envs per worker, double buffering and the backend change speed, not results; more iterations extend the same run
     # (resume), they do not start another; evaluation episodes are only watched, they change nothing the learner
     # sees; stopping early only ends it sooner
-    ignored = ("workers", "envs_per_worker", "double_buffer", "encoders", "iterations", "eval_episodes",
+    ignored = ("workers", "envs_per_worker", "double_buffer", "backend", "encoders", "iterations", "eval_episodes",
                "stop_at_eval_success")
     payload = {k: v for k, v in asdict(cfg).items() if k not in ignored}
     run = {"cfg": payload, "layout": layout, "code": _code_digest()}
@@ -87,7 +89,8 @@ def _config_hash(cfg: TrainPolicyConfig, layout: dict) -> str:
 
 
 def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | Path,
-                 encoder_config: EncoderConfig | None = None, progress: bool = True) -> dict[str, Any]:
+                 encoder_config: EncoderConfig | None = None, progress: bool = True,
+                 ray_config: RayConfig | None = None) -> dict[str, Any]:
     out = Path(out)
     check_output(out, "dir", [demos.source or None])
     out.mkdir(parents=True, exist_ok=True)
@@ -113,9 +116,9 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
         obs_cfg = ObsConfig(mode=cfg.obs, proprio=cfg.proprio, proprio_noise=cfg.proprio_noise,
                             cameras=tuple(demos.provenance.get("cameras", ())) if cfg.obs == "vision" else (),
                             image_size=int(demos.provenance.get("image_size", 256)) if cfg.obs == "vision" else 256)
-        with Sampler(task, obs_cfg, cfg.workers, cfg.reward_mode, cfg.horizon or None, encoder_config,
-                     success_rule=cfg.success_rule, envs_per_worker=cfg.envs_per_worker,
-                     double_buffer=cfg.double_buffer) as sampler:
+        with make_sampler(cfg.backend, task, obs_cfg, cfg.workers, cfg.reward_mode, cfg.horizon or None,
+                          encoder_config, cfg.success_rule, cfg.envs_per_worker, cfg.double_buffer,
+                          ray_config) as sampler:
             if cfg.obs == "vision":
                 check_encoder_matches(sampler.feature_key, demos.provenance, demos.source)
             bar = tqdm(range(start_iter, iterations), desc=f"{cfg.mode} {task}", unit="iter", disable=not progress,

@@ -1,6 +1,6 @@
 """The batched encoder service: the same Encoder as the feature cache, shared by every rollout worker.
 
-May import (tests/test_layers.py holds it): errors, procs, encoders.
+May import (tests/test_layers.py holds it): errors, cluster, procs, encoders.
 """
 
 from pipeline.service.client import FrameEncoder, InProcessEncoder, ServiceClient, ServiceHandle

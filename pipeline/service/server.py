@@ -35,6 +35,7 @@ import numpy as np
 from pipeline.encoders.encoder import MAX_OUTSTANDING, EncoderConfig, PendingFeatures
 from pipeline.procs import die_with_parent
 from pipeline.service import protocol
+from pipeline.service.batching import batch_due, take_batch, wait_left_s
 from pipeline.service.protocol import BYE, ENCODE, ERROR, HELLO, OK, SEGMENT
 from pipeline.service.synthetic import SyntheticEncoderConfig, make_backend
 
@@ -257,25 +258,18 @@ class EncoderService:
     # --- batching ----------------------------------------------------------------------------------------------
 
     def _batch_due(self) -> bool:
-        if not self.pending or len(self.submitted) >= MAX_OUTSTANDING:
+        if len(self.submitted) >= MAX_OUTSTANDING:
             return False
-        if sum(r.n for r in self.pending) >= self.config.max_batch:
-            return True
-        # every client waits on an answer (one request each at a time): nothing more can join this batch
-        if all(c.in_flight for c in self.clients.values() if c.segment is not None):
-            return True
-        waited_ms = 1e3 * (time.perf_counter() - self.pending[0].arrived)
-        return waited_ms >= self.config.max_wait_ms
+        every_client_waiting = all(c.in_flight for c in self.clients.values() if c.segment is not None)
+        return batch_due(self.pending, self.config.max_batch, self.config.max_wait_ms, every_client_waiting,
+                         time.perf_counter())
 
     def _launch_batch(self) -> None:
         """Take the oldest pending requests (up to max_batch frames) and submit them to the encoder as one batch.
         A CPU encoder works here; a CUDA one (or the synthetic) only queues the batch, and the loop goes on reading
         sockets and assembling the next batch while it runs."""
-        requests, total = [], 0
-        while self.pending and (not requests or total + self.pending[0].n <= self.config.max_batch):
-            request = self.pending.pop(0)
-            requests.append(request)
-            total += request.n
+        requests = take_batch(self.pending, self.config.max_batch)
+        total = sum(r.n for r in requests)
         frames = np.concatenate([r.client.frames_view[: r.n] for r in requests])
         start = time.perf_counter()
         try:
@@ -314,8 +308,7 @@ class EncoderService:
     def _timeout(self) -> float:
         timeout = 1.0  # at least once a second: stalled clients are checked
         if self.pending and len(self.submitted) < MAX_OUTSTANDING:  # (when full, only a finish frees a slot)
-            waited = time.perf_counter() - self.pending[0].arrived
-            timeout = min(timeout, max(0.0, self.config.max_wait_ms / 1e3 - waited))
+            timeout = min(timeout, wait_left_s(self.pending, self.config.max_wait_ms, time.perf_counter()))
         if self.submitted:  # look again when the oldest running batch should be done
             timeout = min(timeout, self.submitted[0].features.poll_after_s())
         return timeout

@@ -85,9 +85,9 @@ def test_double_buffer_auto_is_on_only_where_the_encoder_runs_on_cuda(monkeypatc
     with Sampler("door", state, workers=0, envs_per_worker=2, double_buffer="auto",
                  encoder_config=EncoderConfig(device="cpu")) as cpu:
         assert not cpu.double_buffered
-    assert not sampler_module._encodes_on_cuda(EncoderConfig(device="cpu"))
+    assert not sampler_module.encodes_on_cuda(EncoderConfig(device="cpu"))
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
-    assert sampler_module._encodes_on_cuda(EncoderConfig(device="auto"))
-    assert not sampler_module._encodes_on_cuda(None)  # state: no encoder at all
+    assert sampler_module.encodes_on_cuda(EncoderConfig(device="auto"))
+    assert not sampler_module.encodes_on_cuda(None)  # state: no encoder at all
     with pytest.raises(PipelineError, match="train_policy.double_buffer must be true, false or auto"):
         TrainPolicyConfig(double_buffer="yes")

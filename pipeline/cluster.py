@@ -1,0 +1,92 @@
+"""The Ray backend's connection (params.yaml `ray`): start a local Ray instance or join a running cluster, and
+refuse, in one line, what the cluster can never run. Ray is an optional extra (`pip install -e ".[ray]"`); the
+local backend never imports it.
+
+Ray does the distributed work (scheduling, the object store, restarting dead actors); this module only connects
+and checks. The env workers and the encoder service as actors: pipeline/rl/ray_sampler.py and
+pipeline/service/ray_service.py; the encode stage's actor pool: pipeline/cache/ray_encode.py.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.errors import PipelineError, check_choice
+
+BACKENDS = ("local", "ray")
+# the render settings every actor needs, wherever Ray starts it (a cluster node has not seen this shell)
+_ACTOR_ENV = ("MUJOCO_GL", "PYOPENGL_PLATFORM", "EGL_PLATFORM")
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    """params.yaml `ray`: where the Ray backend runs (train_policy, evaluate and encode with `backend: ray`)."""
+
+    address: str = ""  # empty: start a local Ray instance | auto (the cluster this machine is in) | host:port | ray://host:10001
+    encoder_cpus: float = 1.0  # CPUs each encoder actor (the service, an encode actor) reserves
+    encoder_gpus: str = "auto"  # GPUs each encoder actor reserves: auto (1 where the cluster has GPUs and encode.device is not cpu) | 0 | 1
+    encode_actors: int = 0  # encode stage: actors in the pool (0: one per GPU of the cluster, else 2)
+
+    def __post_init__(self) -> None:
+        check_choice("ray.encoder_gpus", self.encoder_gpus, ("auto", "0", "1"))
+        if self.encoder_cpus < 0 or self.encode_actors < 0:
+            raise PipelineError("ray: encoder_cpus and encode_actors must be >= 0")
+
+
+def check_backend(section: str, backend: str) -> None:
+    check_choice(f"{section}.backend", backend, BACKENDS)
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise PipelineError('backend ray needs Ray: pip install -e ".[ray]" (or use backend: local)') from None
+    return ray
+
+
+def connect(cfg: RayConfig, cpus_needed: float = 1.0) -> Any:
+    """The `ray` module, initialised: an instance already running in this process is reused (tests, notebooks);
+    address "" starts a local one with at least `cpus_needed` logical CPUs (its workers share the cores, as the
+    local backend's processes do); anything else joins that cluster."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    runtime_env = {"env_vars": {k: os.environ[k] for k in _ACTOR_ENV if k in os.environ}}
+    try:
+        if cfg.address:
+            ray.init(address=cfg.address, runtime_env=runtime_env, log_to_driver=True)
+        else:
+            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, int(-(-cpus_needed // 1))),
+                     include_dashboard=False, runtime_env=runtime_env, log_to_driver=True)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = cfg.address or "a local instance"
+        raise PipelineError(f"ray: cannot start or reach {where}: {str(exc).splitlines()[0]}") from None
+    return ray
+
+
+def encoder_gpus(cfg: RayConfig, device: str) -> float:
+    """GPUs an encoder actor reserves: `auto` takes one where the cluster has any and the encoder may use CUDA (the
+    driver may have no GPU while the cluster's nodes do, so the driver's own devices say nothing)."""
+    if cfg.encoder_gpus != "auto":
+        return float(cfg.encoder_gpus)
+    ray = import_ray()
+    return 1.0 if device != "cpu" and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+
+
+def require(cpus: float, gpus: float, what: str) -> None:
+    """Refuse at once what the cluster can never schedule (Ray would wait forever for the resources)."""
+    ray = import_ray()
+    have = ray.cluster_resources()
+    if have.get("CPU", 0) < cpus or have.get("GPU", 0) < gpus:
+        raise PipelineError(f"ray: {what} need {cpus:g} CPUs and {gpus:g} GPUs; the cluster has "
+                            f"{have.get('CPU', 0):g} and {have.get('GPU', 0):g}")
+
+
+def actor_failure(exc: BaseException) -> str:
+    """One line for a Ray error: the failing actor's own exception where Ray carries it (RayTaskError.cause)."""
+    cause = getattr(exc, "cause", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__

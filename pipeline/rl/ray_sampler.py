@@ -1,0 +1,129 @@
+"""The sampler on Ray (backend ray): env workers as Ray actors (one CPU each), the encoder service as a Ray actor
+(on a GPU node where the cluster has one), frames and features through Ray's object store. Each env actor runs
+the local backend's EpisodeRunner unchanged, so an episode depends only on its seed, and the episodes come back
+in episode order: the same seeds give the same episodes as the local backend.
+
+Faults: an env actor that dies (its node lost, the process killed) is restarted by Ray and its run retried
+(`max_restarts`, `max_task_retries`): its episodes rerun from their seeds, so the result is the same. The service
+actor is not restarted: its death ends the sampling in one line, and training resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from pipeline.cluster import RayConfig, actor_failure, connect, encoder_gpus, require
+from pipeline.errors import PipelineError
+from pipeline.render.egl import assign_egl_device
+from pipeline.rl.sampler import Episode, EpisodeRunner, ObsConfig
+from pipeline.tasks import get_task
+
+ENV_ACTOR_RESTARTS = 3  # per env actor: a worker that keeps dying (a bad node) fails the run after this many
+
+
+class EnvWorkerActor:
+    """One env worker (the actor's class, wrapped by ray.remote in RaySampler): EpisodeRunner with one Ray service
+    client per env group."""
+
+    def __init__(self, task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, service: Any, dim: int,
+                 success_rule: str, envs: int, groups: int, index: int):
+        from pipeline.service.ray_service import RayServiceClient
+
+        assign_egl_device(index)
+        torch.set_num_threads(1)  # as the local worker: the policy MLP is tiny
+        encoders = [RayServiceClient(service, dim) for _ in range(groups)] if service is not None else []
+        self.runner = EpisodeRunner(task, obs, reward_mode, horizon, encoders, success_rule, envs)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, policy, jobs: list[tuple], deterministic: bool) -> list[Episode]:
+        return self.runner.run_many(policy, jobs, deterministic)
+
+
+class RaySampler:
+    """The Sampler's interface (sample, feature_key, service_stats, close) over Ray actors."""
+
+    def __init__(self, task: str, obs: ObsConfig, workers: int, reward_mode: str = "rrl", horizon: int | None = None,
+                 encoder_config=None, success_rule: str = "rrl", envs_per_worker: int = 1,
+                 double_buffer: bool | str = False, ray_config: RayConfig | None = None):
+        if workers < 1:
+            raise PipelineError("backend ray runs env workers as actors: workers must be >= 1")
+        if envs_per_worker < 1:
+            raise PipelineError(f"envs_per_worker must be >= 1, not {envs_per_worker}")
+        if double_buffer and double_buffer != "auto" and envs_per_worker < 2:
+            raise PipelineError("double_buffer needs envs_per_worker >= 2 (two groups of envs)")
+        cfg = ray_config or RayConfig()
+        vision = obs.mode == "vision"
+        self.task, self.obs, self.workers, self.envs_per_worker = task, obs, workers, envs_per_worker
+        self.spec = get_task(task)
+        self.service = None
+        self.actors: list[Any] = []
+        self.feature_key: dict[str, str] | None = None
+        service_cpus = cfg.encoder_cpus if vision else 0.0
+        self.ray = connect(cfg, cpus_needed=workers + service_cpus)
+        service_gpus = encoder_gpus(cfg, getattr(encoder_config, "device", "cpu")) if vision else 0.0
+        if double_buffer == "auto":  # where the service has a GPU: on the cluster, not on this driver
+            double_buffer = envs_per_worker >= 2 and service_gpus > 0
+        groups = 2 if double_buffer and vision else 1
+        self.double_buffered = groups == 2
+        require(workers + service_cpus, service_gpus, f"{workers} env actors" + (" and the encoder service" if vision else ""))
+        if vision:
+            from pipeline.service.ray_service import RayServiceHandle
+            from pipeline.service.server import ServiceConfig
+
+            n_cams = len(obs.cameras or self.spec.camera_names)
+            config = ServiceConfig(encoder_config, obs.image_size, cameras=n_cams,
+                                   max_batch=workers * envs_per_worker * n_cams,
+                                   max_wait_ms=0.0 if groups == 2 else 20.0)
+            self.service = RayServiceHandle(config, workers * groups, service_cpus, service_gpus)
+            self.feature_key = self.service.key
+        actor_class = self.ray.remote(EnvWorkerActor).options(
+            num_cpus=1, max_restarts=ENV_ACTOR_RESTARTS, max_task_retries=ENV_ACTOR_RESTARTS)
+        service_actor = self.service.actor if self.service else None
+        dim = self.service.dim if self.service else 0
+        self.actors = [actor_class.remote(task, obs, reward_mode, horizon, service_actor, dim, success_rule,
+                                          envs_per_worker, groups, w) for w in range(workers)]
+        for w, actor in enumerate(self.actors):
+            self._get(w, actor.pid.remote())  # built (or one line on why not)
+
+    def _get(self, w: int, ref: Any) -> Any:
+        try:
+            return self.ray.get(ref)
+        except self.ray.exceptions.RayError as exc:
+            if self.service is not None and not self.service.alive():
+                self.close()
+                raise PipelineError("the encoder service actor died; rerun to resume from the last checkpoint") from None
+            self.close()
+            raise PipelineError(f"env worker actor {w} failed: {actor_failure(exc)}") from None
+
+    def sample(self, policy, seeds: list[int], deterministic: bool = False, distractors: list | None = None) -> list[Episode]:
+        """One episode per seed, in seed order; worker w runs jobs w, w + workers, ... as the local backend."""
+        jobs = [(i, seed, distractors[i] if distractors else None) for i, seed in enumerate(seeds)]
+        if not jobs:
+            return []
+        policy_ref = self.ray.put(policy)  # one copy in the object store, read by every actor
+        refs = [actor.run.remote(policy_ref, jobs[w :: self.workers], deterministic)
+                for w, actor in enumerate(self.actors)]
+        episodes = [ep for w, ref in enumerate(refs) for ep in self._get(w, ref)]
+        return sorted(episodes, key=lambda ep: ep.index)
+
+    def service_stats(self) -> dict[str, float] | None:
+        return self.service.stats() if self.service is not None else None
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor, no_restart=True)
+        self.actors = []
+        if self.service is not None:
+            self.service.close()
+            self.service = None
+
+    def __enter__(self) -> "RaySampler":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,167 @@
+"""The encoder service as a Ray actor (backend ray): the same Encoder and the same batching rule (batching.py) as
+the local service, with Ray's object store in place of shared-memory segments and Ray's RPC in place of the
+socket protocol. A client's frames go in as one object (zero-copy numpy on the service's node) and its features
+come back as one; the actor's threads each hold one client's request while one batcher thread runs the encoder.
+
+Ray imports this module only inside actors and drivers that chose backend ray (pipeline/cluster.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.service.batching import batch_due, take_batch, wait_left_s
+from pipeline.service.server import ServiceConfig
+from pipeline.service.synthetic import make_backend
+
+
+@dataclass
+class _Waiting:
+    frames: np.ndarray
+    n: int
+    arrived: float = field(default_factory=time.perf_counter)
+    done: threading.Event = field(default_factory=threading.Event)
+    features: np.ndarray | None = None
+    error: str = ""
+
+
+class EncoderServiceActor:
+    """The actor's class (wrapped by ray.remote in RayServiceHandle). `clients`: how many clients will send
+    requests, one at a time each: when all of them wait, a batch goes at once (the local service's rule)."""
+
+    def __init__(self, config: ServiceConfig, clients: int):
+        self.config, self.clients = config, max(1, clients)
+        self.encoder = make_backend(config.encoder)
+        self.pending: list[_Waiting] = []
+        self.encoding = 0  # requests in the batch being encoded (their clients wait too)
+        self.wake = threading.Condition()
+        self.stats = {"batches": 0, "frames": 0, "encode_s": 0.0, "dropped": 0, "overlapped": 0}
+        threading.Thread(target=self._batcher, daemon=True, name="batcher").start()
+
+    def describe(self) -> tuple[int, dict[str, str], str]:
+        return self.encoder.dim, self.encoder.key(), str(self.encoder.device)
+
+    def counters(self) -> dict[str, float]:
+        return dict(self.stats)
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """(n, H, W, 3) uint8 -> (n, D) float32, encoded with other clients' frames in one forward pass."""
+        size = self.config.image_size
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[1:] != (size, size, 3):
+            raise PipelineError(f"frames {frames.dtype} {frames.shape}: this service encodes (n, {size}, {size}, 3) uint8")
+        if len(frames) % self.config.cameras:
+            raise PipelineError(f"{len(frames)} frames is not a multiple of the {self.config.cameras} cameras per env")
+        request = _Waiting(frames, len(frames))
+        with self.wake:
+            self.pending.append(request)
+            self.wake.notify()
+        request.done.wait()
+        if request.error:
+            raise PipelineError(f"encoder service: {request.error}")
+        return request.features
+
+    def _batcher(self) -> None:
+        while True:
+            with self.wake:
+                while not batch_due(self.pending, self.config.max_batch, self.config.max_wait_ms,
+                                    len(self.pending) + self.encoding >= self.clients, time.perf_counter()):
+                    self.wake.wait(wait_left_s(self.pending, self.config.max_wait_ms, time.perf_counter())
+                                   if self.pending else None)
+                batch = take_batch(self.pending, self.config.max_batch)
+                self.encoding = len(batch)
+            self._encode(batch)
+            with self.wake:
+                self.encoding = 0
+
+    def _encode(self, batch: list[_Waiting]) -> None:
+        start = time.perf_counter()
+        try:
+            features = self.encoder.encode(np.concatenate([r.frames for r in batch])).numpy()
+        except Exception as exc:  # noqa: BLE001 - the batch fails, the service goes on
+            for r in batch:
+                r.error = f"encoding failed: {type(exc).__name__}: {exc}"
+                r.done.set()
+            return
+        self.stats["encode_s"] += time.perf_counter() - start
+        self.stats["batches"] += 1
+        self.stats["frames"] += len(features)
+        offset = 0
+        for r in batch:
+            r.features, offset = features[offset : offset + r.n], offset + r.n
+            r.done.set()
+
+
+class RayServiceClient:
+    """A FrameEncoder for one env group of one env actor: one request in flight, answered through the object store."""
+
+    def __init__(self, service: Any, dim: int):
+        self.service, self.dim = service, dim
+        self._pending = None  # the ObjectRef of the submitted request's features
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        self.submit(frames)
+        return self.collect()
+
+    def submit(self, frames: np.ndarray) -> None:
+        if self._pending is not None:
+            raise PipelineError("submit before the previous request was collected")
+        self._pending = self.service.encode.remote(np.ascontiguousarray(frames))
+
+    def collect(self) -> np.ndarray:
+        import ray
+
+        if self._pending is None:
+            raise PipelineError("collect without a submitted request")
+        pending, self._pending = self._pending, None
+        return ray.get(pending)
+
+    def close(self) -> None:
+        self._pending = None
+
+
+class RayServiceHandle:
+    """Starts the service actor (on a GPU node when it reserves one) and waits until its encoder is built.
+    It is never restarted: a service that dies fails the sampling in one clear line (RaySampler), and training
+    resumes from its last checkpoint."""
+
+    def __init__(self, config: ServiceConfig, clients: int, cpus: float, gpus: float):
+        import ray
+
+        from pipeline.cluster import actor_failure
+
+        self.config = config
+        actor_class = ray.remote(EncoderServiceActor)
+        self.actor = actor_class.options(num_cpus=cpus, num_gpus=gpus, max_restarts=0,
+                                         max_concurrency=clients + 4, name=None).remote(config, clients)
+        try:
+            self.dim, self.key, self.device = ray.get(self.actor.describe.remote())
+        except ray.exceptions.RayError as exc:
+            raise PipelineError(f"the encoder service actor could not start: {actor_failure(exc)}") from None
+
+    def alive(self, timeout_s: float = 30.0) -> bool:
+        import ray
+
+        try:
+            ray.get(self.actor.counters.remote(), timeout=timeout_s)
+        except ray.exceptions.RayError:
+            return False
+        return True
+
+    def stats(self) -> dict[str, float]:
+        import ray
+
+        return ray.get(self.actor.counters.remote(), timeout=30)
+
+    def client(self) -> RayServiceClient:
+        return RayServiceClient(self.actor, self.dim)
+
+    def close(self) -> None:
+        import ray
+
+        ray.kill(self.actor)
