@@ -331,6 +331,32 @@ def bench_sample_cmd(task: str, model: str, workers: int, episodes: int, horizon
                  envs_per_worker=envs_per_worker, double_buffer=double_buffer, synthetic=synthetic_encoder)
 
 
+@bench.command("ray")
+@click.option("--task", default="door", help="task")
+@click.option("--model", default="resnet18", help="encoder of the real-encoder row")
+@click.option("--workers", default=2, type=int, help="env workers, processes or actors alike")
+@click.option("--envs-per-worker", default=4, type=int, help="envs each worker steps in lockstep")
+@click.option("--episodes", default=8, type=int, help="episodes per measurement")
+@click.option("--horizon", default=50, type=int, help="steps per episode")
+@click.option("--size", default=256, type=int, help="image size")
+@click.option("--quality", default="fast", help="render preset")
+@click.option("--repeats", default=3, type=int, help="measurements per cell, backends interleaved; medians")
+@click.option("--gpu", default="2,0.1", metavar="BASE_MS,PER_FRAME_MS", help="the modelled GPU (synthetic row and model)")
+@click.option("--cores", default=16, type=int, help="cores per node of the modelled cluster")
+@click.option("--network-gbit", default=10.0, type=float, help="bandwidth into the service's node")
+@click.option("--nodes", "node_counts", multiple=True, type=int, default=(1, 2, 4, 8, 16), help="cluster sizes to model")
+@click.option("--encoder-cpus", default=0.0, type=float, help="CPUs the service actor reserves (0: every core, as the local service uses)")
+@_friendly_errors
+def bench_ray_cmd(task: str, model: str, workers: int, envs_per_worker: int, episodes: int, horizon: int, size: int,
+                  quality: str, repeats: int, gpu: str, cores: int, network_gbit: float,
+                  node_counts: tuple[int, ...], encoder_cpus: float) -> None:
+    """Ray vs local sampler steps/s (same workers), and a cluster's steps/s on paper."""
+    from pipeline.bench.ray_backend import bench_ray
+
+    bench_ray(task, model, workers, envs_per_worker, episodes, horizon, size, quality, repeats, gpu, cores,
+              network_gbit, node_counts, echo=click.echo, encoder_cpus=encoder_cpus)
+
+
 @main.command()
 def doctor() -> None:
     """Check rendering, torch, devices, cached weights."""

@@ -151,3 +151,30 @@ def test_one_experiment_compares_encoder_families(project):
     assert {results[f]["weights"] for f in families} == {"random:seed=0"} and results["reward"]["weights"] == "file:model.pt"
     report = (project / "reports/pipeline/report.md").read_text()
     assert all(f"| door | {f} (random init) |" in report for f in families), report
+
+
+def test_a_queued_experiment_on_ray_reproduces_the_local_outputs(project):
+    """README's sweep way (a) at the tiny scale: an experiment queued with `dvc exp run --queue`, the env workers
+    and the encoder service as Ray actors (each stage starts a local Ray instance), run by DVC's queue worker. Only
+    the stages that list the backend rerun, and their policies and evaluations are the local backend's, byte for
+    byte."""
+    pytest.importorskip("ray")
+    sh("git", "checkout", "--", ".", cwd=project)  # back to the first run's params (the local backend's outputs)
+    sh("dvc", "exp", "run", "--queue", "-n", "onray", "-S", "train_policy.encoders=[resnet18]",
+       "-S", "train_policy.backend=ray", "-S", "evaluate.backend=ray", "-S", "train_policy.workers=1",
+       "-S", "evaluate.workers=1", cwd=project)
+    sh("dvc", "queue", "start", "--jobs", "1", cwd=project)
+    sh("dvc", "queue", "logs", "onray", "--follow", cwd=project, check=False)  # returns once the experiment ends
+    status = sh("dvc", "queue", "status", cwd=project).stdout
+    assert "onray" in status and "Success" in status, status + sh("dvc", "queue", "logs", "onray", cwd=project).stdout
+    ours = yaml.safe_load(sh("git", "show", f"{_exp_ref(project, 'onray')}:dvc.lock", cwd=project).stdout)["stages"]
+    local = yaml.safe_load(sh("git", "show", "HEAD:dvc.lock", cwd=project).stdout)["stages"]
+    for stage in ("train_policy@door-resnet18-0", "evaluate@door-resnet18-0", "train_oracle@door-0",
+                  "evaluate_oracle@door-0"):
+        assert ours[stage]["params"] != local[stage]["params"], stage  # it ran on Ray (backend, workers)
+        assert [o["md5"] for o in ours[stage]["outs"]] == [o["md5"] for o in local[stage]["outs"]], stage
+
+
+def _exp_ref(project, name: str) -> str:
+    refs = sh("git", "for-each-ref", "--format=%(refname)", "refs/exps", cwd=project).stdout.split()
+    return next(ref for ref in refs if ref.endswith(f"/{name}"))

@@ -31,8 +31,10 @@ from pipeline.tasks import get_task, make_env
 
 
 def _sampler_rate(task: str, obs: ObsConfig, workers: int, episodes: int, horizon: int, encoder, per_worker: bool = False,
-                  envs_per_worker: int = 1, double_buffer: bool = False, counters: dict | None = None) -> float:
-    """Steps/s of one sampling call after a warm-up; `counters` (if given) gets the service's frames per batch."""
+                  envs_per_worker: int = 1, double_buffer: bool = False, counters: dict | None = None,
+                  backend: str = "local", ray_config=None) -> float:
+    """Steps/s of one sampling call after a warm-up; `counters` (if given) gets the service's frames per batch.
+    backend ray: the same workers as Ray actors (bench ray)."""
     spec = get_task(task)
     if obs.mode == "state":
         obs_dim = make_env(task).observe().shape[0]
@@ -40,8 +42,15 @@ def _sampler_rate(task: str, obs: ObsConfig, workers: int, episodes: int, horizo
         obs_dim = len(obs.cameras or spec.camera_names) * encoder.dim + 24
     else:
         obs_dim = len(obs.cameras or spec.camera_names) * get_encoder_spec(encoder.model).feature_dim(encoder.layer or "pool") + 24
-    with Sampler(task, obs, workers, horizon=horizon, encoder_config=encoder, per_worker_encoder=per_worker,
-                 envs_per_worker=envs_per_worker, double_buffer=double_buffer) as sampler:
+    if backend == "ray":
+        from pipeline.rl.ray_sampler import RaySampler
+
+        sampler = RaySampler(task, obs, workers, horizon=horizon, encoder_config=encoder,
+                             envs_per_worker=envs_per_worker, double_buffer=double_buffer, ray_config=ray_config)
+    else:
+        sampler = Sampler(task, obs, workers, horizon=horizon, encoder_config=encoder, per_worker_encoder=per_worker,
+                          envs_per_worker=envs_per_worker, double_buffer=double_buffer)
+    with sampler:
         policy = GaussianMLPPolicy(obs_dim, spec.action_dim)
         sampler.sample(policy, [999] * max(1, workers) * envs_per_worker)  # warm-up: workers, renderers, service
         before = sampler.service_stats()

@@ -5,7 +5,9 @@ import math
 
 from pipeline.bench.encode import bench_encode, bench_families
 from pipeline.bench.render import bench_render
+from pipeline.bench.ray_backend import bench_ray, capacity
 from pipeline.bench.sample import bench_sample
+from pipeline.service.synthetic import SyntheticEncoderConfig
 
 
 def _finite_positive(*values):
@@ -44,3 +46,27 @@ def test_bench_sample_synthetic_double_buffered_smoke():
                           envs_per_worker=2, double_buffer=True, synthetic="1,0.1")
     assert _finite_positive(result["ours"], result["one_env_per_worker"], result["cpu_parts"], result["update_s"])
     assert result["frames_per_batch"] >= 1 and result["one_env_frames_per_batch"] >= 1
+
+
+def test_bench_ray_smoke(ray_instance):
+    """Both backends with the same workers, each ratio, and the model's rows (on the 2-CPU test instance)."""
+    lines = []
+    result = bench_ray("door", "resnet18", 1, 2, 1, 4, 32, "fast", 1, "1,0.1", 16, 10.0, (1, 4), echo=lines.append,
+                       encoder_cpus=1.0, samples=400)
+    assert len(result["ratios"]) == 3 and _finite_positive(*result["ratios"].values(), result["update_s"])
+    assert set(result["model"]) == {1, 4} and result["model"][4] > result["model"][1]
+    assert any("on paper" in line for line in lines)
+
+
+def test_the_capacity_model_takes_the_least_bound():
+    gpu = SyntheticEncoderConfig(2.0, 0.1)
+    two = capacity(2, 16, r_core=100.0, e_ray=1.0, gpu=gpu, envs_per_actor=4, cameras=1, frame_bytes=256 * 256 * 3,
+                   network_gbit=10.0)
+    assert two["actors"] == 30 and two["cpu"] == 3000.0  # 15 env cores per node
+    assert math.isclose(two["gpu"], 1e3 * 120 / (2 + 12))  # one step of all 120 envs in one batch
+    assert math.isclose(two["network"], 1.25e9 / 196608 / 0.5)  # half of the frames cross to the GPU node
+    assert two["steps_s"] == 3000.0
+    one = capacity(1, 16, 100.0, 1.0, gpu, 4, 1, 196608, 10.0)
+    assert one["network"] == float("inf") and one["steps_s"] == 1500.0
+    many = capacity(64, 16, 100.0, 1.0, gpu, 4, 1, 196608, 10.0)
+    assert many["steps_s"] == min(many["gpu"], many["network"]) < many["cpu"]  # one service caps a big cluster
