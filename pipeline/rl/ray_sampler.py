@@ -18,7 +18,7 @@ import torch
 from pipeline.cluster import RayConfig, actor_failure, connect, encoder_gpus, require
 from pipeline.errors import PipelineError
 from pipeline.render.egl import assign_egl_device
-from pipeline.rl.sampler import Episode, EpisodeRunner, ObsConfig
+from pipeline.rl.sampler import Episode, EpisodeRunner, ObsConfig, episode_jobs, in_episode_order
 from pipeline.tasks import get_task
 
 ENV_ACTOR_RESTARTS = 3  # per env actor: a worker that keeps dying (a bad node) fails the run after this many
@@ -102,14 +102,13 @@ class RaySampler:
 
     def sample(self, policy, seeds: list[int], deterministic: bool = False, distractors: list | None = None) -> list[Episode]:
         """One episode per seed, in seed order; worker w runs jobs w, w + workers, ... as the local backend."""
-        jobs = [(i, seed, distractors[i] if distractors else None) for i, seed in enumerate(seeds)]
+        jobs = episode_jobs(seeds, distractors)
         if not jobs:
             return []
         policy_ref = self.ray.put(policy)  # one copy in the object store, read by every actor
         refs = [actor.run.remote(policy_ref, jobs[w :: self.workers], deterministic)
                 for w, actor in enumerate(self.actors)]
-        episodes = [ep for w, ref in enumerate(refs) for ep in self._get(w, ref)]
-        return sorted(episodes, key=lambda ep: ep.index)
+        return in_episode_order(ep for w, ref in enumerate(refs) for ep in self._get(w, ref))
 
     def service_stats(self) -> dict[str, float] | None:
         return self.service.stats() if self.service is not None else None

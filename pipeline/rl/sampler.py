@@ -196,7 +196,7 @@ class EpisodeRunner:
                         i = slots[g].index(slot)
                         slots[g][i] = self._start(slot.env, queue.pop(), deterministic) if queue else None
                 in_flight[g] = launch(g)
-        return sorted(episodes, key=lambda ep: ep.index)
+        return in_episode_order(episodes)
 
     def close(self) -> None:
         if self.renderer is not None:
@@ -313,15 +313,14 @@ class Sampler:
 
     def sample(self, policy, seeds: list[int], deterministic: bool = False, distractors: list | None = None) -> list[Episode]:
         """One episode per seed, in seed order. `distractors[i]` (render-model edits) applies to episode i."""
-        jobs = [(i, seed, distractors[i] if distractors else None) for i, seed in enumerate(seeds)]
+        jobs = episode_jobs(seeds, distractors)
         if not jobs:
             return []
         if self.workers == 0:
             return self._local.run_many(policy, jobs, deterministic)
         for w, conn in enumerate(self._conns):
             conn.send(("run", policy, jobs[w :: self.workers], deterministic))
-        episodes = [ep for w in range(self.workers) for ep in self._receive(w)[1]]
-        return sorted(episodes, key=lambda ep: ep.index)
+        return in_episode_order(ep for w in range(self.workers) for ep in self._receive(w)[1])
 
     def service_stats(self) -> dict[str, float] | None:
         """The encoder service's counters (batches, frames, encode_s), or None without a service."""
@@ -349,6 +348,15 @@ class Sampler:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def episode_jobs(seeds: list[int], distractors: list | None) -> list[tuple]:
+    """The (index, seed, distractor) jobs of one sampling call; worker w of W runs jobs w, w + W, ... (either backend)."""
+    return [(i, seed, distractors[i] if distractors else None) for i, seed in enumerate(seeds)]
+
+
+def in_episode_order(episodes) -> list[Episode]:
+    return sorted(episodes, key=lambda ep: ep.index)
 
 
 def time_by_part(episodes: list[Episode]) -> dict[str, float]:

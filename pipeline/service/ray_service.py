@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from pipeline.encoders.encoder import MAX_OUTSTANDING, PendingFeatures
 from pipeline.errors import PipelineError
 from pipeline.service.batching import batch_due, take_batch, wait_left_s
 from pipeline.service.server import ServiceConfig
 from pipeline.service.synthetic import make_backend
+
+
+@dataclass
+class _Batch:
+    requests: list["_Waiting"]
+    features: PendingFeatures  # the encoder's handle: result() waits for the device
+    start: float
 
 
 @dataclass
@@ -33,16 +42,20 @@ class _Waiting:
 
 class EncoderServiceActor:
     """The actor's class (wrapped by ray.remote in RayServiceHandle). `clients`: how many clients will send
-    requests, one at a time each: when all of them wait, a batch goes at once (the local service's rule)."""
+    requests, one at a time each: when all of them wait, a batch goes at once (the local service's rule). As the
+    local service, it feeds the encoder without waiting on it: one thread submits batches (at most MAX_OUTSTANDING
+    outstanding; on a GPU the next is assembled while one runs, on a CPU submit does the work), another answers
+    each batch, oldest first, once its features are there."""
 
     def __init__(self, config: ServiceConfig, clients: int):
         self.config, self.clients = config, max(1, clients)
         self.encoder = make_backend(config.encoder)
         self.pending: list[_Waiting] = []
-        self.encoding = 0  # requests in the batch being encoded (their clients wait too)
+        self.running: deque[_Batch] = deque()  # submitted to the encoder, not yet answered (oldest first)
         self.wake = threading.Condition()
         self.stats = {"batches": 0, "frames": 0, "encode_s": 0.0, "dropped": 0, "overlapped": 0}
-        threading.Thread(target=self._batcher, daemon=True, name="batcher").start()
+        threading.Thread(target=self._submit_batches, daemon=True, name="submitter").start()
+        threading.Thread(target=self._answer_batches, daemon=True, name="answerer").start()
 
     def describe(self) -> tuple[int, dict[str, str], str]:
         return self.encoder.dim, self.encoder.key(), str(self.encoder.device)
@@ -60,48 +73,73 @@ class EncoderServiceActor:
         request = _Waiting(frames, len(frames))
         with self.wake:
             self.pending.append(request)
-            self.wake.notify()
+            self.wake.notify_all()  # the submitter (the answerer waits on the same condition)
         request.done.wait()
         if request.error:
             raise PipelineError(f"encoder service: {request.error}")
         return request.features
 
-    def _batcher(self) -> None:
+    def _due(self) -> bool:
+        waiting = len(self.pending) + sum(len(b.requests) for b in self.running)  # every client waits on an answer
+        return len(self.running) < MAX_OUTSTANDING and batch_due(
+            self.pending, self.config.max_batch, self.config.max_wait_ms, waiting >= self.clients, time.perf_counter())
+
+    def _submit_batches(self) -> None:
         while True:
             with self.wake:
-                while not batch_due(self.pending, self.config.max_batch, self.config.max_wait_ms,
-                                    len(self.pending) + self.encoding >= self.clients, time.perf_counter()):
-                    self.wake.wait(wait_left_s(self.pending, self.config.max_wait_ms, time.perf_counter())
-                                   if self.pending else None)
-                batch = take_batch(self.pending, self.config.max_batch)
-                self.encoding = len(batch)
-            self._encode(batch)
+                while not self._due():
+                    full = len(self.running) >= MAX_OUTSTANDING  # only an answered batch frees a slot
+                    self.wake.wait(None if full or not self.pending else
+                                   wait_left_s(self.pending, self.config.max_wait_ms, time.perf_counter()))
+                requests = take_batch(self.pending, self.config.max_batch)
+            start = time.perf_counter()
+            try:
+                features = self.encoder.submit(np.concatenate([r.frames for r in requests]))
+            except Exception as exc:  # noqa: BLE001 - the batch fails, the service goes on
+                _fail(requests, exc)
+                continue
             with self.wake:
-                self.encoding = 0
+                self.stats["overlapped"] += bool(self.running)
+                self.running.append(_Batch(requests, features, start))
+                self.wake.notify_all()
 
-    def _encode(self, batch: list[_Waiting]) -> None:
-        start = time.perf_counter()
-        try:
-            features = self.encoder.encode(np.concatenate([r.frames for r in batch])).numpy()
-        except Exception as exc:  # noqa: BLE001 - the batch fails, the service goes on
-            for r in batch:
-                r.error = f"encoding failed: {type(exc).__name__}: {exc}"
-                r.done.set()
-            return
-        self.stats["encode_s"] += time.perf_counter() - start
-        self.stats["batches"] += 1
-        self.stats["frames"] += len(features)
-        offset = 0
-        for r in batch:
-            r.features, offset = features[offset : offset + r.n], offset + r.n
-            r.done.set()
+    def _answer_batches(self) -> None:
+        while True:
+            with self.wake:
+                while not self.running:
+                    self.wake.wait()
+                batch = self.running[0]
+            try:
+                features = batch.features.result().numpy()  # waits for the device, not holding the lock
+            except Exception as exc:  # noqa: BLE001 - as a failed submit
+                features = None
+                _fail(batch.requests, exc)
+            with self.wake:
+                self.running.popleft()
+                if features is not None:
+                    self.stats["encode_s"] += time.perf_counter() - batch.start
+                    self.stats["batches"] += 1
+                    self.stats["frames"] += len(features)
+                self.wake.notify_all()
+            if features is not None:
+                offset = 0
+                for r in batch.requests:
+                    r.features, offset = features[offset : offset + r.n], offset + r.n
+                    r.done.set()
+
+
+def _fail(requests: list[_Waiting], exc: Exception) -> None:
+    for r in requests:
+        r.error = f"encoding failed: {type(exc).__name__}: {exc}"
+        r.done.set()
 
 
 class RayServiceClient:
     """A FrameEncoder for one env group of one env actor: one request in flight, answered through the object store."""
 
-    def __init__(self, service: Any, dim: int):
+    def __init__(self, service: Any, dim: int, reply_timeout_s: float = 600.0):
         self.service, self.dim = service, dim
+        self.reply_timeout_s = reply_timeout_s  # a batch on a slow CPU takes seconds; a hung service, forever
         self._pending = None  # the ObjectRef of the submitted request's features
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
@@ -119,7 +157,10 @@ class RayServiceClient:
         if self._pending is None:
             raise PipelineError("collect without a submitted request")
         pending, self._pending = self._pending, None
-        return ray.get(pending)
+        try:
+            return ray.get(pending, timeout=self.reply_timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            raise PipelineError(f"the encoder service actor did not answer within {self.reply_timeout_s:.0f} s") from None
 
     def close(self) -> None:
         self._pending = None

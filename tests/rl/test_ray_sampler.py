@@ -102,3 +102,18 @@ def test_backend_ray_without_ray_installed_says_how_to_get_it(monkeypatch):
     with pytest.raises(PipelineError, match=r'pip install -e "\.\[ray\]"'):
         import_ray()
     assert RayConfig().address == ""  # the config itself needs no Ray
+
+
+def test_the_service_actor_feeds_a_modelled_gpu_without_waiting_on_it(ray_instance):
+    """With a modelled GPU (the synthetic encoder queues batches as a CUDA stream does) and two env groups, the
+    service actor submits a batch while the last still runs, as the local service does; the episodes are the local
+    backend's."""
+    from pipeline.service.synthetic import SyntheticEncoderConfig
+
+    encoder = SyntheticEncoderConfig(base_ms=5.0, per_frame_ms=0.5)
+    dim = len(get_task("door").camera_names) * encoder.dim + 24
+    with RaySampler("door", VISION, workers=1, horizon=8, encoder_config=encoder, envs_per_worker=4,
+                    double_buffer=True) as sampler:
+        ours = sampler.sample(_policy(dim), SEEDS)
+        assert sampler.service_stats()["overlapped"] > 0
+    _assert_same(ours, _local(VISION, dim, workers=1, envs=4, horizon=8, encoder=encoder))
