@@ -350,7 +350,7 @@ def bench_sample_cmd(task: str, model: str, workers: int, episodes: int, horizon
 def bench_ray_cmd(task: str, model: str, workers: int, envs_per_worker: int, episodes: int, horizon: int, size: int,
                   quality: str, repeats: int, gpu: str, cores: int, network_gbit: float,
                   node_counts: tuple[int, ...], encoder_cpus: float) -> None:
-    """Ray vs local sampler steps/s (same workers), and a cluster's steps/s on paper."""
+    """Ray vs local sampler steps/s, and a cluster on paper."""
     from pipeline.bench.ray_backend import bench_ray
 
     bench_ray(task, model, workers, envs_per_worker, episodes, horizon, size, quality, repeats, gpu, cores,
@@ -359,7 +359,7 @@ def bench_ray_cmd(task: str, model: str, workers: int, envs_per_worker: int, epi
 
 @main.command()
 def doctor() -> None:
-    """Check rendering, torch, devices, cached weights."""
+    """Check rendering, torch, devices, weights, Ray."""
     from pipeline.doctor import run_checks
 
     checks = run_checks()

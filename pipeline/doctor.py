@@ -1,4 +1,4 @@
-"""`rrl-pipe doctor`: what this machine can do (rendering, torch/torchvision, devices, cached weights)."""
+"""`rrl-pipe doctor`: what this machine can do (rendering, torch/torchvision, devices, cached weights, Ray)."""
 
 from __future__ import annotations
 
@@ -97,5 +97,15 @@ def check_weights() -> Check:
     return Check("pretrained weights", bool(found), detail)
 
 
+def check_ray() -> Check:
+    """Whether backend ray can run here (the optional extra)."""
+    try:
+        import ray
+    except ImportError:
+        return Check("backend ray", False, 'Ray is not installed (optional: pip install -e ".[ray]")')
+    return Check("backend ray", True, f"ray {ray.__version__} (ray.address empty starts a local instance; auto joins "
+                                      "the cluster `ray start` made on this machine)")
+
+
 def run_checks() -> list[Check]:
-    return [check_rendering(), check_torch(), check_devices(), check_weights()]
+    return [check_rendering(), check_torch(), check_devices(), check_weights(), check_ray()]
