@@ -9,6 +9,7 @@ pipeline/service/ray_service.py; the encode stage's actor pool: pipeline/cache/r
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -26,11 +27,12 @@ class RayConfig:
 
     address: str = ""  # empty: start a local Ray instance | auto (the cluster this machine is in) | host:port | ray://host:10001
     encoder_cpus: float = 1.0  # CPUs each encoder actor (the service, an encode actor) reserves
-    encoder_gpus: str = "auto"  # GPUs each encoder actor reserves: auto (1 where the cluster has GPUs and encode.device is not cpu) | 0 | 1
+    encoder_gpus: float | str = "auto"  # GPUs each encoder actor reserves: auto (1 where the cluster has GPUs and encode.device is not cpu) | a number (0.5: two share one)
     encode_actors: int = 0  # encode stage: actors in the pool (0: one per GPU of the cluster, else 2)
 
     def __post_init__(self) -> None:
-        check_choice("ray.encoder_gpus", self.encoder_gpus, ("auto", "0", "1"))
+        if self.encoder_gpus != "auto" and not (isinstance(self.encoder_gpus, (int, float)) and self.encoder_gpus >= 0):
+            raise PipelineError(f"ray.encoder_gpus must be auto or a number >= 0, not {self.encoder_gpus!r}")
         if self.encoder_cpus < 0 or self.encode_actors < 0:
             raise PipelineError("ray: encoder_cpus and encode_actors must be >= 0")
 
@@ -59,7 +61,7 @@ def connect(cfg: RayConfig, cpus_needed: float = 1.0) -> Any:
         if cfg.address:
             ray.init(address=cfg.address, runtime_env=runtime_env, log_to_driver=True)
         else:
-            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, int(-(-cpus_needed // 1))),
+            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, math.ceil(cpus_needed)),
                      include_dashboard=False, runtime_env=runtime_env, log_to_driver=True)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = cfg.address or "a local instance"

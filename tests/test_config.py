@@ -65,3 +65,22 @@ def test_an_override_section_replaces_keys_and_names_its_own_typos(tmp_path):
     path.write_text("train_policy: {iterations: 3}\ntrain_oracle: {iteratons: 30}\n")
     with pytest.raises(PipelineError, match=r"train_oracle\.iteratons is not a known key; did you mean 'iterations'"):
         load_section(path, "train_policy", TrainPolicyConfig, overrides="train_oracle")
+
+
+def test_the_ray_section_is_optional_and_checked(tmp_path):
+    from pipeline.cluster import RayConfig
+    from pipeline.config import ray_config
+
+    params = tmp_path / "params.yaml"
+    params.write_text("train_policy: {backend: ray}\n")
+    assert ray_config(params, "local") is None  # the local backend never reads it
+    assert ray_config(params, "ray") == RayConfig()  # no section: the defaults
+    assert ray_config(params, "ray", address="auto").address == "auto"  # --ray-address
+    params.write_text("ray: {address: 'head:6379', encoder_gpus: 1}\n")
+    assert ray_config(params, "ray") == RayConfig(address="head:6379", encoder_gpus=1)
+    params.write_text("ray: {encoder_gpus: many}\n")
+    with pytest.raises(PipelineError, match="ray.encoder_gpus must be auto or a number >= 0, not 'many'"):
+        ray_config(params, "ray")
+    params.write_text("ray: {adress: x}\n")
+    with pytest.raises(PipelineError, match="ray.adress is not a known key; did you mean 'address'"):
+        ray_config(params, "ray")
