@@ -26,15 +26,16 @@ class RayConfig:
     """params.yaml `ray`: where the Ray backend runs (train_policy, evaluate and encode with `backend: ray`)."""
 
     address: str = ""  # empty: start a local Ray instance | auto (the cluster this machine is in) | host:port | ray://host:10001
-    encoder_cpus: float = 1.0  # CPUs each encoder actor (the service, an encode actor) reserves
+    encoder_cpus: float = 1.0  # CPUs each encoder actor (a service, an encode actor) reserves: a CPU encoder's torch threads
     encoder_gpus: float | str = "auto"  # GPUs each encoder actor reserves: auto (1 where the cluster has GPUs and encode.device is not cpu) | a number (0.5: two share one)
     encode_actors: int = 0  # encode stage: actors in the pool (0: one per GPU of the cluster, else 2)
+    services: int = 1  # rollout encoder service actors (0: one per GPU of the cluster); env actors go beside theirs
 
     def __post_init__(self) -> None:
         if self.encoder_gpus != "auto" and not (isinstance(self.encoder_gpus, (int, float)) and self.encoder_gpus >= 0):
             raise PipelineError(f"ray.encoder_gpus must be auto or a number >= 0, not {self.encoder_gpus!r}")
-        if self.encoder_cpus < 0 or self.encode_actors < 0:
-            raise PipelineError("ray: encoder_cpus and encode_actors must be >= 0")
+        if self.encoder_cpus < 0 or self.encode_actors < 0 or self.services < 0:
+            raise PipelineError("ray: encoder_cpus, encode_actors and services must be >= 0")
 
 
 def check_backend(section: str, backend: str) -> None:
@@ -74,8 +75,11 @@ def encoder_gpus(cfg: RayConfig, device: str) -> float:
     driver may have no GPU while the cluster's nodes do, so the driver's own devices say nothing)."""
     if cfg.encoder_gpus != "auto":
         return float(cfg.encoder_gpus)
-    ray = import_ray()
-    return 1.0 if device != "cpu" and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+    return 1.0 if device != "cpu" and gpus_in_cluster() >= 1 else 0.0
+
+
+def gpus_in_cluster() -> int:
+    return int(import_ray().cluster_resources().get("GPU", 0))
 
 
 def require(cpus: float, gpus: float, what: str) -> None:

@@ -9,10 +9,11 @@ each reported as Ray / local steps/s. Then the parts of the capacity model, meas
 core, physics + policy steps/s per core, and the learner's update on 40,000 samples.
 
 The model (nothing of it ran on a cluster): N nodes of C cores and one GPU each, one env actor per core but one
-(Ray's own processes and the service's node share it), one service actor on one GPU. Steps/s is the least of
+(Ray's own processes and the service share it), and S service actors (1, or one per node beside its env actors).
+Steps/s is the least of
   CPU      N (C - 1) r_core e_ray      r_core = 1 / (cameras / render + 1 / physics), e_ray the synthetic ratio
-  GPU      B / (base + per_frame B) / cameras      the modelled GPU at the service's batch B (one step of every env)
-  network  bandwidth / frame bytes / ((N - 1) / N) / cameras      frames of other nodes cross to the GPU node
+  GPU      S B / (base + per_frame B) / cameras      the modelled GPU at a service's batch B (a step of its envs)
+  network  bandwidth / frame bytes / ((N - 1) / N) / cameras      with one service: other nodes' frames cross to it
 and an iteration of 40,000 samples takes 40,000 / steps + the update (the driver's, in series).
 """
 
@@ -44,15 +45,17 @@ def _backends_ratio(measure: Callable[[str], float], repeats: int) -> tuple[floa
 
 
 def capacity(nodes: int, cores: int, r_core: float, e_ray: float, gpu: SyntheticEncoderConfig, envs_per_actor: int,
-             cameras: int, frame_bytes: int, network_gbit: float) -> dict[str, float]:
-    """Steps/s of N nodes by the model of the module docstring: each bound, and the least of them."""
+             cameras: int, frame_bytes: int, network_gbit: float, services: int = 1) -> dict[str, float]:
+    """Steps/s of N nodes by the model of the module docstring: each bound, and the least of them. `services`: 1
+    (one service actor for the cluster) or `nodes` (ray.services 0 on one GPU per node: a service per node, its
+    env actors beside it, so no frame crosses the network)."""
     actors = nodes * max(1, cores - 1)
-    batch = actors * envs_per_actor * cameras
+    batch = actors // services * envs_per_actor * cameras  # one step of each env of a service's actors
+    crossing = 0.0 if services == nodes else (nodes - 1) / nodes  # share of frames sent to another node
     bounds = {
         "cpu": actors * r_core * e_ray,
-        "gpu": 1e3 * batch / (gpu.base_ms + gpu.per_frame_ms * batch) / cameras,
-        "network": (network_gbit * 1e9 / 8 / frame_bytes / ((nodes - 1) / nodes) / cameras if nodes > 1
-                    else float("inf")),
+        "gpu": services * 1e3 * batch / (gpu.base_ms + gpu.per_frame_ms * batch) / cameras,
+        "network": network_gbit * 1e9 / 8 / frame_bytes / crossing / cameras if crossing else float("inf"),
     }
     return {**bounds, "steps_s": min(bounds.values()), "actors": actors}
 
@@ -96,12 +99,14 @@ def bench_ray(task: str, model: str, workers: int, envs_per_worker: int, episode
     frame_bytes = image_size * image_size * 3
     model_rows = []
     for n in node_counts:
-        c = capacity(n, cores, r_core, e_ray, synthetic, envs_per_worker, cams, frame_bytes, network_gbit)
-        iteration = samples / c["steps_s"] + update
-        model_rows.append([n, int(c["actors"]), c["cpu"], c["gpu"], c["network"], c["steps_s"], iteration])
-    echo(f"\non paper: N nodes of {cores} cores + 1 GPU ({gpu} ms per batch + per frame), one service actor, "
-         f"{network_gbit:g} Gbit/s to its node; ray / local {e_ray:.2f} (synthetic row) applied to every env core")
-    echo(table(["nodes", "env actors", "cpu bound", "gpu bound", "network bound", "steps/s", "s per iteration"],
-               model_rows))
+        one = capacity(n, cores, r_core, e_ray, synthetic, envs_per_worker, cams, frame_bytes, network_gbit)
+        each = capacity(n, cores, r_core, e_ray, synthetic, envs_per_worker, cams, frame_bytes, network_gbit, n)
+        model_rows.append([n, int(one["actors"]), one["cpu"], one["gpu"], one["network"], one["steps_s"],
+                           samples / one["steps_s"] + update, each["steps_s"], samples / each["steps_s"] + update])
+    echo(f"\non paper: N nodes of {cores} cores + 1 GPU ({gpu} ms per batch + per frame), {network_gbit:g} Gbit/s "
+         f"links; ray / local {e_ray:.2f} (synthetic row) applied to every env core; one service actor "
+         "(ray.services 1), or one per node (ray.services 0)")
+    echo(table(["nodes", "env actors", "cpu bound", "1 service: gpu", "network", "steps/s", "s/iter",
+                "service per node: steps/s", "s/iter"], model_rows))
     return {"ratios": ratios, "render_per_core": render, "physics_per_core": physics, "update_s": update,
-            "model": {int(r[0]): r[5] for r in model_rows}}
+            "model": {int(r[0]): r[5] for r in model_rows}, "model_per_node": {int(r[0]): r[7] for r in model_rows}}

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from pipeline.cluster import RayConfig, actor_failure, connect, encoder_gpus, require
+from pipeline.cluster import RayConfig, actor_failure, connect, encoder_gpus, gpus_in_cluster, require
 from pipeline.encoders.encoder import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
 
@@ -41,7 +41,7 @@ class RayBatchEncoder:
     def __init__(self, config: EncoderConfig, ray_config: RayConfig):
         self.ray = connect(ray_config, cpus_needed=ray_config.encoder_cpus * (ray_config.encode_actors or 2))
         gpus = encoder_gpus(ray_config, config.device)
-        actors = ray_config.encode_actors or (int(self.ray.cluster_resources().get("GPU", 0)) if gpus else 2)
+        actors = ray_config.encode_actors or (gpus_in_cluster() if gpus else 2)
         require(ray_config.encoder_cpus * actors, gpus * actors, f"{actors} encode actors")
         actor_class = self.ray.remote(EncodeActor).options(num_cpus=ray_config.encoder_cpus, num_gpus=gpus,
                                                            max_restarts=ACTOR_RESTARTS, max_task_retries=ACTOR_RESTARTS)

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from pipeline.cluster import RayConfig, actor_failure, connect, encoder_gpus, require
+from pipeline.cluster import RayConfig, actor_failure, connect, encoder_gpus, gpus_in_cluster, require
 from pipeline.errors import PipelineError
 from pipeline.render.egl import assign_egl_device
 from pipeline.rl.sampler import Episode, EpisodeRunner, ObsConfig, episode_jobs, in_episode_order
@@ -60,41 +60,62 @@ class RaySampler:
         vision = obs.mode == "vision"
         self.task, self.obs, self.workers, self.envs_per_worker = task, obs, workers, envs_per_worker
         self.spec = get_task(task)
-        self.service = None
+        self.services: list[Any] = []
         self.actors: list[Any] = []
         self.feature_key: dict[str, str] | None = None
         service_cpus = cfg.encoder_cpus if vision else 0.0
-        self.ray = connect(cfg, cpus_needed=workers + service_cpus)
+        self.ray = connect(cfg, cpus_needed=workers + service_cpus * max(1, cfg.services))
+        n_services = min(workers, cfg.services or max(1, gpus_in_cluster())) if vision else 0
         service_gpus = encoder_gpus(cfg, getattr(encoder_config, "device", "cpu")) if vision else 0.0
         if double_buffer == "auto":  # where the service has a GPU: on the cluster, not on this driver
             double_buffer = envs_per_worker >= 2 and service_gpus > 0
         groups = 2 if double_buffer and vision else 1
         self.double_buffered = groups == 2
-        require(workers + service_cpus, service_gpus, f"{workers} env actors" + (" and the encoder service" if vision else ""))
+        require(workers + n_services * service_cpus, n_services * service_gpus,
+                f"{workers} env actors" + (f" and {n_services} encoder service(s)" if vision else ""))
         if vision:
-            from pipeline.service.ray_service import RayServiceHandle
-            from pipeline.service.server import ServiceConfig
+            self._start_services(encoder_config, n_services, groups, service_cpus, service_gpus)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-            n_cams = len(obs.cameras or self.spec.camera_names)
-            config = ServiceConfig(encoder_config, obs.image_size, cameras=n_cams,
-                                   max_batch=workers * envs_per_worker * n_cams,
-                                   max_wait_ms=0.0 if groups == 2 else 20.0)
-            self.service = RayServiceHandle(config, workers * groups, service_cpus, service_gpus)
-            self.feature_key = self.service.key
-        actor_class = self.ray.remote(EnvWorkerActor).options(
-            num_cpus=1, max_restarts=ENV_ACTOR_RESTARTS, max_task_retries=ENV_ACTOR_RESTARTS)
-        service_actor = self.service.actor if self.service else None
-        dim = self.service.dim if self.service else 0
-        self.actors = [actor_class.remote(task, obs, reward_mode, horizon, service_actor, dim, success_rule,
-                                          envs_per_worker, groups, w) for w in range(workers)]
+        actor_class = self.ray.remote(EnvWorkerActor)
+        restarts = {"num_cpus": 1, "max_restarts": ENV_ACTOR_RESTARTS, "max_task_retries": ENV_ACTOR_RESTARTS}
+        for w in range(workers):
+            if not vision:
+                self.actors.append(actor_class.options(**restarts).remote(
+                    task, obs, reward_mode, horizon, None, 0, success_rule, envs_per_worker, groups, w))
+                continue
+            service = self.services[w % n_services]
+            # beside its service where that node has room (its frames then never cross the network), else anywhere
+            beside = NodeAffinitySchedulingStrategy(service.node_id, soft=True)
+            self.actors.append(actor_class.options(**restarts, scheduling_strategy=beside).remote(
+                task, obs, reward_mode, horizon, service.actor, service.dim, success_rule, envs_per_worker, groups, w))
         for w, actor in enumerate(self.actors):
             self._get(w, actor.pid.remote())  # built (or one line on why not)
+
+    def _start_services(self, encoder_config, n_services: int, groups: int, cpus: float, gpus: float) -> None:
+        """Service s serves env actors s, s + n_services, ...: its batch holds one step of each of their envs."""
+        from pipeline.service.ray_service import RayServiceHandle
+        from pipeline.service.server import ServiceConfig
+
+        n_cams = len(self.obs.cameras or self.spec.camera_names)
+        for s in range(n_services):
+            actors = len(range(s, self.workers, n_services))
+            config = ServiceConfig(encoder_config, self.obs.image_size, cameras=n_cams,
+                                   max_batch=actors * self.envs_per_worker * n_cams,
+                                   max_wait_ms=0.0 if groups == 2 else 20.0)
+            self.services.append(RayServiceHandle(config, actors * groups, cpus, gpus))
+        keys = [service.key for service in self.services]
+        if any(key != keys[0] for key in keys):  # e.g. precision auto on nodes with and without bf16
+            self.close()
+            raise PipelineError("the encoder services run different encoders (precision auto resolved differently "
+                                "on their nodes): set encode.precision and encode.device explicitly")
+        self.feature_key = keys[0]
 
     def _get(self, w: int, ref: Any) -> Any:
         try:
             return self.ray.get(ref)
         except self.ray.exceptions.RayError as exc:
-            if self.service is not None and not self.service.alive():
+            if any(not service.alive() for service in self.services):
                 self.close()
                 raise PipelineError("the encoder service actor died; rerun to resume from the last checkpoint") from None
             self.close()
@@ -111,15 +132,19 @@ class RaySampler:
         return in_episode_order(ep for w, ref in enumerate(refs) for ep in self._get(w, ref))
 
     def service_stats(self) -> dict[str, float] | None:
-        return self.service.stats() if self.service is not None else None
+        """The services' counters, summed (None for state observations)."""
+        if not self.services:
+            return None
+        counters = [service.stats() for service in self.services]
+        return {k: sum(c[k] for c in counters) for k in counters[0]}
 
     def close(self) -> None:
         for actor in self.actors:
             self.ray.kill(actor, no_restart=True)
         self.actors = []
-        if self.service is not None:
-            self.service.close()
-            self.service = None
+        for service in self.services:
+            service.close()
+        self.services = []
 
     def __enter__(self) -> "RaySampler":
         return self

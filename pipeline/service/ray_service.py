@@ -57,8 +57,11 @@ class EncoderServiceActor:
         threading.Thread(target=self._submit_batches, daemon=True, name="submitter").start()
         threading.Thread(target=self._answer_batches, daemon=True, name="answerer").start()
 
-    def describe(self) -> tuple[int, dict[str, str], str]:
-        return self.encoder.dim, self.encoder.key(), str(self.encoder.device)
+    def describe(self) -> tuple[int, dict[str, str], str, str]:
+        """Feature size, store key fields, device, and the Ray node it runs on (env actors are placed beside it)."""
+        import ray
+
+        return self.encoder.dim, self.encoder.key(), str(self.encoder.device), ray.get_runtime_context().get_node_id()
 
     def counters(self) -> dict[str, float]:
         return dict(self.stats)
@@ -181,7 +184,7 @@ class RayServiceHandle:
         self.actor = actor_class.options(num_cpus=cpus, num_gpus=gpus, max_restarts=0,
                                          max_concurrency=clients + 4, name=None).remote(config, clients)
         try:
-            self.dim, self.key, self.device = ray.get(self.actor.describe.remote())
+            self.dim, self.key, self.device, self.node_id = ray.get(self.actor.describe.remote())
         except ray.exceptions.RayError as exc:
             raise PipelineError(f"the encoder service actor could not start: {actor_failure(exc)}") from None
 

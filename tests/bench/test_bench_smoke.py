@@ -55,6 +55,7 @@ def test_bench_ray_smoke(ray_instance):
                        encoder_cpus=1.0, samples=400)
     assert len(result["ratios"]) == 3 and _finite_positive(*result["ratios"].values(), result["update_s"])
     assert set(result["model"]) == {1, 4} and result["model"][4] > result["model"][1]
+    assert result["model_per_node"][4] >= result["model"][4]
     assert any("on paper" in line for line in lines)
 
 
@@ -70,3 +71,6 @@ def test_the_capacity_model_takes_the_least_bound():
     assert one["network"] == float("inf") and one["steps_s"] == 1500.0
     many = capacity(64, 16, 100.0, 1.0, gpu, 4, 1, 196608, 10.0)
     assert many["steps_s"] == min(many["gpu"], many["network"]) < many["cpu"]  # one service caps a big cluster
+    per_node = capacity(64, 16, 100.0, 1.0, gpu, 4, 1, 196608, 10.0, services=64)
+    assert per_node["network"] == float("inf") and per_node["steps_s"] == per_node["cpu"] == 64 * 15 * 100.0
+    assert math.isclose(per_node["gpu"], 64 * 1e3 * 60 / (2 + 6))  # each service batches its node's 60 envs

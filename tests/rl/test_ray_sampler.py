@@ -85,7 +85,7 @@ def test_an_env_actor_killed_mid_iteration_changes_nothing(ray_instance):
 
 def test_a_dead_service_actor_is_one_clear_error(ray_instance):
     with RaySampler("door", VISION, workers=1, horizon=6, encoder_config=ENCODER, envs_per_worker=1) as sampler:
-        ray_instance.kill(sampler.service.actor)
+        ray_instance.kill(sampler.services[0].actor)
         with pytest.raises(PipelineError, match="encoder service actor died; rerun to resume from the last checkpoint"):
             sampler.sample(_policy(VISION_DIM), SEEDS)
 
@@ -117,3 +117,15 @@ def test_the_service_actor_feeds_a_modelled_gpu_without_waiting_on_it(ray_instan
         ours = sampler.sample(_policy(dim), SEEDS)
         assert sampler.service_stats()["overlapped"] > 0
     _assert_same(ours, _local(VISION, dim, workers=1, envs=4, horizon=8, encoder=encoder))
+
+
+def test_a_service_per_gpu_node_changes_nothing(ray_instance):
+    """ray.services 2: env actor w sends its frames to service w % 2 (placed beside it), and the episodes are still
+    the local backend's (services that share the cores: encoder_cpus 0 on the 2-CPU instance)."""
+    with RaySampler("door", VISION, workers=2, horizon=6, encoder_config=ENCODER, envs_per_worker=2,
+                    ray_config=RayConfig(services=2, encoder_cpus=0.0)) as sampler:
+        ours = sampler.sample(_policy(VISION_DIM), SEEDS)
+        per_service = [service.stats()["frames"] for service in sampler.services]
+        assert sampler.service_stats()["frames"] == sum(per_service) == sum(len(ep.actions) for ep in ours)
+    assert len(per_service) == 2 and min(per_service) > 0
+    _assert_same(ours, _local(VISION, VISION_DIM, workers=2, envs=2, horizon=6, encoder=ENCODER))
