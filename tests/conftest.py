@@ -24,6 +24,31 @@ def ray_instance():
     """One local Ray instance with 2 CPUs (this machine's) for every Ray backend test; pipeline.cluster.connect
     reuses an instance already running in the process."""
     ray = pytest.importorskip("ray", reason="backend ray needs the extra: pip install -e '.[ray]'")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    _start_local_ray(ray)
     yield ray
     ray.shutdown()
+
+
+def _start_local_ray(ray) -> None:
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+
+
+@pytest.fixture
+def two_gpu_nodes():
+    """A Ray cluster of two nodes on this machine (ray.cluster_utils.Cluster: a raylet and an object store each),
+    6 and 2 CPUs with one GPU each (GPUs in name only: the encoder stays on the CPU), and a head with no CPUs, so
+    every actor runs on a worker node. The session's local instance is stopped for it and started again after."""
+    ray = pytest.importorskip("ray", reason="backend ray needs the extra: pip install -e '.[ray]'")
+    from ray.cluster_utils import Cluster
+
+    was_running = ray.is_initialized()
+    ray.shutdown()
+    store = 80 * 2**20  # Ray's least object store per node: three of them on one machine
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": store})
+    nodes = [cluster.add_node(num_cpus=cpus, num_gpus=1, object_store_memory=store) for cpus in (6, 2)]
+    ray.init(address=cluster.address, log_to_driver=False)
+    yield ray, [node.node_id for node in nodes]
+    ray.shutdown()
+    cluster.shutdown()
+    if was_running:
+        _start_local_ray(ray)

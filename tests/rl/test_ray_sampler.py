@@ -129,3 +129,19 @@ def test_a_service_per_gpu_node_changes_nothing(ray_instance):
         assert sampler.service_stats()["frames"] == sum(per_service) == sum(len(ep.actions) for ep in ours)
     assert len(per_service) == 2 and min(per_service) > 0
     _assert_same(ours, _local(VISION, VISION_DIM, workers=2, envs=2, horizon=6, encoder=ENCODER))
+
+
+def test_on_two_gpu_nodes_each_service_has_a_node_and_its_env_actors_beside_it(two_gpu_nodes):
+    """ray.services 0 on a cluster of two nodes with a GPU each: one service per node, and env actor w on the node
+    of its service w % 2 although Ray alone would pack both on the bigger node; the episodes are still the local
+    backend's."""
+    ray, node_ids = two_gpu_nodes
+    with RaySampler("door", VISION, workers=2, horizon=6, encoder_config=ENCODER, envs_per_worker=1,
+                    ray_config=RayConfig(services=0, encoder_gpus=1, encoder_cpus=1)) as sampler:
+        ours = sampler.sample(_policy(VISION_DIM), SEEDS)
+        service_nodes = [service.node_id for service in sampler.services]
+        actor_nodes = ray.get([actor.__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id())
+                               for actor in sampler.actors])
+    assert sorted(service_nodes) == sorted(node_ids)  # a service on each GPU node
+    assert actor_nodes == service_nodes  # env actor w beside service w: its frames stay in that node's store
+    _assert_same(ours, _local(VISION, VISION_DIM, workers=2, envs=1, horizon=6, encoder=ENCODER))
