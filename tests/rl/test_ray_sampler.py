@@ -110,7 +110,8 @@ def test_the_service_actor_feeds_a_modelled_gpu_without_waiting_on_it(ray_instan
     backend's."""
     from pipeline.service.synthetic import SyntheticEncoderConfig
 
-    encoder = SyntheticEncoderConfig(base_ms=5.0, per_frame_ms=0.5)
+    # 50 ms a batch: longer than rendering the other group takes even on a loaded 2-core machine (5 ms was not)
+    encoder = SyntheticEncoderConfig(base_ms=50.0, per_frame_ms=0.5)
     dim = len(get_task("door").camera_names) * encoder.dim + 24
     with RaySampler("door", VISION, workers=1, horizon=8, encoder_config=encoder, envs_per_worker=4,
                     double_buffer=True) as sampler:
