@@ -28,12 +28,15 @@ class EnvWorkerActor:
     """One env worker (the actor's class, wrapped by ray.remote in RaySampler): EpisodeRunner with one Ray service
     client per env group."""
 
-    def __init__(self, task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, service: Any, dim: int,
-                 success_rule: str, envs: int, groups: int, index: int):
+    def __init__(self, task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, service_name: str | None,
+                 dim: int, success_rule: str, envs: int, groups: int, index: int):
+        import ray
+
         from pipeline.service.ray_service import RayServiceClient
 
         assign_egl_device(index)
         torch.set_num_threads(1)  # as the local worker: the policy MLP is tiny
+        service = ray.get_actor(service_name) if service_name is not None else None  # a restarted actor finds it again
         encoders = [RayServiceClient(service, dim) for _ in range(groups)] if service is not None else []
         self.runner = EpisodeRunner(task, obs, reward_mode, horizon, encoders, success_rule, envs)
 
@@ -88,7 +91,7 @@ class RaySampler:
             # beside its service where that node has room (its frames then never cross the network), else anywhere
             beside = NodeAffinitySchedulingStrategy(service.node_id, soft=True)
             self.actors.append(actor_class.options(**restarts, scheduling_strategy=beside).remote(
-                task, obs, reward_mode, horizon, service.actor, service.dim, success_rule, envs_per_worker, groups, w))
+                task, obs, reward_mode, horizon, service.name, service.dim, success_rule, envs_per_worker, groups, w))
         for w, actor in enumerate(self.actors):
             self._get(w, actor.pid.remote())  # built (or one line on why not)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,9 +181,12 @@ class RayServiceHandle:
         from pipeline.cluster import actor_failure
 
         self.config = config
+        # named, so that env actors look it up by name: a handle among a restartable actor's constructor arguments
+        # trips Ray's warning that its restart may fail (ray-project/ray#53727), and a name needs no handle
+        self.name = f"rrl-pipe-encoder-service-{uuid.uuid4().hex[:12]}"
         actor_class = ray.remote(EncoderServiceActor)
         self.actor = actor_class.options(num_cpus=cpus, num_gpus=gpus, max_restarts=0,
-                                         max_concurrency=clients + 4, name=None).remote(config, clients)
+                                         max_concurrency=clients + 4, name=self.name).remote(config, clients)
         try:
             self.dim, self.key, self.device, self.node_id = ray.get(self.actor.describe.remote())
         except ray.exceptions.RayError as exc:
