@@ -22,7 +22,8 @@ from tests.vae.conftest import tiny_config as tiny_vae_config
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    return make_signal_images(tmp_path_factory.mktemp("reward") / "images.h5")
+    # 32 episodes, 8 held out: with 4 (16 episodes) the held-out ratio swung from 0.3 to 20 with the seed
+    return make_signal_images(tmp_path_factory.mktemp("reward") / "images.h5", n_episodes=32)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def trained(images, tmp_path_factory):
 def test_held_out_prediction_beats_the_constant_predictor(trained):
     out, metrics = trained
     assert metrics["signals"] == ["x", "bright"] and metrics["horizon"] == 4 and metrics["epochs"] == 8
-    assert metrics["constant_over_model"] > 2.0  # measured 4.2 (the square's column is easy, its brightness less)
+    assert metrics["constant_over_model"] > 2.0  # measured 11.8; seeds 0-7: 3.6 to 19 (x 9.3 to 47)
     assert metrics["per_signal"]["x"]["constant_over_model"] > 5.0
     assert metrics["val_episodes"] >= 2 and metrics["train_images"] + metrics["val_images"] == metrics["images"]
     assert json.loads((out / "metrics.json").read_text()) == metrics
