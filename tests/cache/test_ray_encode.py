@@ -73,3 +73,23 @@ def test_a_pool_the_cluster_cannot_hold_is_refused(ray_instance, frames, tmp_pat
     with pytest.raises(PipelineError, match="3 encode actors need 3 CPUs"):
         encode_frames(frames, tmp_path / "x.zarr", FP32, backend="ray", ray_config=RayConfig(encode_actors=3))
     assert not (tmp_path / "x.zarr").exists()
+
+
+def test_on_two_gpu_nodes_the_pool_has_an_actor_on_each_and_writes_the_same_store(two_gpu_nodes, frames, local_store,
+                                                                                  tmp_path):
+    """encode_actors 0 with a GPU per actor: one actor per GPU of the cluster, so one on each node, and the store
+    the driver writes from their batches is still the local backend's, byte for byte."""
+    from pipeline.cache.ray_encode import RayBatchEncoder
+
+    ray, node_ids = two_gpu_nodes
+    per_gpu = RayConfig(encode_actors=0, encoder_gpus=1, encoder_cpus=1)
+    pool = RayBatchEncoder(FP32, per_gpu)
+    try:
+        actor_nodes = ray.get([actor.__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id())
+                               for actor in pool.actors])
+    finally:
+        pool.close()
+    assert sorted(actor_nodes) == sorted(node_ids)  # GPUs in name only: the encoder itself stays on the CPU
+    encode_frames(frames, tmp_path / "ray.zarr", FP32, batch_size=8, progress=False, shard_rows=32, backend="ray",
+                  ray_config=per_gpu)
+    assert _files(tmp_path / "ray.zarr") == _files(local_store)
