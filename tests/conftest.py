@@ -7,6 +7,11 @@ import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+# Ray's test instances and clusters stay on the loopback address: left to itself Ray addresses its processes by the
+# network interface's address, and tests send no traffic off 127.0.0.0/8. Read when ray is imported; this name is
+# Ray's switch between loopback and the interface (for macOS and Windows by default); besides, it only stops
+# `ray start --address` joining another machine, which no test does.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 # ../shared/data/hand_dapg beside the checkout: reference data that tests may use but never require.
 HAND_DAPG_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hand_dapg"
