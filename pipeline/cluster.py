@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,9 +66,27 @@ def connect(cfg: RayConfig, cpus_needed: float = 1.0) -> Any:
             ray.init(address="local", num_cpus=max(os.cpu_count() or 1, math.ceil(cpus_needed)),
                      include_dashboard=False, runtime_env=runtime_env, log_to_driver=True)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = cfg.address or "a local instance"
-        raise PipelineError(f"ray: cannot start or reach {where}: {str(exc).splitlines()[0]}") from None
+        raise PipelineError(_connect_failure(cfg.address, exc)) from None
     return ray
+
+
+def _connect_failure(address: str, exc: BaseException) -> str:
+    """One line on why ray.init failed. Ray's ConnectionError only says that it failed; the reason is in the
+    exception it chained, whose text can hold a whole traceback from Ray's C++ client: we take its last error line."""
+    cause = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    where = address or "a local instance"
+    text = str(cause)
+    if "AuthenticationError" in text or "InvalidAuthToken" in text:
+        # `ray start` turns token auth on by default (Ray 2.60, our pin); a driver sends its token to an address it
+        # was given only when told to, so that a mistyped address never receives it: ours does not override that
+        return (f"ray: {where} wants the cluster's auth token: set RAY_AUTH_MODE=token, with the head node's "
+                "~/.ray/auth_token on this machine (or RAY_AUTH_TOKEN), or use ray.address auto on a cluster node")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b", line)]
+    reason = errors[-1] if errors else lines[0] if lines else type(cause).__name__
+    return f"ray: cannot start or reach {where}: {reason}"
 
 
 def encoder_gpus(cfg: RayConfig, device: str) -> float:

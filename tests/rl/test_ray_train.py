@@ -2,11 +2,14 @@
 byte; the service actor killed mid-run is one clear error, and the rerun resumes from the last checkpoint."""
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -68,25 +71,78 @@ def test_training_on_ray_is_the_local_run_and_resumes_after_the_service_dies(ray
         assert (run / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
 
 
-def test_evaluate_cli_backend_ray_writes_the_local_backends_result(tmp_path):
-    """Through the CLI, as a user runs it: a fresh process starts its own local Ray instance."""
+CLI = [sys.executable, "-m", "pipeline.cli"]
+
+
+@pytest.fixture(scope="module")
+def state_policy(tmp_path_factory):
+    """A BC policy on state observations and a params file whose evaluate section runs 2 workers."""
     from tests.render.conftest import make_demo_file
 
-    pytest.importorskip("ray")
-    demos = tmp_path / "door.h5"
+    tmp = tmp_path_factory.mktemp("state")
+    demos = tmp / "door.h5"
     make_demo_file(demos, task="door", n=2, horizon=6)
-    params = tmp_path / "params.yaml"
+    params = tmp / "params.yaml"
     params.write_text("train_policy: {obs: state, iterations: 0, horizon: 8, workers: 0, hidden: [8, 8], "
                       "vf_hidden: [8, 8], bc_epochs: 1}\nevaluate: {episodes: 3, horizon: 10, workers: 2}\n")
-    cli = [sys.executable, "-m", "pipeline.cli"]
-    subprocess.run([*cli, "train-policy", "--params", params, "--demos", demos, "--mode", "bc", "--out", tmp_path / "run"],
+    subprocess.run([*CLI, "train-policy", "--params", params, "--demos", demos, "--mode", "bc", "--out", tmp / "run"],
                    check=True, capture_output=True)
+    return params, tmp / "run" / "policy.pt"
+
+
+def _evaluate(state_policy, out, *options: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    params, policy = state_policy
+    return subprocess.run([*CLI, "evaluate", "--params", params, "--encoder", "state", "--policy", policy, "--out", out,
+                           *options], capture_output=True, text=True, env=env)
+
+
+def test_evaluate_cli_backend_ray_writes_the_local_backends_result(state_policy, tmp_path):
+    """Through the CLI, as a user runs it: a fresh process starts its own local Ray instance."""
+    pytest.importorskip("ray")
     results = {}
     for backend in ("local", "ray"):
-        out = tmp_path / f"{backend}.json"
-        proc = subprocess.run([*cli, "evaluate", "--params", params, "--encoder", "state", "--backend", backend,
-                               "--policy", tmp_path / "run" / "policy.pt", "--out", out], capture_output=True, text=True)
+        proc = _evaluate(state_policy, tmp_path / f"{backend}.json", "--backend", backend)
         assert proc.returncode == 0, proc.stderr
-        results[backend] = out.read_bytes()
+        results[backend] = (tmp_path / f"{backend}.json").read_bytes()
     assert results["ray"] == results["local"] and json.loads(results["ray"])["episodes"] == 3
     assert EvaluateConfig().backend == "local"  # the default needs no Ray
+
+
+@pytest.fixture
+def ray_head():
+    """A running cluster as a user makes one: `ray start --head` in its own process (on loopback, tests/conftest.py),
+    stopped with SIGTERM, as `ray start --block` expects, which stops the processes it started."""
+    pytest.importorskip("ray")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray_cli = Path(sys.executable).parent / "ray"
+    head = subprocess.Popen([ray_cli, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--disable-usage-stats"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while subprocess.run([ray_cli, "status", f"--address={address}"], capture_output=True,
+                             env={**os.environ, "RAY_AUTH_MODE": "token"}).returncode != 0:
+            assert head.poll() is None and time.monotonic() < deadline, "ray start --head did not come up"
+            time.sleep(1)
+        yield address
+    finally:
+        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=120)
+
+
+def test_evaluate_joins_a_running_cluster_and_asks_for_its_token_in_one_line(state_policy, ray_head, tmp_path):
+    """--ray-address host:port joins a cluster that `ray start` made, which wants its auth token: without
+    RAY_AUTH_MODE=token one line says so; with it, the result is the local backend's."""
+    local = _evaluate(state_policy, tmp_path / "local.json")
+    assert local.returncode == 0, local.stderr
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    refused = _evaluate(state_policy, tmp_path / "refused.json", "--backend", "ray", "--ray-address", ray_head, env=env)
+    assert refused.returncode != 0 and not (tmp_path / "refused.json").exists()
+    assert f"ray: {ray_head} wants the cluster's auth token: set RAY_AUTH_MODE=token" in refused.stderr
+    joined = _evaluate(state_policy, tmp_path / "joined.json", "--backend", "ray", "--ray-address", ray_head,
+                       env={**env, "RAY_AUTH_MODE": "token"})
+    assert joined.returncode == 0, joined.stderr
+    assert (tmp_path / "joined.json").read_bytes() == (tmp_path / "local.json").read_bytes()
