@@ -1,5 +1,6 @@
 """train_policy and evaluate with backend ray (a local Ray instance, 2 CPUs): the local backend's outputs byte for
-byte; the service actor killed mid-run is one clear error, and the rerun resumes from the last checkpoint."""
+byte; the service actor killed mid-run is one clear error, and the rerun resumes from the last checkpoint; a running
+cluster (`ray start --head`) joined by its address, with its auth token."""
 
 import json
 import os
