@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,7 @@ def connect(cfg: RayConfig, cpus_needed: float = 1.0) -> Any:
     runtime_env = {"env_vars": {k: os.environ[k] for k in _ACTOR_ENV if k in os.environ}}
     try:
         if cfg.address:
+            _check_answers(cfg.address)
             ray.init(address=cfg.address, runtime_env=runtime_env, log_to_driver=True)
         else:
             ray.init(address="local", num_cpus=max(os.cpu_count() or 1, math.ceil(cpus_needed)),
@@ -68,6 +70,24 @@ def connect(cfg: RayConfig, cpus_needed: float = 1.0) -> Any:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise PipelineError(_connect_failure(cfg.address, exc)) from None
     return ray
+
+
+def _check_answers(address: str, timeout_s: float = 10.0) -> None:
+    """Refuse at once a host:port (or ray://host:port) where nothing listens: ray.init retries such an address for
+    minutes before it gives up (over 200 s measured). `auto` and `local` are Ray's own words, checked by Ray."""
+    if address in ("auto", "local"):
+        return
+    client = address.startswith("ray://")
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if client and not port.isdigit():  # Ray Client's own port by default
+        host, port = address.removeprefix("ray://"), "10001"
+    if not host or not port.isdigit():
+        raise PipelineError(f"ray.address {address!r}: expected auto, host:port or ray://host:port")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise PipelineError(f"ray: nothing answers at {address} ({exc.strerror or exc}): is its head node "
+                            "running (`ray start --head`)?") from None
 
 
 def _connect_failure(address: str, exc: BaseException) -> str:

@@ -109,14 +109,31 @@ def test_evaluate_cli_backend_ray_writes_the_local_backends_result(state_policy,
     assert EvaluateConfig().backend == "local"  # the default needs no Ray
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_address_where_nothing_answers_is_one_line_at_once(state_policy, tmp_path):
+    """Ray alone retries such an address for minutes; the stage says so in one line, in seconds."""
+    pytest.importorskip("ray")
+    address = f"127.0.0.1:{_free_port()}"
+    began = time.monotonic()
+    proc = _evaluate(state_policy, tmp_path / "out.json", "--backend", "ray", "--ray-address", address)
+    assert proc.returncode != 0 and not (tmp_path / "out.json").exists()
+    assert f"ray: nothing answers at {address} (Connection refused): is its head node running" in proc.stderr
+    assert time.monotonic() - began < 60  # the process's start and imports; Ray's own retries took over 200 s
+    proc = _evaluate(state_policy, tmp_path / "out.json", "--backend", "ray", "--ray-address", "head-node")
+    assert "ray.address 'head-node': expected auto, host:port or ray://host:port" in proc.stderr
+
+
 @pytest.fixture
 def ray_head():
     """A running cluster as a user makes one: `ray start --head` in its own process (on loopback, tests/conftest.py),
     stopped with SIGTERM, as `ray start --block` expects, which stops the processes it started."""
     pytest.importorskip("ray")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     ray_cli = Path(sys.executable).parent / "ray"
     head = subprocess.Popen([ray_cli, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
                              "--include-dashboard=false", "--disable-usage-stats"],
