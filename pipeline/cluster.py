@@ -77,10 +77,10 @@ def _check_answers(address: str, timeout_s: float = 10.0) -> None:
     minutes before it gives up (over 200 s measured). `auto` and `local` are Ray's own words, checked by Ray."""
     if address in ("auto", "local"):
         return
-    client = address.startswith("ray://")
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if client and not port.isdigit():  # Ray Client's own port by default
-        host, port = address.removeprefix("ray://"), "10001"
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if address.startswith("ray://") and not port.isdigit():
+        host, port = target, "10001"  # Ray Client's default port
     if not host or not port.isdigit():
         raise PipelineError(f"ray.address {address!r}: expected auto, host:port or ray://host:port")
     try:
