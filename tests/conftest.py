@@ -38,6 +38,11 @@ def _start_local_ray(ray) -> None:
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
 
 
+def actor_nodes(ray, actors: list) -> list[str]:
+    """The Ray node id each actor runs on (asked inside the actor)."""
+    return ray.get([actor.__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id()) for actor in actors])
+
+
 @pytest.fixture
 def two_gpu_nodes():
     """A Ray cluster of two nodes on this machine (ray.cluster_utils.Cluster: a raylet and an object store each),

@@ -14,6 +14,7 @@ from pipeline.cluster import RayConfig
 from pipeline.encoders import EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.formats.features import partial_path
+from tests.conftest import actor_nodes
 from tests.encoders.conftest import make_frames
 
 FP32 = EncoderConfig(model="resnet18", weights="random", precision="fp32", device="cpu")
@@ -85,11 +86,10 @@ def test_on_two_gpu_nodes_the_pool_has_an_actor_on_each_and_writes_the_same_stor
     per_gpu = RayConfig(encode_actors=0, encoder_gpus=1, encoder_cpus=1)
     pool = RayBatchEncoder(FP32, per_gpu)
     try:
-        actor_nodes = ray.get([actor.__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id())
-                               for actor in pool.actors])
+        nodes = actor_nodes(ray, pool.actors)
     finally:
         pool.close()
-    assert sorted(actor_nodes) == sorted(node_ids)  # GPUs in name only: the encoder itself stays on the CPU
+    assert sorted(nodes) == sorted(node_ids)  # GPUs in name only: the encoder itself stays on the CPU
     encode_frames(frames, tmp_path / "ray.zarr", FP32, batch_size=8, progress=False, shard_rows=32, backend="ray",
                   ray_config=per_gpu)
     assert _files(tmp_path / "ray.zarr") == _files(local_store)

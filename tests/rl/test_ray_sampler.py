@@ -17,6 +17,7 @@ from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.ray_sampler import RaySampler
 from pipeline.rl.sampler import ObsConfig, Sampler
 from pipeline.tasks import get_task, make_env
+from tests.conftest import actor_nodes
 
 SEEDS = [5, 11, 2, 7, 3]  # uneven over the workers and envs: a finished env starts the next episode
 VISION = ObsConfig(mode="vision", image_size=64)
@@ -141,8 +142,7 @@ def test_on_two_gpu_nodes_each_service_has_a_node_and_its_env_actors_beside_it(t
                     ray_config=RayConfig(services=0, encoder_gpus=1, encoder_cpus=1)) as sampler:
         ours = sampler.sample(_policy(VISION_DIM), SEEDS)
         service_nodes = [service.node_id for service in sampler.services]
-        actor_nodes = ray.get([actor.__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id())
-                               for actor in sampler.actors])
+        env_nodes = actor_nodes(ray, sampler.actors)
     assert sorted(service_nodes) == sorted(node_ids)  # a service on each GPU node
-    assert actor_nodes == service_nodes  # env actor w beside service w: its frames stay in that node's store
+    assert env_nodes == service_nodes  # env actor w beside service w: its frames stay in that node's store
     _assert_same(ours, _local(VISION, VISION_DIM, workers=2, envs=1, horizon=6, encoder=ENCODER))

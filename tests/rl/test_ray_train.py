@@ -97,15 +97,22 @@ def _evaluate(state_policy, out, *options: str, env: dict | None = None) -> subp
                            *options], capture_output=True, text=True, env=env)
 
 
-def test_evaluate_cli_backend_ray_writes_the_local_backends_result(state_policy, tmp_path):
+@pytest.fixture(scope="module")
+def local_result(state_policy, tmp_path_factory) -> bytes:
+    """The evaluation JSON the local backend writes for state_policy: what every Ray run must write too."""
+    out = tmp_path_factory.mktemp("local") / "local.json"
+    proc = _evaluate(state_policy, out, "--backend", "local")
+    assert proc.returncode == 0, proc.stderr
+    return out.read_bytes()
+
+
+def test_evaluate_cli_backend_ray_writes_the_local_backends_result(state_policy, local_result, tmp_path):
     """Through the CLI, as a user runs it: a fresh process starts its own local Ray instance."""
     pytest.importorskip("ray")
-    results = {}
-    for backend in ("local", "ray"):
-        proc = _evaluate(state_policy, tmp_path / f"{backend}.json", "--backend", backend)
-        assert proc.returncode == 0, proc.stderr
-        results[backend] = (tmp_path / f"{backend}.json").read_bytes()
-    assert results["ray"] == results["local"] and json.loads(results["ray"])["episodes"] == 3
+    proc = _evaluate(state_policy, tmp_path / "ray.json", "--backend", "ray")
+    assert proc.returncode == 0, proc.stderr
+    result = (tmp_path / "ray.json").read_bytes()
+    assert result == local_result and json.loads(result)["episodes"] == 3
     assert EvaluateConfig().backend == "local"  # the default needs no Ray
 
 
@@ -151,11 +158,10 @@ def ray_head():
         head.wait(timeout=120)
 
 
-def test_evaluate_joins_a_running_cluster_and_asks_for_its_token_in_one_line(state_policy, ray_head, tmp_path):
+def test_evaluate_joins_a_running_cluster_and_asks_for_its_token_in_one_line(state_policy, local_result, ray_head,
+                                                                             tmp_path):
     """--ray-address host:port joins a cluster that `ray start` made, which wants its auth token: without
     RAY_AUTH_MODE=token one line says so; with it, the result is the local backend's."""
-    local = _evaluate(state_policy, tmp_path / "local.json")
-    assert local.returncode == 0, local.stderr
     env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
     refused = _evaluate(state_policy, tmp_path / "refused.json", "--backend", "ray", "--ray-address", ray_head, env=env)
     assert refused.returncode != 0 and not (tmp_path / "refused.json").exists()
@@ -163,4 +169,4 @@ def test_evaluate_joins_a_running_cluster_and_asks_for_its_token_in_one_line(sta
     joined = _evaluate(state_policy, tmp_path / "joined.json", "--backend", "ray", "--ray-address", ray_head,
                        env={**env, "RAY_AUTH_MODE": "token"})
     assert joined.returncode == 0, joined.stderr
-    assert (tmp_path / "joined.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+    assert (tmp_path / "joined.json").read_bytes() == local_result
