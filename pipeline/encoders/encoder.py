@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torchvision.models import get_model
 
-from pipeline.encoders import vit
+from pipeline.encoders import timm_nets
 from pipeline.encoders.preprocess import DESCRIPTIONS, PREPROCESSORS
 from pipeline.encoders.registry import EncoderSpec, get_encoder_spec
 from pipeline.encoders.weights import ResolvedWeights, resolve_weights
@@ -120,9 +120,9 @@ class _ShuffleNetTrunk(nn.Module):
 def build_trunk(spec: EncoderSpec, weights: ResolvedWeights, layer: str) -> nn.Module:
     if spec.build_trunk is not None:  # a plug-in (trained here): its own module from its own file format
         return spec.build_trunk(weights, layer)
-    if spec.family in vit.FAMILIES:
+    if spec.family in timm_nets.FAMILIES:
         try:
-            return vit.ViTTrunk(spec.family, spec.name, weights.state_dict)  # already in timm's 224 px layout
+            return timm_nets.TimmTrunk(spec.family, spec.name, weights.state_dict)  # already in the network's layout
         except RuntimeError as exc:  # missing keys or shapes: another network's file
             raise PipelineError(f"weights {weights.source} do not fit {spec.name}: {str(exc).splitlines()[0]}") from None
     net = get_model(spec.backbone, weights=None)

