@@ -32,6 +32,7 @@ def vision_demos(features_path: str | Path, frames_path: str | Path, proprio: bo
     with FramesFile(frames_path) as frames:
         if store.attrs.get("frames_sha256") and store.attrs["frames_file"] != Path(frames_path).name:
             raise PipelineError(f"{features_path}: encodes {store.attrs['frames_file']}, not {Path(frames_path).name}")
+        _check_same_rendering(store.attrs, frames, features_path, frames_path)
         if frames.n_demos != len(store.episode_ends):
             raise PipelineError(f"{features_path}: {len(store.episode_ends)} episodes, {frames_path} has {frames.n_demos}")
         for i in range(frames.n_demos):
@@ -42,6 +43,16 @@ def vision_demos(features_path: str | Path, frames_path: str | Path, proprio: bo
             obs.append(np.concatenate(parts, axis=1))
             actions.append(frames.demo(i)["actions"][()].astype(np.float32))
     return DemoData(np.concatenate(obs), np.concatenate(actions), len(obs), dict(store.attrs), str(features_path))
+
+
+def _check_same_rendering(store: dict, frames: FramesFile, features_path, frames_path) -> None:
+    """The joints come from the frames file the features were encoded from: another size or render quality means
+    another file, whose rows would be paired with features of different images."""
+    size, quality = list(frames.frame_size), frames.attrs.get("quality", "")
+    if store.get("input_size") != size or store.get("render_quality") != quality:
+        raise PipelineError(f"{frames_path}: frames rendered at {size[0]} px, quality {quality or '?'}; {features_path} "
+                            f"encodes frames of {(store.get('input_size') or ['?'])[0]} px, quality "
+                            f"{store.get('render_quality') or '?'}")
 
 
 def state_demos(demos_path: str | Path) -> DemoData:

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from pipeline.atomic import check_output, write_json
 from pipeline.cluster import RayConfig
 from pipeline.encoders.encoder import EncoderConfig
+from pipeline.errors import PipelineError
 from pipeline.render.distractors import sample_distractor
 from pipeline.rl.config import EvaluateConfig
 from pipeline.rl.policy import GaussianMLPPolicy
@@ -25,7 +26,8 @@ from pipeline.timings import write_timings
 
 
 def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Path, reward_mode: str = "rrl",
-                    encoder_config: EncoderConfig | None = None, image_size: int = 256, quality: str = "fast",
+                    encoder_config: EncoderConfig | None = None, image_size: int | None = None,
+                    quality: str | None = None,
                     success_rule: str = "rrl", progress: bool = True,
                     ray_config: RayConfig | None = None) -> dict[str, Any]:
     check_output(out, "file", [policy_path])
@@ -33,6 +35,7 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
     layout = policy.obs_layout
     task = layout["task"]
     vision = layout["obs"] == "vision"
+    image_size, quality = _rendering(layout, image_size, quality, policy_path)
     obs_cfg = ObsConfig(mode=layout["obs"], proprio=layout.get("proprio", True), image_size=image_size, quality=quality,
                         cameras=tuple(layout.get("cameras", ())))
     seeds = [cfg.seed + i for i in range(cfg.episodes)]
@@ -72,3 +75,14 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
     write_json(out, metrics)
     write_timings(out, {"conditions": timings})
     return metrics
+
+
+def _rendering(layout: dict, image_size: int | None, quality: str | None, policy_path) -> tuple[int, str]:
+    """The size and quality the policy's demo features were rendered at (its layout records them); a caller's own
+    (render_demos.size and quality) must agree. None: the layout's; a policy that records none: 256 px, fast."""
+    trained = (layout.get("image_size"), layout.get("render_quality"))
+    asked = (image_size, quality)
+    if trained[0] is not None and any(a is not None and a != t for a, t in zip(asked, trained)):
+        raise PipelineError(f"{policy_path}: trained on frames rendered at {trained[0]} px, quality {trained[1]}; "
+                            f"evaluation asks for {image_size} px, quality {quality} (render_demos.size and quality)")
+    return (image_size or trained[0] or 256), (quality or trained[1] or "fast")

@@ -48,8 +48,12 @@ def obs_layout(cfg: TrainPolicyConfig, task: str, demos: DemoData) -> dict[str, 
     if cfg.obs == "state":
         return {"task": task, "obs": "state"}
     p = demos.provenance
+    if not p.get("render_quality") or not p.get("input_size"):
+        raise PipelineError(f"{demos.source}: records no render quality or image size (a store of an older release): "
+                            f"encode its frames again")
+    # rollouts render as the demos were rendered: the features of both come from the same images' statistics
     return {"task": task, "obs": "vision", "encoder": {k: p[k] for k in KEY_FIELDS}, "cameras": list(p["cameras"]),
-            "proprio": cfg.proprio}
+            "proprio": cfg.proprio, "image_size": int(p["input_size"][0]), "render_quality": p["render_quality"]}
 
 
 def check_encoder_matches(service_key: dict[str, str], expected: dict[str, Any], source: str,
@@ -114,8 +118,8 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
     iterations = 0 if cfg.mode == "bc" else cfg.iterations
     if start_iter < iterations:
         obs_cfg = ObsConfig(mode=cfg.obs, proprio=cfg.proprio, proprio_noise=cfg.proprio_noise,
-                            cameras=tuple(demos.provenance.get("cameras", ())) if cfg.obs == "vision" else (),
-                            image_size=int(demos.provenance.get("image_size", 256)) if cfg.obs == "vision" else 256)
+                            cameras=tuple(layout.get("cameras", ())), image_size=layout.get("image_size", 256),
+                            quality=layout.get("render_quality", "fast"))
         with make_sampler(cfg.backend, task, obs_cfg, cfg.workers, cfg.reward_mode, cfg.horizon or None,
                           encoder_config, cfg.success_rule, cfg.envs_per_worker, cfg.double_buffer,
                           ray_config) as sampler:
