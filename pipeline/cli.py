@@ -195,6 +195,8 @@ def train_reward_encoder_cmd(dataset: str, out: str, checkpoints: str | None, **
               help="model file of an encoder trained here (vae, reward) [data/<encoder>/<task>/model.pt]")
 @click.option("--demos", "demos_path", default=None, help="obs state: demo file [data/demos/<task>.h5]")
 @click.option("--features", "features_path", default=None, help="obs vision: feature store [data/features/<task>/<encoder>.zarr]")
+@click.option("--frames", "frames_path", default=None, help="obs vision: the frames file the store encodes (its joints) "
+              "[data/frames/<task>.h5]")
 @click.option("--seed", type=int, default=None, help="overrides train_policy.seed (one run per seed)")
 @click.option("--mode", default=None, help="overrides train_policy.mode: dapg | npg | bc")
 @click.option("--obs", default=None, help="overrides train_policy.obs: vision | state")
@@ -202,7 +204,7 @@ def train_reward_encoder_cmd(dataset: str, out: str, checkpoints: str | None, **
 @_backend_options
 @_friendly_errors
 def train_policy_cmd(task: str, encoder: str, params_path: str, model_file: str, demos_path: str | None,
-                     features_path: str | None, seed: int | None, mode: str | None, obs: str | None,
+                     features_path: str | None, frames_path: str | None, seed: int | None, mode: str | None, obs: str | None,
                      out: str | None, backend: str | None, ray_address: str | None) -> None:
     """BC + DAPG (or NPG, BC) on cached features or state."""
     from pipeline.config import TrainPolicyConfig, load_section, service_encoder
@@ -215,8 +217,8 @@ def train_policy_cmd(task: str, encoder: str, params_path: str, model_file: str,
     if cfg.obs == "state":
         demos, enc = state_demos(demos_path or f"data/demos/{task}.h5"), None
     else:
-        demos = vision_demos(features_path or f"data/features/{task}/{encoder}.zarr", f"data/frames/{task}.h5",
-                             cfg.proprio)
+        demos = vision_demos(features_path or f"data/features/{task}/{encoder}.zarr",
+                             frames_path or f"data/frames/{task}.h5", cfg.proprio)
         enc = service_encoder(params_path, encoder, model_file or f"data/{encoder}/{task}/model.pt")
     out = out or f"data/runs/{task}/{encoder}/seed{cfg.seed}"  # where the DVC stage puts it
     metrics = train_policy(task, cfg, demos, out, enc, ray_config=_ray_config(params_path, cfg.backend, ray_address))

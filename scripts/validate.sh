@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 name=${1:?usage: scripts/validate.sh NAME [SEED ...]}
 shift
 seeds=${*:-0 1 2}
-rrl=.venv/bin/rrl-pipe
+rrl=${RRL:-.venv/bin/rrl-pipe}  # RRL: another command (a long run pinned to a worktree of its own)
 export MUJOCO_GL=${MUJOCO_GL:-egl}
 human=../shared/data/hand_dapg/door-v0_demos.pickle
 case $name in
@@ -17,6 +17,9 @@ case $name in
   hammer_state|relocate_state)       # the scripted experts' 25 demos
     task=${name%_state}; demos=data/validation/demos/$task-scripted.h5
     [ -f "$demos" ] || $rrl make-demos --task "$task" --source scripted --out "$demos" ;;
+  door_vision_pretrained|door_vision_random|door_vision_gate)  # RRL's door setup on EfficientNet-Lite0 features
+    task=door; demos=data/validation/demos/door-human.h5
+    [ -f "$demos" ] || $rrl make-demos --task door --source hand_dapg_human --path "$human" --out "$demos" ;;
   door_vision)                       # needs `dvc repro` first: its frames, feature stores and VAE for door
     task=door; demos=data/demos/door.h5 ;;
   *) echo "scripts/validate.sh: unknown validation $name (see configs/validation/)" >&2; exit 2 ;;
@@ -40,6 +43,23 @@ if [ "$name" = door_vision ]; then  # BC alone against BC + DAPG, per encoder an
   done
   $rrl report --runs "$runs" --evals "$evals" --out "reports/validation/$name"
   for run in "$runs"/*/; do cp "$run/curves.csv" "reports/validation/$name/$(basename "$run").csv"; done
+  exit 0
+fi
+if [[ $name == door_vision_* ]]; then  # demos and rollouts rendered alike (the config's render_demos)
+  frames=data/validation/frames/door-human.h5; weights=pretrained
+  [ "$name" = door_vision_random ] && weights=random
+  features=data/validation/features/door-human/efficientnet_lite0-$weights.zarr
+  [ -f "$frames" ] || $rrl render-demos --demos "$demos" --out "$frames" --size 256 --quality fast
+  $rrl encode --model efficientnet_lite0 --weights "$weights" --frames "$frames" --out "$features"  # no-op when done
+  runs=data/validation/$name
+  for seed in $seeds; do
+    $rrl train-policy --task door --params "$cfg" --encoder efficientnet_lite0 --features "$features" \
+        --frames "$frames" --seed "$seed" --out "$runs/seed$seed"
+    $rrl evaluate --params "$cfg" --encoder efficientnet_lite0 --policy "$runs/seed$seed/policy.pt" \
+        --out "data/validation/eval/$name/seed$seed.json"
+  done
+  $rrl report --runs "$runs" --evals "data/validation/eval/$name" --out "reports/validation/$name"
+  for seed in $seeds; do cp "$runs/seed$seed/curves.csv" "reports/validation/$name/seed$seed.csv"; done
   exit 0
 fi
 runs=data/validation/$name
