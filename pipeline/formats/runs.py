@@ -18,9 +18,10 @@ from pipeline.errors import PipelineError
 
 METRICS = "metrics.json"
 CURVES = "curves.csv"
-# one row per iteration; sampled success/return, mean-action success/return (nan without eval_episodes)
-CURVE_FIELDS = ("iteration", "success_rate", "return_mean", "eval_success_rate", "eval_return_mean", "samples", "kl",
-                "alpha", "demo_weight")
+# one row per iteration; sampled success/return (mean, and the best and worst episode's as mjrl logs them),
+# mean-action success/return (nan without eval_episodes)
+CURVE_FIELDS = ("iteration", "success_rate", "return_mean", "return_max", "return_min", "eval_success_rate",
+                "eval_return_mean", "samples", "kl", "alpha", "demo_weight")
 
 
 def read_json(path: str | os.PathLike, what: str) -> Any:

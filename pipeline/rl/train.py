@@ -182,7 +182,9 @@ def _iteration(k: int, cfg: TrainPolicyConfig, sampler: Sampler, policy: Gaussia
     # mjrl's evaluation_rollouts: the updated policy's mean action on fixed seeds (what `evaluate` also measures)
     evaluated = sampler.sample(policy, [EVAL_SEED_BASE + i for i in range(cfg.eval_episodes)], deterministic=True)
     t4 = time.perf_counter()
-    return {"iteration": k + 1, **_rates(episodes, ""), **_rates(evaluated, "eval_"), "samples": int(len(obs)),
+    returns = [float(ep.rewards.sum()) for ep in episodes]
+    return {"iteration": k + 1, **_rates(episodes, ""), **_rates(evaluated, "eval_"), "return_max": max(returns),
+            "return_min": min(returns), "samples": int(len(obs)),
             "sampling_s": sampling_s, **time_by_part(episodes), "npg_s": t2 - t1, "vf_s": t3 - t2, "eval_s": t4 - t3,
             "kl": float(stats.get("kl", float("nan"))), "alpha": float(stats.get("alpha", float("nan"))),
             "demo_weight": weight}
