@@ -116,7 +116,7 @@ def render_vae_data_cmd(task: str, out: str, **options: Any) -> None:
 
 @main.command()
 @click.option("--model", default="resnet18", help="resnet18/34/50 | mobilenet_v3_large | shufflenet_v2_x1_0 | rrl18/34/50 | "
-              "r3m18/34/50 | dinov2_vits14 | dinov2_vitb14 | vc1_base | vc1_large | vae | reward")
+              "r3m18/34/50 | dinov2_vits14 | dinov2_vitb14 | vc1_base | vc1_large | efficientnet_lite0/1/2 | vae | reward")
 @click.option("--weights", default="auto", help="pretrained (alias imagenet) | random | auto | <file path> "
               "(vae, reward: their model.pt)")
 @click.option("--weights-sha256", default="", help="expected sha256 of a weight file")

@@ -14,7 +14,7 @@ from pipeline.errors import PipelineError, check_choice
 class EncodeConfig:
     """params.yaml `encode`: the frozen ImageNet encoders whose features are cached (a DVC matrix over `encoders`)."""
 
-    encoders: tuple[str, ...] = ("resnet18",)  # resnet18 | resnet34 | resnet50 | mobilenet_v3_large | shufflenet_v2_x1_0
+    encoders: tuple[str, ...] = ("resnet18",)  # any built-in encoder (pipeline.encoders.registry.PRETRAINED)
     weights: str = "auto"  # imagenet (fail when not cached) | auto (imagenet, else random + warning) | random | <file>
     weights_sha256: str = ""  # with a weight file: its expected sha256
     layer: str = ""  # empty: the final global pool; resnets also layer1 | layer2 | layer3 (pooled)
