@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 15's device check, prepared to run on a lent GPU machine in at most 10 minutes:
+# The GPU device check, prepared to run on a lent GPU machine in at most 10 minutes:
 #   bash scripts/gpu_check.sh [OUT_DIR]      (on the device machine: OUT_DIR=$OUT)
 # What it measures (each line of output is also written to OUT_DIR/gpu_check.log):
 #   1. doctor: the device, precision `auto` picks (bf16, or fp16 without bf16), and the OpenGL renderer EGL got

@@ -84,7 +84,7 @@ def test_second_repro_does_nothing(project):
 
 
 def test_a_rerun_from_scratch_reproduces_every_tracked_byte(project):
-    """Issue 13's bar: on the same machine a fresh run leaves `git status` clean (dvc.lock, metrics, curves and the
+    """On the same machine a fresh run leaves `git status` clean (dvc.lock, metrics, curves and the
     report are byte-identical; the seconds are in git-ignored timings files)."""
     before = (project / "data/runs/door/vae/seed0/timings.json").read_text()
     for folder in ("data/vae_checkpoints", "data/reward_checkpoints"):  # else training would resume, not recompute
@@ -138,7 +138,7 @@ def test_a_second_seed_adds_only_its_runs(project):
 
 
 def test_one_experiment_compares_encoder_families(project):
-    """Issue 16's experiment at the tiny scale: R3M, DINOv2 and VC-1 beside the reward encoder; each family is
+    """The encoder-family experiment at the tiny scale: R3M, DINOv2 and VC-1 beside the reward encoder; each family is
     cached once and gets one policy; results.json has a group per encoder with its weight source."""
     families = ("r3m18", "dinov2_vits14", "vc1_base")
     out = sh("dvc", "exp", "run", "-n", "families", "-S", "seeds=[0]", "-S", f"encode.encoders=[{','.join(families)}]",

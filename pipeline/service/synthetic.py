@@ -2,7 +2,7 @@
 free (`rrl-pipe bench sample --synthetic-encoder`).
 
 It answers a batch of n frames `base_ms + per_frame_ms * n` after the modelled device is free (the default, 2 ms +
-0.1 ms per frame, models ResNet-34 fp16 on a large GPU; issue 15), queued as a CUDA stream queues work: `submit`
+0.1 ms per frame, models ResNet-34 fp16 on a large GPU), queued as a CUDA stream queues work: `submit`
 returns at once and the service assembles the next batch meanwhile, and nothing uses CPU while it waits, as a GPU
 would leave the host's cores to rendering and physics. Its features are a fixed, cheap function of the pixels (a
 coarse subsample), so episodes stay deterministic. It is never a real encoder: its key says `synthetic`, so no policy trained on cached
