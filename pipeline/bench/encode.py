@@ -79,7 +79,7 @@ def _naive(frames: np.ndarray, model: str, weights: str, device: str) -> float:
     """RRL's reference loop: the same network (NCHW, fc removed), PIL transforms, batch-1 fp32 forward."""
     dev = resolve_device(device)
     encoder = Encoder(EncoderConfig(model=model, weights=weights, device=device, precision="fp32"))
-    net = encoder.module.to(memory_format=torch.contiguous_format)  # the reference code's plain NCHW weights
+    net = encoder.trunk.to(memory_format=torch.contiguous_format)  # the reference code's network: NCHW, batch norms unfolded
     transform = _PIL_TRANSFORMS[encoder.spec.preprocessing]()
     with torch.no_grad():
         net(transform(Image.fromarray(frames[0])).unsqueeze(0).to(dev))  # warm-up, as the ceiling gets

@@ -15,6 +15,7 @@ from torch import nn
 from torchvision.models import get_model
 
 from pipeline.encoders import timm_nets
+from pipeline.encoders.fold import fold_batchnorm
 from pipeline.encoders.preprocess import DESCRIPTIONS, PREPROCESSORS
 from pipeline.encoders.registry import EncoderSpec, get_encoder_spec
 from pipeline.encoders.weights import ResolvedWeights, resolve_weights
@@ -143,7 +144,7 @@ def build_trunk(spec: EncoderSpec, weights: ResolvedWeights, layer: str) -> nn.M
 
 
 class Encoder:
-    """uint8 frames (N, H, W, 3) in, float32 features (N, D) out; frozen, eval mode, channels_last."""
+    """uint8 frames (N, H, W, 3) in, float32 features (N, D) out; frozen, eval mode, batch norm folded, channels_last."""
 
     def __init__(self, config: EncoderConfig):
         self.config = config
@@ -156,8 +157,9 @@ class Encoder:
             raise PipelineError(f"model {self.spec.name} needs --weights PATH: {self.spec.weights_hint}")
         self.weights = self._resolve_weights()
         self.preprocess = PREPROCESSORS[self.spec.preprocessing]
-        self.module = build_trunk(self.spec, self.weights, self.layer).eval().requires_grad_(False)
-        self.module = self.module.to(self.device, memory_format=torch.channels_last)
+        # `trunk` holds the weights as loaded; `module`, what runs, has its batch norms folded into the convolutions
+        self.trunk = build_trunk(self.spec, self.weights, self.layer).eval().requires_grad_(False)
+        self.module = fold_batchnorm(self.trunk).to(self.device, memory_format=torch.channels_last)
         self._feeder: _CudaFeeder | None = None  # pinned buffers and a stream, made on the first CUDA batch
 
     def _resolve_weights(self) -> ResolvedWeights:

@@ -107,7 +107,7 @@ def test_imagenet_weights_load_from_the_hub_cache(hub):
     enc = Encoder(EncoderConfig(weights="imagenet"))
     assert enc.weights.source == "imagenet:IMAGENET1K_V1"
     assert enc.weights.sha256 == weights_mod.file_sha256(target)
-    torch.testing.assert_close(enc.module.body[0].weight, state["conv1.weight"])
+    torch.testing.assert_close(enc.trunk.body[0].weight, state["conv1.weight"])
 
 
 def test_a_cached_file_that_does_not_match_its_hash_prefix_is_refused(hub):
