@@ -64,17 +64,18 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
+def resolve_precision(precision: str, device: torch.device, cpu_bf16: bool = True) -> str:
     """The precision an encoder really runs: `auto` is bf16 on a CPU with native bf16 (AMX/avx512_bf16, measured
     ~2.6-3.4x fp32 on ResNets) and on a GPU that has it, fp16 on an older GPU, fp32 on any other CPU (emulated
-    bf16 was ~8x slower than fp32). The resolved name, never `auto`, goes into store keys and provenance, so a cache
-    and a service on different hardware disagree loudly instead of mixing precisions. Refuses what the device
-    cannot run fast (or at all) before any work."""
+    bf16 was ~8x slower than fp32) and for a network whose spec says bf16 does not pay on a CPU (`cpu_bf16`). The
+    resolved name, never `auto`, goes into store keys and provenance, so a cache and a service on different hardware
+    disagree loudly instead of mixing precisions. Refuses what the device cannot run fast (or at all) before any
+    work."""
     if precision not in PRECISIONS:
         raise PipelineError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     if precision == "auto":
         if device.type == "cpu":
-            return "bf16" if cpu_has_native_bf16() else "fp32"
+            return "bf16" if cpu_bf16 and cpu_has_native_bf16() else "fp32"
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if device.type == "cpu":
         if precision == "bf16" and not cpu_has_native_bf16():
@@ -152,7 +153,7 @@ class Encoder:
         self.layer = config.layer or self.spec.default_layer
         self.dim = self.spec.feature_dim(self.layer)
         self.device = resolve_device(config.device)
-        self.precision = resolve_precision(config.precision, self.device)
+        self.precision = resolve_precision(config.precision, self.device, self.spec.cpu_bf16)
         if self.spec.trained_here and config.weights in ("pretrained", "imagenet", "random", "auto"):
             raise PipelineError(f"model {self.spec.name} needs --weights PATH: {self.spec.weights_hint}")
         self.weights = self._resolve_weights()

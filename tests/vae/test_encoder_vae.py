@@ -6,6 +6,7 @@ import torch
 
 from pipeline.cache.encode import encode_frames
 from pipeline.encoders import Encoder, EncoderConfig
+from pipeline.encoders.encoder import cpu_has_native_bf16
 from pipeline.encoders.preprocess import vae64
 from pipeline.errors import PipelineError
 from pipeline.formats.features import FeatureStore
@@ -63,3 +64,12 @@ def test_encode_frames_makes_a_complete_vae_store(model_file, tmp_path):
         assert store.all().shape == (sum(f.lengths()), 512 * len(f.cameras))
         expected = _direct_mu(path, f.frames(1, camera)[:]).numpy()
     np.testing.assert_allclose(store.episode(1)[:, :512], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_precision_auto_runs_the_small_encoder_in_fp32_on_any_cpu(model_file):
+    """bf16 is slower than fp32 for this 64 px network on a CPU; the ImageNet networks keep bf16 where it is native."""
+    path, sha = model_file
+    vae = Encoder(EncoderConfig(model="vae", weights=str(path), weights_sha256=sha, precision="auto", device="cpu"))
+    assert vae.key()["precision"] == "fp32"
+    resnet = Encoder(EncoderConfig(model="resnet18", weights="random", precision="auto", device="cpu"))
+    assert resnet.key()["precision"] == ("bf16" if cpu_has_native_bf16() else "fp32")
