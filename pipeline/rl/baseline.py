@@ -3,7 +3,8 @@
 Features are mjrl's MLPBaseline._features: [clip(obs, -10, 10) / 10, t/1000, (t/1000)^2, (t/1000)^3, (t/1000)^4]
 with t the step index inside the path. The time features let a state-only critic account for the finite horizon.
 Fitting: Adam (lr 1e-3, weight decay 1e-3) on MSE, minibatch 64, 2 epochs per call, warm-started from the
-previous iteration's weights (DESIGN.md section 4 / RRL's hand_dapg config).
+previous iteration's weights (RRL's job configs: vf_batch_size 64, vf_epochs 2, vf_learn_rate 1e-3; mjrl's
+hand_dapg job script: reg_coef 1e-3).
 """
 
 from __future__ import annotations

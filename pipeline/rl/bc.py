@@ -1,7 +1,7 @@
 """Behaviour cloning as in mjrl/algos/behavior_cloning.py with loss_type 'MSE': regress the policy's mean action
 on the demonstrated actions (in action space, after the output de-normalisation) with Adam.
 
-RRL/DESIGN.md: batch 32, 5 epochs, lr 1e-3. Minibatches are a fresh permutation per epoch drawn from `seed`
+RRL's job configs: batch 32, 5 epochs, lr 1e-3. Minibatches are a fresh permutation per epoch drawn from `seed`
 (mjrl draws int(N/batch) random batches with replacement), so the result is a function of the seed.
 """
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pipeline.cluster import check_backend
 from pipeline.errors import PipelineError, check_choice
 from pipeline.render.distractors import DISTRACTOR_KINDS
+from pipeline.rl import seeds
 from pipeline.tasks.spec import REWARD_MODES, SUCCESS_RULES
 
 
@@ -50,7 +51,7 @@ class TrainPolicyConfig:
     envs_per_worker: int = 1  # envs each worker steps in lockstep: one encoder request holds all their frames
     double_buffer: bool | str = "auto"  # two env groups per worker alternate (auto: where the encoder runs on CUDA)
     backend: str = "local"  # local (worker processes here) | ray (Ray actors: params `ray`); the same episodes
-    seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i
+    seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i (pipeline/rl/seeds.py)
 
     def __post_init__(self) -> None:
         check_choice("train_policy.mode", self.mode, ("dapg", "npg", "bc"))
@@ -67,6 +68,8 @@ class TrainPolicyConfig:
         check_backend("train_policy", self.backend)
         if self.stop_at_eval_success and not (0 < self.stop_at_eval_success <= 1 and self.eval_episodes > 0):
             raise PipelineError("train_policy.stop_at_eval_success must be in (0, 1] and needs eval_episodes > 0")
+        if error := seeds.training_budget_error(self.seed, self.iterations, self.episodes):
+            raise PipelineError(f"train_policy: {error}")
 
 
 def check_double_buffer(section: str, value: bool | str) -> None:
@@ -79,7 +82,7 @@ class EvaluateConfig:
     """params.yaml `evaluate`: deterministic (mean-action) episodes, plain and under each visual distractor."""
 
     episodes: int = 10  # episodes per condition
-    seed: int = 10_000  # episode i uses seed + i (disjoint from training seeds for seed < 1e4)
+    seed: int = 10_000  # episode i of each condition: seed + i in evaluate's own seed stream (pipeline/rl/seeds.py)
     distractors: tuple[str, ...] = ("light_position", "light_direction", "object_colour", "extra_object")
     horizon: int = 0  # 0: the task's (200; pen 100)
     workers: int = 2  # env worker processes (0: in-process)
@@ -94,3 +97,5 @@ class EvaluateConfig:
             check_choice("evaluate.distractors", kind, DISTRACTOR_KINDS)
         if self.episodes <= 0 or self.workers < 0 or self.envs_per_worker < 1:
             raise PipelineError("evaluate: episodes must be positive, workers >= 0 and envs_per_worker >= 1")
+        if error := seeds.evaluation_budget_error(self.seed, self.episodes):
+            raise PipelineError(f"evaluate: {error}")

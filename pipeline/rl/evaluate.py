@@ -20,6 +20,7 @@ from pipeline.rl.config import EvaluateConfig
 from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.backends import make_sampler
 from pipeline.rl.sampler import ObsConfig, time_by_part
+from pipeline.rl.seeds import evaluation_seeds
 from pipeline.rl.train import check_encoder_matches
 from pipeline.stats import wilson_interval
 from pipeline.timings import write_timings
@@ -38,7 +39,7 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
     image_size, quality = _rendering(layout, image_size, quality, policy_path)
     obs_cfg = ObsConfig(mode=layout["obs"], proprio=layout.get("proprio", True), image_size=image_size, quality=quality,
                         cameras=tuple(layout.get("cameras", ())))
-    seeds = [cfg.seed + i for i in range(cfg.episodes)]
+    seeds = evaluation_seeds(cfg.seed, cfg.episodes)
     conditions = ["plain"] + (list(cfg.distractors) if vision else [])
     results: dict[str, dict[str, float]] = {}
     timings: dict[str, dict[str, float]] = {}

@@ -2,17 +2,21 @@
 (mjrl/algos/npg_cg.py, mjrl/algos/dapg.py, mjrl/utils/cg_solve.py). One update, top to bottom:
 
   (1) advantages whitened:           A <- (A - mean A) / (std A + 1e-6)
-  (2) DAPG gradient (paper eq. 6):   g = sum_{(s,a) in rho_pi} grad log pi(a|s) A(s,a)
+  (2) DAPG gradient (DAPG paper eq. 6, with mjrl's demo weight):
+                                     g = sum_{(s,a) in rho_pi} grad log pi(a|s) A(s,a)
                                        + sum_{(s,a) in rho_D}  grad log pi(a|s) lam_0 lam_1^k
+      The paper's demo weight is lam_0 lam_1^k max_{(s',a') in rho_pi} A(s',a'); mjrl's dapg.py (which RRL runs)
+      drops the max-advantage factor and uses the constant lam_0 lam_1^k, as this code does.
       mjrl writes it as the gradient of a CPI surrogate, L(theta) = mean_i [pi_theta(a_i|s_i)/pi_old(a_i|s_i) A_i],
       over on-policy + demo samples, times sample_coef = N_all / N_pi (so demos add to, not dilute, the on-policy
       average); both advantage sets are scaled by 1e-2, which the normalised step below cancels.
   (3) Fisher metric (eq. 4):         F = Hessian of the mean KL(pi_old || pi_theta) at theta_old, on-policy samples
       only; F v by double backprop, plus damping * v.
   (4) natural direction:             x = F^-1 g by 10 conjugate-gradient iterations started at x_0 = 0.
-      mjrl's npg_cg passes x_0 = g, but its cg_solve ignores x_0 (the line is commented out) and starts at 0, and
-      that matters: from 0, every CG iterate x satisfies x^T F x = g^T x (CG minimises the quadratic over the
-      Krylov space), so step (5) lands on the KL it aims for even when 10 iterations are far from converged.
+      mjrl's npg_cg passes x_0 = g, but its cg_solve ignores x_0 (the line is commented out) and starts at 0: so in
+      mjrl master (3871d93, 2021) and its v1 branch, which RRL's mjrl fork follows; mjrl's later v2 branch does
+      start at x_0. That matters: from 0, every CG iterate x satisfies x^T F x = g^T x (CG minimises the quadratic
+      over the Krylov space), so step (5) lands on the KL it aims for even when 10 iterations are far from converged.
       Started at g, the step overshot the KL target 5x on door ((256, 256) policy) and undid what it had learnt.
   (5) normalised step (eq. 5):       theta <- theta + sqrt(delta / (g^T F^-1 g)) F^-1 g
       delta is mjrl's `normalized_step_size` (0.05 in RRL/DAPG). The quadratic model of the KL is

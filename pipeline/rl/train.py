@@ -32,14 +32,13 @@ from pipeline.rl.npg import dapg_demo_weight, npg_step
 from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rl.backends import make_sampler
 from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
+from pipeline.rl.seeds import training_eval_seeds, training_seeds
 from pipeline.rl.torch_cpu import flush_denormals
 from pipeline.stats import rate_interval
 from pipeline.tasks import get_task
 from pipeline.timings import write_timings
 
 TIMING_FIELDS = ("sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
-# Evaluation episodes use the same seeds at every iteration (as mjrl's train_agent), far from any training seed.
-EVAL_SEED_BASE = 10**12
 KEY_FIELDS = ("model", "layer", "weights_sha256", "preprocessing", "precision")
 
 
@@ -160,7 +159,7 @@ def _initialise_from_demos(policy: GaussianMLPPolicy, cfg: TrainPolicyConfig, de
 
 def _iteration(k: int, cfg: TrainPolicyConfig, sampler: Sampler, policy: GaussianMLPPolicy, baseline: MLPBaseline,
                demos: DemoData) -> dict[str, float]:
-    seeds = [cfg.seed * 1_000_000 + k * cfg.episodes + i for i in range(cfg.episodes)]
+    seeds = training_seeds(cfg.seed, k, cfg.episodes)
     t0 = time.perf_counter()
     episodes = sampler.sample(policy, seeds)
     sampling_s = time.perf_counter() - t0
@@ -180,7 +179,7 @@ def _iteration(k: int, cfg: TrainPolicyConfig, sampler: Sampler, policy: Gaussia
         baseline.fit(paths)  # after the policy update, as mjrl
         t3 = time.perf_counter()
     # mjrl's evaluation_rollouts: the updated policy's mean action on fixed seeds (what `evaluate` also measures)
-    evaluated = sampler.sample(policy, [EVAL_SEED_BASE + i for i in range(cfg.eval_episodes)], deterministic=True)
+    evaluated = sampler.sample(policy, training_eval_seeds(cfg.eval_episodes), deterministic=True)
     t4 = time.perf_counter()
     returns = [float(ep.rewards.sum()) for ep in episodes]
     return {"iteration": k + 1, **_rates(episodes, ""), **_rates(evaluated, "eval_"), "return_max": max(returns),
@@ -196,7 +195,7 @@ def _reached_target(rows: list[dict], cfg: TrainPolicyConfig) -> bool:
 
 
 def _rates(episodes: list, prefix: str) -> dict[str, float]:
-    """Success rate (DESIGN.md rule) and mean return of some episodes; NaN for none (no evaluation asked for)."""
+    """Success rate (the task's success rule) and mean return of some episodes; NaN for none (no evaluation asked for)."""
     if not episodes:
         return {f"{prefix}success_rate": float("nan"), f"{prefix}return_mean": float("nan")}
     return {f"{prefix}success_rate": float(np.mean([ep.success for ep in episodes])),
