@@ -22,9 +22,11 @@ TINY = {
     "train_vae": {"epochs": 1, "batch_size": 16, "block": 32, "buffer_blocks": 2, "val_fraction": 0.2},
     "train_reward_encoder": {"epochs": 1, "batch_size": 16, "block": 32, "buffer_blocks": 2, "val_fraction": 0.2,
                              "horizon": 4},
-    "encode": {"weights": "random", "batch_size": 32},
+    # Three encoder groups and the oracle, not the default's five: the workflow is under test here (every family has
+    # its own tests), and each group adds stages and metric columns that the counts below would have to follow.
+    "encode": {"weights": "random", "batch_size": 32, "encoders": ["resnet18"]},
     "train_policy": {"iterations": 1, "episodes": 2, "horizon": 8, "workers": 0, "hidden": [16, 16],
-                     "vf_hidden": [16, 16], "bc_epochs": 1},
+                     "vf_hidden": [16, 16], "bc_epochs": 1, "encoders": ["resnet18", "vae", "reward"]},
     "train_oracle": {"iterations": 1, "episodes": 2, "eval_episodes": 1},
     "evaluate": {"episodes": 1, "horizon": 8, "workers": 0, "distractors": ["extra_object"]},
 }
