@@ -82,16 +82,18 @@ def make_demos_cmd(task: str, source: str, path: str, episodes: int, seed: int, 
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="frames HDF5 file to write")
 @click.option("--size", default=256, type=int, help="square image size in pixels")
 @click.option("--quality", default="fast", help="fast | paper")
-@click.option("--camera", "cameras", multiple=True, help="camera name (repeatable); default: the task's RRL rig")
+@click.option("--scene", default="rrl", help="rrl (RRL's cameras and colours) | gymnasium (Gymnasium's scene as shipped)")
+@click.option("--camera", "cameras", multiple=True, help="camera name (repeatable); default: the scene's camera rig")
 @click.option("--workers", default=2, type=int, help="render processes")
 @click.option("--chunk", default=25, type=int, help="frames per job")
 @_friendly_errors
-def render_demos_cmd(demos: str, out: str, size: int, quality: str, cameras: tuple[str, ...], workers: int, chunk: int) -> None:
+def render_demos_cmd(demos: str, out: str, size: int, quality: str, scene: str, cameras: tuple[str, ...], workers: int,
+                     chunk: int) -> None:
     """Render every demo state into a frames HDF5 file."""
     from pipeline.config import RenderDemosConfig
     from pipeline.render.stage import render_demos
 
-    cfg = RenderDemosConfig(size=size, quality=quality, cameras=cameras, workers=workers, chunk=chunk)
+    cfg = RenderDemosConfig(size=size, quality=quality, scene=scene, cameras=cameras, workers=workers, chunk=chunk)
     click.echo(f"{out}: {json.dumps(render_demos(demos, out, cfg))}")
 
 
@@ -104,6 +106,7 @@ def render_demos_cmd(demos: str, out: str, size: int, quality: str, cameras: tup
 @click.option("--large-noise", default=0.5, type=float, help="action noise std, large-noise part")
 @click.option("--seed", default=0, type=int, help="first episode seed")
 @click.option("--quality", default="fast", help="fast | paper")
+@click.option("--scene", default="rrl", help="rrl | gymnasium")
 @click.option("--workers", default=2, type=int, help="render processes")
 @_friendly_errors
 def render_vae_data_cmd(task: str, out: str, **options: Any) -> None:
@@ -251,7 +254,7 @@ def evaluate(policy: str, encoder: str, params_path: str, model_file: str, out: 
     enc = service_encoder(params_path, encoder, model_file) if vision else None
     cfg = load_section(params_path, "evaluate", EvaluateConfig)
     cfg = dataclasses.replace(cfg, backend=backend) if backend else cfg
-    metrics = evaluate_policy(policy, cfg, out, train.reward_mode, enc, render.size, render.quality,
+    metrics = evaluate_policy(policy, cfg, out, train.reward_mode, enc, render.size, render.quality, render.scene,
                               train.success_rule, ray_config=_ray_config(params_path, cfg.backend, ray_address))
     click.echo(json.dumps({c: r["success_rate"] for c, r in metrics["conditions"].items()}))
 

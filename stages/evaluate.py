@@ -29,7 +29,7 @@ def _run(args: argparse.Namespace) -> None:
     vision = GaussianMLPPolicy.load(args.policy).obs_layout.get("obs") == "vision"
     encoder = service_encoder(args.params, args.encoder, args.encoder_model) if vision else None
     metrics = evaluate_policy(args.policy, cfg, args.out, train.reward_mode, encoder, render.size, render.quality,
-                              train.success_rule, ray_config=ray_config(args.params, cfg.backend))
+                              render.scene, train.success_rule, ray_config=ray_config(args.params, cfg.backend))
     print(f"{args.out}: {json.dumps({c: r['success_rate'] for c, r in metrics['conditions'].items()})}")
 
 

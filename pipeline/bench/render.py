@@ -29,7 +29,7 @@ def _bare_loop(task: str, size: int, quality: str, qpos: np.ndarray) -> None:
     """The ceiling: the task's render model, a mujoco.Renderer, set qpos, forward, draw; nothing else."""
     die_with_parent()
     spec = get_task(task)
-    model = spec.build_render_model()
+    model = spec.build_render_model()  # scene rrl, as the stage's default
     preset = get_quality(quality)
     preset.apply(model)
     data = mujoco.MjData(model)

@@ -165,6 +165,7 @@ def _encode_store(frames_path: str | Path, out: str | Path, encoder: "BatchEncod
             "cameras": cameras,
             "task": frames.attrs.get("task", ""),
             "render_quality": frames.attrs.get("quality", ""),
+            "render_scene": frames.scene,
             "input_size": [int(height), int(width)],
             "feature_dim_per_camera": encoder.dim,
             "dtype": dtype,

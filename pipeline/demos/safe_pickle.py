@@ -1,4 +1,4 @@
-"""An allow-list unpickler for user-supplied pickles (DESIGN.md section 6: never `pickle.load` a user's file).
+"""An allow-list unpickler for user-supplied pickles: a user's file is never given to `pickle.load`.
 
 `pickle.load` calls whatever global a file names, so a pickle is a program. This unpickler resolves only the
 globals that the hand_dapg files need and refuses every other one with a PipelineError naming the file and

@@ -13,6 +13,8 @@ from pipeline.errors import PipelineError, brief
 from pipeline.formats.hdf5 import create_hdf5, damaged, dataset, is_count, open_hdf5, seal
 
 FORMAT = "rrl-pipe/frames"
+# frames files, stores and policies that record no scene were rendered from Gymnasium's scene as shipped
+LEGACY_SCENE = "gymnasium"
 # every dataset of a data/demo_<i> group: the README's table lists exactly these (tests/test_formats_readme.py)
 FIELDS = ("frames/<camera>", "proprio", "actions", "rewards", "goal_achieved", "replay_drift")
 
@@ -102,6 +104,7 @@ class FramesFile:
         if len(sizes) != 1:
             raise PipelineError(f"{self.path}: frames of several sizes {sorted(sizes)}")
         self.frame_size: tuple[int, int] = sizes.pop()  # (H, W) of every frame
+        self.scene: str = str(self.attrs.get("scene", LEGACY_SCENE))
 
     def demo(self, index: int) -> h5py.Group:
         return self.file[f"data/demo_{index}"]

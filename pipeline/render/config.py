@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pipeline.errors import PipelineError, check_choice
 from pipeline.render.quality import PRESETS
+from pipeline.tasks.spec import SCENES
 
 
 @dataclass(frozen=True)
@@ -15,12 +16,14 @@ class RenderDemosConfig:
 
     size: int = 256  # square image size in pixels (RRL: 256, then centre-cropped to 224 by the encoder)
     quality: str = "fast"  # fast (no shadows, no multisampling) | paper (the model's own: ~7x slower on CPU)
-    cameras: tuple[str, ...] = ()  # empty: the task's RRL camera rig
+    scene: str = "rrl"  # rrl (RRL's fork's cameras and colours) | gymnasium (Gymnasium's scene as shipped)
+    cameras: tuple[str, ...] = ()  # empty: the scene's camera rig
     workers: int = 2  # render processes (1: render in the stage's own process)
     chunk: int = 25  # frames per job sent to a worker
 
     def __post_init__(self) -> None:
         check_choice("render_demos.quality", self.quality, tuple(PRESETS))
+        check_choice("render_demos.scene", self.scene, SCENES)
         if self.size <= 0:
             raise PipelineError(f"render_demos.size must be positive, got {self.size}")
         if self.workers <= 0 or self.chunk <= 0:
@@ -37,10 +40,12 @@ class RenderVaeDataConfig:
     large_noise: float = 0.5  # action noise std of the 'expert + large noise' part
     seed: int = 0  # first episode seed; every part's episodes are seeded from it
     quality: str = "fast"  # render preset, as render_demos
+    scene: str = "rrl"  # as render_demos
     workers: int = 2  # render processes
 
     def __post_init__(self) -> None:
         check_choice("render_vae_data.quality", self.quality, tuple(PRESETS))
+        check_choice("render_vae_data.scene", self.scene, SCENES)
         if self.n_images < 4 or self.size <= 0 or self.workers <= 0:
             raise PipelineError("render_vae_data: n_images must be >= 4, size and workers positive")
         if not 0 <= self.small_noise <= self.large_noise:

@@ -30,14 +30,15 @@ class RendererConfig:
     size: int
     quality: str
     cameras: tuple[str, ...] | None
+    scene: str = "rrl"
 
     def build(self) -> FrameRenderer:
-        return FrameRenderer(self.task, self.size, self.quality, self.cameras)
+        return FrameRenderer(self.task, self.size, self.quality, self.cameras, self.scene)
 
     def describe(self) -> dict[str, object]:
         """Validate the settings and return the frames-file attributes without creating a GL context."""
-        _, model, cameras, quality = build_scene(self.task, self.size, self.quality, self.cameras)
-        return scene_attrs(model, cameras, quality, self.size)
+        _, model, cameras, quality = build_scene(self.task, self.size, self.quality, self.cameras, self.scene)
+        return scene_attrs(model, cameras, quality, self.size, self.scene)
 
 
 @dataclass

@@ -13,16 +13,17 @@ from pipeline.render.quality import RenderQuality, get_quality
 from pipeline.tasks.spec import TaskSpec, get_task
 
 
-def build_scene(task: str | TaskSpec, size: int, quality: str, cameras: tuple[str, ...] | None
+def build_scene(task: str | TaskSpec, size: int, quality: str, cameras: tuple[str, ...] | None, scene: str = "rrl"
                 ) -> tuple[TaskSpec, mujoco.MjModel, tuple[str, ...], RenderQuality]:
-    """The render model with its quality preset, validated (size, quality, cameras); no GL context needed."""
+    """The render model of a scene with its quality preset, validated (size, quality, scene, cameras); no GL
+    context needed."""
     spec = task if isinstance(task, TaskSpec) else get_task(task)
     if size <= 0:
         raise PipelineError(f"image size must be positive, got {size}")
     preset = get_quality(quality)
-    model = spec.build_render_model(edit=add_distractor_slot)
+    model = spec.build_render_model(scene, edit=add_distractor_slot)
     known = [model.camera(i).name for i in range(model.ncam)]
-    chosen = tuple(cameras) if cameras else spec.camera_names
+    chosen = tuple(cameras) if cameras else spec.scene_camera_names(scene)
     for name in chosen:
         if name not in known:
             raise PipelineError(f"{spec.name}: unknown camera {name!r}; cameras: {', '.join(known)}")
@@ -33,11 +34,13 @@ def build_scene(task: str | TaskSpec, size: int, quality: str, cameras: tuple[st
     return spec, model, chosen, preset
 
 
-def scene_attrs(model: mujoco.MjModel, cameras: tuple[str, ...], quality: RenderQuality, size: int) -> dict[str, object]:
+def scene_attrs(model: mujoco.MjModel, cameras: tuple[str, ...], quality: RenderQuality, size: int,
+                scene: str) -> dict[str, object]:
     """Renderer settings and camera world poses, as recorded in a frames file (no paths, no times)."""
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     attrs: dict[str, object] = {
+        "scene": scene,
         "image_size": int(size),
         "cameras": list(cameras),
         "mujoco_gl": os.environ.get("MUJOCO_GL", ""),
@@ -54,8 +57,8 @@ def scene_attrs(model: mujoco.MjModel, cameras: tuple[str, ...], quality: Render
 class FrameRenderer:
     """Renders any number of cameras of one task's scene from full simulator states.
 
-    It owns a private render model (the task's XML with RRL's cameras), so rendering never touches the
-    physics env: set the state, run forward kinematics, draw. Optional distractors edit only this model.
+    It owns a private render model (the task's XML with the scene's cameras and colours), so rendering never
+    touches the physics env: set the state, run forward kinematics, draw. Optional distractors edit only this model.
     """
 
     def __init__(
@@ -64,8 +67,10 @@ class FrameRenderer:
         size: int = 256,
         quality: str = "fast",
         cameras: tuple[str, ...] | None = None,
+        scene: str = "rrl",
     ):
-        self.spec, self.model, self.cameras, self.quality = build_scene(task, size, quality, cameras)
+        self.spec, self.model, self.cameras, self.quality = build_scene(task, size, quality, cameras, scene)
+        self.scene = scene
         self.size = int(size)
         self.data = mujoco.MjData(self.model)
         self._renderer = mujoco.Renderer(self.model, self.size, self.size)
@@ -95,7 +100,7 @@ class FrameRenderer:
         return out
 
     def attrs(self) -> dict[str, object]:
-        return scene_attrs(self.model, self.cameras, self.quality, self.size)
+        return scene_attrs(self.model, self.cameras, self.quality, self.size, self.scene)
 
     def close(self) -> None:
         self._renderer.close()

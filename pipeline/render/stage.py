@@ -24,8 +24,8 @@ def render_demos(demos_path: str | Path, out: str | Path, settings: RenderDemosC
     attrs, episodes = read_demos(demos_path)
     task = attrs["task"]
     spec = get_task(task)
-    config = RendererConfig(task, settings.size, settings.quality, settings.cameras or None)
-    renderer_attrs = config.describe()  # validates size/quality/cameras before any work
+    config = RendererConfig(task, settings.size, settings.quality, settings.cameras or None, settings.scene)
+    renderer_attrs = config.describe()  # validates size/quality/scene/cameras before any work
     cameras = tuple(renderer_attrs["cameras"])
 
     env = None if all(has_states(ep) for ep in episodes) else make_env(task, attrs["reward_mode"])

@@ -74,9 +74,9 @@ def render_vae_data(task: str, out: str | Path, cfg: RenderVaeDataConfig, progre
     check_output(out, "file")
     spec = get_task(task)
     make_expert(task, make_env(task).model)  # no expert for this task: say so before any work
-    renderer_cfg = RendererConfig(task, cfg.size, cfg.quality, None)
+    renderer_cfg = RendererConfig(task, cfg.size, cfg.quality, None, cfg.scene)
     renderer_attrs = renderer_cfg.describe()
-    n_cams = len(spec.cameras)
+    n_cams = len(spec.scene_cameras(cfg.scene))
     n_states = sum(part_sizes(cfg.n_images, n_cams))
     n = n_states * n_cams
     start = time.perf_counter()

@@ -20,7 +20,7 @@ class TrainPolicyConfig:
     mode: str = "dapg"  # dapg (BC, then NPG + demo term) | npg (no demos) | bc (behaviour cloning only)
     obs: str = "vision"  # vision ([features of every camera, 24 joints]) | state (Gymnasium's state vector)
     proprio: bool = True  # vision: append the 24 hand joints (False: vision only)
-    proprio_noise: float = 0.0  # vision: joint noise std as a fraction of each joint's range (RRL: 0.02)
+    proprio_noise: float = 0.0  # vision: joint noise std as a fraction of each joint's range (ours; RRL adds none)
     iterations: int = 3  # NPG/DAPG iterations (RRL: hundreds)
     episodes: int = 8  # trajectories per iteration (RRL: 200, i.e. 40,000 samples)
     horizon: int = 0  # 0: the task's (200; pen 100)

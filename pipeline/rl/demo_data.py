@@ -14,7 +14,7 @@ import numpy as np
 from pipeline.errors import PipelineError
 from pipeline.formats.demos import read_demos
 from pipeline.formats.features import FeatureStore
-from pipeline.formats.frames import FramesFile
+from pipeline.formats.frames import LEGACY_SCENE, FramesFile
 
 
 @dataclass
@@ -46,13 +46,15 @@ def vision_demos(features_path: str | Path, frames_path: str | Path, proprio: bo
 
 
 def _check_same_rendering(store: dict, frames: FramesFile, features_path, frames_path) -> None:
-    """The joints come from the frames file the features were encoded from: another size or render quality means
-    another file, whose rows would be paired with features of different images."""
+    """The joints come from the frames file the features were encoded from: another size, render quality or scene
+    means another file, whose rows would be paired with features of different images."""
     size, quality = list(frames.frame_size), frames.attrs.get("quality", "")
-    if store.get("input_size") != size or store.get("render_quality") != quality:
-        raise PipelineError(f"{frames_path}: frames rendered at {size[0]} px, quality {quality or '?'}; {features_path} "
-                            f"encodes frames of {(store.get('input_size') or ['?'])[0]} px, quality "
-                            f"{store.get('render_quality') or '?'}")
+    stored_scene = store.get("render_scene", LEGACY_SCENE)
+    if store.get("input_size") != size or store.get("render_quality") != quality or stored_scene != frames.scene:
+        raise PipelineError(f"{frames_path}: frames rendered at {size[0]} px, quality {quality or '?'}, scene "
+                            f"{frames.scene}; {features_path} encodes frames of "
+                            f"{(store.get('input_size') or ['?'])[0]} px, quality {store.get('render_quality') or '?'}, "
+                            f"scene {stored_scene}")
 
 
 def state_demos(demos_path: str | Path) -> DemoData:

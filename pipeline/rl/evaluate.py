@@ -15,6 +15,7 @@ from pipeline.atomic import check_output, write_json
 from pipeline.cluster import RayConfig
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
+from pipeline.formats.frames import LEGACY_SCENE
 from pipeline.render.distractors import sample_distractor
 from pipeline.rl.config import EvaluateConfig
 from pipeline.rl.policy import GaussianMLPPolicy
@@ -28,7 +29,7 @@ from pipeline.timings import write_timings
 
 def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Path, reward_mode: str = "rrl",
                     encoder_config: EncoderConfig | None = None, image_size: int | None = None,
-                    quality: str | None = None,
+                    quality: str | None = None, scene: str | None = None,
                     success_rule: str = "rrl", progress: bool = True,
                     ray_config: RayConfig | None = None) -> dict[str, Any]:
     check_output(out, "file", [policy_path])
@@ -36,9 +37,9 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
     layout = policy.obs_layout
     task = layout["task"]
     vision = layout["obs"] == "vision"
-    image_size, quality = _rendering(layout, image_size, quality, policy_path)
+    image_size, quality, scene = _rendering(layout, image_size, quality, scene, policy_path)
     obs_cfg = ObsConfig(mode=layout["obs"], proprio=layout.get("proprio", True), image_size=image_size, quality=quality,
-                        cameras=tuple(layout.get("cameras", ())))
+                        scene=scene, cameras=tuple(layout.get("cameras", ())))
     seeds = evaluation_seeds(cfg.seed, cfg.episodes)
     conditions = ["plain"] + (list(cfg.distractors) if vision else [])
     results: dict[str, dict[str, float]] = {}
@@ -78,12 +79,17 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
     return metrics
 
 
-def _rendering(layout: dict, image_size: int | None, quality: str | None, policy_path) -> tuple[int, str]:
-    """The size and quality the policy's demo features were rendered at (its layout records them); a caller's own
-    (render_demos.size and quality) must agree. None: the layout's; a policy that records none: 256 px, fast."""
-    trained = (layout.get("image_size"), layout.get("render_quality"))
-    asked = (image_size, quality)
+def _rendering(layout: dict, image_size: int | None, quality: str | None, scene: str | None,
+               policy_path) -> tuple[int, str, str]:
+    """The size, quality and scene the policy's demo features were rendered at (its layout records them); a caller's
+    own (render_demos.size, quality, scene) must agree. None: the layout's; a policy that records no size: 256 px,
+    fast; one that records no scene: Gymnasium's (every policy from before scenes were recorded)."""
+    if layout.get("obs") != "vision":
+        return image_size or 256, quality or "fast", scene or "rrl"
+    trained = (layout.get("image_size"), layout.get("render_quality"), layout.get("render_scene", LEGACY_SCENE))
+    asked = (image_size, quality, scene)
     if trained[0] is not None and any(a is not None and a != t for a, t in zip(asked, trained)):
-        raise PipelineError(f"{policy_path}: trained on frames rendered at {trained[0]} px, quality {trained[1]}; "
-                            f"evaluation asks for {image_size} px, quality {quality} (render_demos.size and quality)")
-    return (image_size or trained[0] or 256), (quality or trained[1] or "fast")
+        raise PipelineError(f"{policy_path}: trained on frames rendered at {trained[0]} px, quality {trained[1]}, "
+                            f"scene {trained[2]}; evaluation asks for {image_size} px, quality {quality}, scene {scene} "
+                            f"(render_demos.size, quality and scene)")
+    return (image_size or trained[0] or 256), (quality or trained[1] or "fast"), (scene or trained[2])

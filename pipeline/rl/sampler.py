@@ -32,10 +32,11 @@ class ObsConfig:
 
     mode: str = "vision"  # vision ([features, joints]) | state (the oracle: Gymnasium's state vector)
     proprio: bool = True  # vision: append the 24 hand joint positions (False: vision only)
-    proprio_noise: float = 0.0  # vision: Gaussian joint noise, std as a fraction of each joint's range (RRL: 0.02)
-    cameras: tuple[str, ...] = ()  # empty: the task's RRL rig
+    proprio_noise: float = 0.0  # vision: Gaussian joint noise, std as a fraction of each joint's range (ours; RRL adds none)
+    cameras: tuple[str, ...] = ()  # empty: the scene's rig
     image_size: int = 256
     quality: str = "fast"  # render preset
+    scene: str = "rrl"  # rrl | gymnasium (pipeline.tasks.spec.SCENES)
 
     def __post_init__(self) -> None:
         if self.mode not in ("vision", "state"):
@@ -95,7 +96,7 @@ class EpisodeRunner:
         if obs.mode == "vision":
             from pipeline.render.renderer import FrameRenderer
 
-            self.renderer = FrameRenderer(self.spec, obs.image_size, obs.quality, obs.cameras or None)
+            self.renderer = FrameRenderer(self.spec, obs.image_size, obs.quality, obs.cameras or None, obs.scene)
         joints = self.envs[0].model.jnt_range[self._proprio_joint_ids()]
         self.joint_span = (joints[:, 1] - joints[:, 0]).astype(np.float32)
 

@@ -22,6 +22,7 @@ from pipeline.atomic import atomic_output, check_output, write_json
 from pipeline.cluster import RayConfig
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
+from pipeline.formats.frames import LEGACY_SCENE
 from pipeline.formats.runs import METRICS, write_curves
 from pipeline.rl.baseline import MLPBaseline
 from pipeline.rl.bc import behaviour_clone
@@ -52,7 +53,8 @@ def obs_layout(cfg: TrainPolicyConfig, task: str, demos: DemoData) -> dict[str, 
                             f"encode its frames again")
     # rollouts render as the demos were rendered: the features of both come from the same images' statistics
     return {"task": task, "obs": "vision", "encoder": {k: p[k] for k in KEY_FIELDS}, "cameras": list(p["cameras"]),
-            "proprio": cfg.proprio, "image_size": int(p["input_size"][0]), "render_quality": p["render_quality"]}
+            "proprio": cfg.proprio, "image_size": int(p["input_size"][0]), "render_quality": p["render_quality"],
+            "render_scene": p.get("render_scene", LEGACY_SCENE)}
 
 
 def check_encoder_matches(service_key: dict[str, str], expected: dict[str, Any], source: str,
@@ -118,7 +120,7 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
     if start_iter < iterations:
         obs_cfg = ObsConfig(mode=cfg.obs, proprio=cfg.proprio, proprio_noise=cfg.proprio_noise,
                             cameras=tuple(layout.get("cameras", ())), image_size=layout.get("image_size", 256),
-                            quality=layout.get("render_quality", "fast"))
+                            quality=layout.get("render_quality", "fast"), scene=layout.get("render_scene", "rrl"))
         with make_sampler(cfg.backend, task, obs_cfg, cfg.workers, cfg.reward_mode, cfg.horizon or None,
                           encoder_config, cfg.success_rule, cfg.envs_per_worker, cfg.double_buffer,
                           ray_config) as sampler:
@@ -241,6 +243,7 @@ def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, d
         "weights_source": p.get("weights_source", "none"), "weights_sha256": p.get("weights_sha256", ""),
         "layer": p.get("layer", ""), "precision": p.get("precision", ""),
         "render_quality": p.get("render_quality", ""), "image_size": (p.get("input_size") or [0])[0],
+        "render_scene": p.get("render_scene", LEGACY_SCENE) if cfg.obs == "vision" else "",
         "demos": demos.n_demos, "demo_samples": int(len(demos.observations)),
         # null where nothing was measured (mode bc has no iterations; eval_episodes 0 evaluates nothing)
         "success_rate": rows[-1]["success_rate"] if rows else None,

@@ -1,7 +1,8 @@
 """Task specs for the four Adroit hand tasks, with RRL's cameras, proprioception and success rules.
 
 Everything here is a pure function of a MuJoCo (model, data) pair, so the same code scores the physics env,
-a kinematic replay and a renderer's private copy of the scene. Facts: DESIGN.md section 4.
+a kinematic replay and a renderer's private copy of the scene. The rewards, success rules and scenes are those of
+RRL's mj_envs fork (github.com/ShahRutav/mj_envs, branch rrl), which trained and scored the paper.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from pipeline.errors import PipelineError
 
 REWARD_MODES = ("rrl", "dapg-dense", "dense", "sparse", "gym-sparse")
 SUCCESS_RULES = ("rrl", "dapg")
+# rrl: RRL's fork's cameras and render-only edits (what the paper trained and scored with); gymnasium: Gymnasium's
+# scene as shipped, with the project's earlier camera rig (relocate: vil_camera, top, side). Physics is the same.
+SCENES = ("rrl", "gymnasium")
+
+RGBA = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,29 @@ class CameraSpec:
     pos: tuple[float, float, float] | None = None
     euler: tuple[float, float, float] | None = None  # MuJoCo's default 'xyz' intrinsic euler, radians
     lookat: tuple[float, float, float] | None = None  # alternative to euler: aim the camera at a point
+
+
+@dataclass(frozen=True)
+class Look:
+    """Render-only edits of a scene: colours and shadows, never a physical property, so either look steps alike."""
+
+    geom_rgba: tuple[tuple[str, RGBA], ...] = ()  # named geom -> colour (its material dropped, as RRL's fork did)
+    body_rgba: tuple[tuple[str, RGBA], ...] = ()  # every geom of a body -> colour (RRL: the relocate table)
+    site_rgba: tuple[tuple[str, RGBA], ...] = ()
+    shadows: bool = True  # False: no light casts a shadow
+
+    def apply(self, spec: mujoco.MjSpec) -> None:
+        for name, rgba in self.geom_rgba:
+            geom = spec.geom(name)
+            geom.material, geom.rgba = "", np.asarray(rgba, dtype=float)
+        for name, rgba in self.body_rgba:
+            for geom in spec.body(name).geoms:
+                geom.rgba = np.asarray(rgba, dtype=float)  # an rgba other than the default outranks the material
+        for name, rgba in self.site_rgba:
+            spec.site(name).rgba = np.asarray(rgba, dtype=float)
+        if not self.shadows:
+            for light in spec.lights:
+                light.castshadow = False
 
 
 @dataclass(frozen=True)
@@ -52,7 +81,7 @@ class TaskSpec:
     horizon: int
     action_dim: int
     nq: int  # qpos size; nv equals nq for every Adroit task (hinges, slides, and free joints split in 6)
-    cameras: tuple[CameraSpec, ...]
+    cameras: tuple[CameraSpec, ...]  # RRL's rig (scene rrl)
     proprio_slice: slice  # 24 hand joint positions inside qpos (RRL's observation)
     success_min_steps: int  # success = the goal holds on MORE than this many steps
     state_params: tuple[StateParam, ...]
@@ -63,10 +92,22 @@ class TaskSpec:
     failed_fn: Callable[[mujoco.MjModel, mujoco.MjData], bool] | None = field(default=None, repr=False)
     # (site, "site"|"body", name): the hand-to-object distance whose sign gymnasium-robotics 1.2.1+ flipped
     approach: tuple[str, str, str] | None = None
+    rrl_look: Look = Look()  # RRL's fork's colour and shadow edits (scene rrl)
+    gymnasium_cameras: tuple[CameraSpec, ...] | None = None  # scene gymnasium's rig; None: the same as RRL's
 
     @property
     def camera_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.cameras)
+        """The default scene's (rrl) camera rig."""
+        return self.scene_camera_names("rrl")
+
+    def scene_cameras(self, scene: str) -> tuple[CameraSpec, ...]:
+        check_scene(scene)
+        if scene == "gymnasium" and self.gymnasium_cameras is not None:
+            return self.gymnasium_cameras
+        return self.cameras
+
+    def scene_camera_names(self, scene: str) -> tuple[str, ...]:
+        return tuple(c.name for c in self.scene_cameras(scene))
 
     def goal_achieved(self, model: mujoco.MjModel, data: mujoco.MjData, rule: str = "rrl") -> bool:
         """The per-step goal, computed from the simulator (positions must be up to date: mj_forward).
@@ -105,7 +146,7 @@ class TaskSpec:
         return float(dense_reward) - 0.2 * float(np.linalg.norm(data.site(site).xpos - target))
 
     def reward(self, mode: str, goal: bool, gym_dense: float, model: mujoco.MjModel, data: mujoco.MjData) -> float:
-        """Reward of one step under a named mode, from the simulator state after the step (DESIGN.md section 4).
+        """Reward of one step under a named mode, from the simulator state after the step (see the module docstring).
 
         rrl:        RRL's fork (USE_SPARSE_REWARDS): each task's staged reward, what the paper trained with.
         dapg-dense: DAPG's mj_envs v0 shaped reward (see dapg_dense).
@@ -169,20 +210,28 @@ class TaskSpec:
 
     def build_render_model(
         self,
-        cameras: tuple[CameraSpec, ...] | None = None,
+        scene: str = "rrl",
         edit: Callable[[mujoco.MjSpec], None] | None = None,
     ) -> mujoco.MjModel:
-        """The task's scene compiled with RRL's cameras added or moved (Gymnasium ships only fixed/vil_camera).
+        """The task's scene compiled with the scene's cameras added or moved (Gymnasium ships only fixed/vil_camera)
+        and, for scene rrl, RRL's fork's colour and shadow edits.
 
         Used for kinematic rendering: the physics env keeps the stock model, whose actuator gains it edits.
         `edit` may add render-only elements (the distractor object) before compiling.
         """
         spec = mujoco.MjSpec.from_file(self.xml_path)
-        for cam in cameras if cameras is not None else self.cameras:
+        for cam in self.scene_cameras(scene):
             _apply_camera(spec, cam)
+        if scene == "rrl":
+            self.rrl_look.apply(spec)
         if edit is not None:
             edit(spec)
         return spec.compile()
+
+
+def check_scene(scene: str) -> None:
+    if scene not in SCENES:
+        raise PipelineError(f"unknown scene {scene!r}; valid: {', '.join(SCENES)}")
 
 
 def _param_view(model: mujoco.MjModel, p: StateParam) -> np.ndarray:
@@ -333,7 +382,7 @@ TASKS: dict[str, TaskSpec] = {
         horizon=100,  # RRL's horizon for pen; Gymnasium registers 200
         action_dim=24,
         nq=30,
-        cameras=(CameraSpec("vil_camera", pos=(0.0, -0.8, 0.8)),),
+        cameras=(CameraSpec("vil_camera", pos=(0.0, -0.8, 0.8)),),  # RRL's fork moved it closer
         proprio_slice=slice(None, -6),
         success_min_steps=20,
         state_params=(StateParam("desired_orien", "body_quat", "target"),),
@@ -341,6 +390,8 @@ TASKS: dict[str, TaskSpec] = {
         rrl_reward_fn=_pen_reward,
         dapg_goal_fn=_pen_goal_dapg,
         failed_fn=_pen_dropped,
+        # Gymnasium: the pen at alpha 0.6, the target pen (the only cue of the goal) at 0.3; RRL's fork: both opaque
+        rrl_look=Look(geom_rgba=(("pen", (0.6, 0.6, 0.6, 1.0)), ("target", (0.6, 0.6, 0.6, 1.0)))),
     ),
     "relocate": TaskSpec(
         name="relocate",
@@ -348,8 +399,14 @@ TASKS: dict[str, TaskSpec] = {
         horizon=200,
         action_dim=30,
         nq=36,
-        # RRL used three cameras for relocate; their poses are not in the paper, these are ours (README).
+        # RRL's fork's DAPG_relocate.xml; its logs name them bottom (cam1, under the see-through table), top and
+        # left_cross
         cameras=(
+            CameraSpec("cam1", pos=(0.0, -0.04, -1.0), euler=(-3.14, 0.0, 3.14)),
+            CameraSpec("cam2", pos=(0.0, 0.8, 0.2), euler=(-1.57, 0.0, 3.14)),
+            CameraSpec("cam3", pos=(0.8, 0.0, 0.2), euler=(0.0, 1.57, 1.57)),
+        ),
+        gymnasium_cameras=(  # the project's own rig from before RRL's poses were found
             CameraSpec("vil_camera"),
             CameraSpec("top", pos=(0.0, 0.05, 1.3), euler=_TOP_EULER),
             CameraSpec("side", pos=(-1.0, 0.05, 0.6), lookat=(0.0, 0.05, 0.15)),
@@ -363,6 +420,9 @@ TASKS: dict[str, TaskSpec] = {
         goal_fn=_relocate_goal,
         rrl_reward_fn=_relocate_reward,
         approach=("S_grasp", "body", "Object"),
+        # RRL's fork: the table invisible (cam1 looks up through it), the ball red, the target less faint, no shadows
+        rrl_look=Look(geom_rgba=(("sphere", (1.0, 0.0, 0.0, 1.0)),), body_rgba=(("table", (0.0, 0.0, 0.0, 0.0)),),
+                      site_rgba=(("target", (0.0, 1.0, 0.0, 0.3)),), shadows=False),
     ),
 }
 

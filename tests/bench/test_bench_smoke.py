@@ -23,7 +23,8 @@ def test_bench_render_smoke():
 
 def test_bench_encode_smoke():
     result = bench_encode("resnet18", "random", 12, 2, 1, "cpu", (4,), echo=lambda line: None)
-    assert _finite_positive(result["ceiling"], result["full_path"], result["naive"], result["b_over_a"], result["b_over_c"])
+    assert _finite_positive(result["ceiling"], result["full_path"], result["naive"], result["b_over_a"], result["b_over_c"],
+                            result["fold_gain"])
 
 
 def test_bench_encode_compares_families_each_at_its_own_input():

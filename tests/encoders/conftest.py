@@ -5,10 +5,10 @@ from pipeline.render.stage import render_demos
 from tests.render.conftest import make_demo_file
 
 
-def make_frames(path, size=256, n=2, horizon=7, task="door", quality="fast"):
+def make_frames(path, size=256, n=2, horizon=7, task="door", quality="fast", scene="rrl"):
     demos = path.with_suffix(".demos.h5")
     make_demo_file(demos, task=task, n=n, horizon=horizon)
-    render_demos(demos, path, RenderDemosConfig(size=size, quality=quality, workers=1), progress=False)
+    render_demos(demos, path, RenderDemosConfig(size=size, quality=quality, scene=scene, workers=1), progress=False)
     return path
 
 

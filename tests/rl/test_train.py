@@ -151,22 +151,23 @@ def test_rollouts_render_as_the_demos_were_rendered_and_a_mismatch_is_refused(tm
     demos = vision_demos(features, frames, proprio=True)
     train_policy("door", TrainPolicyConfig(**TINY), demos, tmp_path / "run", ENCODER)
     layout = GaussianMLPPolicy.load(tmp_path / "run" / "policy.pt").obs_layout
-    assert (layout["image_size"], layout["render_quality"]) == (64, "fast")  # the demo frames', not 256
+    # the demo frames' size, quality and scene, not the defaults 256 px, fast, rrl
+    assert (layout["image_size"], layout["render_quality"], layout["render_scene"]) == (64, "fast", "rrl")
     cfg = EvaluateConfig(episodes=1, distractors=(), horizon=5, workers=0)
     ev = evaluate_policy(tmp_path / "run" / "policy.pt", cfg, tmp_path / "eval.json", encoder_config=ENCODER)
     assert ev["conditions"]["plain"]["frames_encoded"] == 5  # rendered at the policy's 64 px without being told
-    for size, quality in ((128, "fast"), (64, "paper")):
-        with pytest.raises(PipelineError, match=r"policy\.pt: trained on frames rendered at 64 px, quality fast; "
-                                                rf"evaluation asks for {size} px, quality {quality}"):
+    for size, quality, scene in ((128, "fast", "rrl"), (64, "paper", "rrl"), (64, "fast", "gymnasium")):
+        with pytest.raises(PipelineError, match=r"policy\.pt: trained on frames rendered at 64 px, quality fast, scene "
+                                                rf"rrl; evaluation asks for {size} px, quality {quality}, scene {scene}"):
             evaluate_policy(tmp_path / "run" / "policy.pt", cfg, tmp_path / "eval2.json", encoder_config=ENCODER,
-                            image_size=size, quality=quality)
+                            image_size=size, quality=quality, scene=scene)
     assert not (tmp_path / "eval2.json").exists()
-    # joints from frames of another quality or size than the store's features: refused before any work
-    for kwargs in ({"size": 64, "quality": "paper"}, {"size": 32}):
-        other = make_frames(tmp_path / f"{kwargs['size']}{kwargs.get('quality', '')}" / "door.h5", n=2, horizon=10,
-                            **kwargs)
-        with pytest.raises(PipelineError, match=r"door\.h5: frames rendered at (64 px, quality paper|32 px, quality "
-                                                r"fast); .*resnet18\.zarr encodes frames of 64 px, quality fast"):
+    # joints from frames of another quality, size or scene than the store's features: refused before any work
+    for kwargs in ({"size": 64, "quality": "paper"}, {"size": 32}, {"size": 64, "scene": "gymnasium"}):
+        other = make_frames(tmp_path / "_".join(map(str, kwargs.values())) / "door.h5", n=2, horizon=10, **kwargs)
+        with pytest.raises(PipelineError, match=r"door\.h5: frames rendered at (64 px, quality paper, scene rrl|32 px, "
+                                                r"quality fast, scene rrl|64 px, quality fast, scene gymnasium); "
+                                                r".*resnet18\.zarr encodes frames of 64 px, quality fast, scene rrl"):
             vision_demos(features, other, proprio=True)
 
 
