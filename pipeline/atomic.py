@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,16 +24,68 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     stays behind under a name no stage reads, and the next run overwrites it).
     """
     final = Path(path)
+    refuse_special(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.partial")
-    _remove(tmp)
-    try:
-        yield tmp
-    except BaseException:
+    with sole_writer(final):
         _remove(tmp)
-        raise
-    _remove(final)
-    os.replace(tmp, final)
+        try:
+            yield tmp
+        except BaseException:
+            _remove(tmp)
+            raise
+        refuse_special(final)
+        _remove(final)
+        os.replace(tmp, final)
+
+
+@contextlib.contextmanager
+def sole_writer(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on `path`'s output for the whole write; a second writer is refused at once, naming the
+    first one's pid (two writers to one output once both "succeeded" with a damaged result).
+
+    The lock is `flock` on a sibling `.<name>.lock` (released by the kernel when the holder dies, kill -9 included),
+    removed again when the write ends.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    lock = final.with_name(f".{final.name}.lock")
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise PipelineError(f"{path}: another process (pid {holder}) is writing it now; wait for it to end or "
+                                f"choose another --out") from None
+        try:  # the holder before us may have removed the file between our open and our lock: lock the new one
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
+
+
+def refuse_special(path: str | os.PathLike) -> None:
+    """An output may replace only a regular file or folder: a device, FIFO or socket (or a link to one) is refused
+    (`--out /dev/null` once replaced the device node with an HDF5 file)."""
+    try:
+        mode = os.stat(path).st_mode  # follows a symlink to what it names
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        raise PipelineError(f"{path}: is {kind}; an output replaces only a regular file or folder (choose another --out)")
 
 
 def _remove(path: Path) -> None:
@@ -48,6 +102,7 @@ def check_output(out: str | os.PathLike, kind: str, inputs: Iterable[str | os.Pa
     `render-demos --demos X --out X` once overwrote the demos with frames), a folder output holding an input,
     an existing path of the other kind, and a place where nothing can be created.
     """
+    refuse_special(out)
     final = Path(out).resolve()
     for source in inputs:
         if source is None or str(source) == "":

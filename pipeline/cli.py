@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, user_error_line
 
 
 def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -21,8 +21,11 @@ def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except PipelineError as exc:
-            click.echo(f"error: {exc.one_line()}", err=True)
+        except (PipelineError, OSError, UnicodeEncodeError) as exc:
+            line = user_error_line(exc)
+            if line is None:
+                raise
+            click.echo(f"error: {line}", err=True)
             sys.exit(2)
 
     return wrapper

@@ -40,6 +40,9 @@ SECTIONS = {
     "ray": "pipeline.cluster:RayConfig",
 }
 _CLASSES = {target.split(":")[1]: target for target in SECTIONS.values()}
+# top-level keys that are not a config class's section: the DVC matrices, the oracle's overrides of train_policy,
+# and configs/paper.yaml's per-task overrides
+TOP_LEVEL = ("tasks", "seeds", "train_oracle", "per_task")
 
 
 def _import(target: str) -> Any:
@@ -126,6 +129,12 @@ def _load_params(path: Path) -> dict:
         raise PipelineError(f"{path}: not valid YAML ({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})") from None
     if not isinstance(params, dict):
         raise PipelineError(f"{path}: expected a mapping of sections at the top, found {brief(params)}")
+    known = [*TOP_LEVEL, *SECTIONS]
+    for key in params:
+        if key not in known:  # a misspelt section would otherwise be ignored, its stage running on defaults
+            hint = difflib.get_close_matches(str(key), known, n=1)
+            raise PipelineError(f"{path}: unknown section {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else
+                                                                      f"; known sections: {', '.join(known)}"))
     return params
 
 

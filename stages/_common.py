@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, user_error_line
 
 
 def stage_main(description: str, add_args: Callable[[argparse.ArgumentParser], None], run: Callable[[argparse.Namespace], None]) -> None:
@@ -17,6 +17,9 @@ def stage_main(description: str, add_args: Callable[[argparse.ArgumentParser], N
     args = parser.parse_args()
     try:
         run(args)
-    except PipelineError as exc:
-        print(f"error: {exc.one_line()}", file=sys.stderr)
+    except (PipelineError, OSError, UnicodeEncodeError) as exc:
+        line = user_error_line(exc)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
         sys.exit(2)

@@ -28,10 +28,16 @@ def test_help_lists_every_subcommand_with_one_line():
         (["--task", "drawer"], "make_demos.task: 'drawer' is not one of door, hammer, pen, relocate"),
         (["--source", "hand_dapg_human"], "make_demos.path is required for source 'hand_dapg_human'"),
         (["--source", "minari", "--path", "missing_dir"], "missing_dir"),
+        (["--seed", "-5"], "make_demos.seed: -5 is out of range; seeds run from 0 to 9223372036854775807"),
+        (["--seed", "1180591620717411303424"], "make_demos.seed: 1180591620717411303424 is out of range"),
+        (["--episodes", "1", "--out-name", "x" * 300], "File name too long"),
     ],
 )
 def test_make_demos_bad_input_is_one_line_and_leaves_nothing(tmp_path, args, message):
     out = tmp_path / "demos.h5"
+    if "--out-name" in args:  # a file name the file system or the encoding refuses
+        at = args.index("--out-name")
+        out, args = tmp_path / args[at + 1], args[:at]
     proc = run("pipeline.cli", "make-demos", *args, "--out", str(out))
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and message in proc.stderr
@@ -47,6 +53,31 @@ def test_stage_refuses_a_params_typo(tmp_path):
     assert proc.returncode == 2
     assert "make_demos.epsiodes is not a known key; did you mean 'episodes'?" in proc.stderr
     assert not out.exists()
+
+
+def test_a_non_utf8_file_name_is_one_line_where_it_cannot_be_recorded(tmp_path):
+    """make-demos writes such a file; render-demos records the demo file's name in the frames, which HDF5 stores as
+    UTF-8: one line instead of a UnicodeEncodeError traceback, and no frames file."""
+    import os
+
+    demos = os.fsencode(tmp_path) + b"/d\xff.h5"
+    made = subprocess.run([sys.executable, "-m", "pipeline.cli", "make-demos", "--episodes", "1", "--out", demos],
+                          capture_output=True, cwd=REPO_ROOT, timeout=300)
+    assert made.returncode == 0, made.stderr[-1000:]
+    out = tmp_path / "frames.h5"
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "render-demos", "--size", "32", "--workers", "1",
+                           "--demos", demos, "--out", str(out)], capture_output=True, cwd=REPO_ROOT, timeout=300,
+                          env={**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")})
+    assert proc.returncode == 2 and proc.stderr.decode().startswith("error: a path or name is not valid UTF-8")
+    assert proc.stderr.strip().count(b"\n") == 0 and not out.exists()
+
+
+def test_a_misspelt_params_section_is_refused(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("make_demo:\n  task: door\nmake_demos:\n  episodes: 1\n")
+    proc = run("stages.make_demos", "--params", str(params), "--out", str(tmp_path / "door.h5"))
+    assert proc.returncode == 2 and "unknown section 'make_demo'; did you mean 'make_demos'?" in proc.stderr
+    assert not (tmp_path / "door.h5").exists()
 
 
 def test_doctor_reports_rendering_and_torch():

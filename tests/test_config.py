@@ -38,6 +38,8 @@ def test_missing_file_and_section(tmp_path):
     with pytest.raises(PipelineError, match="no such params file"):
         load_section(tmp_path / "nope.yaml", "make_demos", MakeDemosConfig)
     with pytest.raises(PipelineError, match="no section 'make_demos'"):
+        load_section(_params(tmp_path, "train_vae: {}\n"), "make_demos", MakeDemosConfig)
+    with pytest.raises(PipelineError, match="unknown section 'other'; known sections: tasks, seeds, "):
         load_section(_params(tmp_path, "other: {}\n"), "make_demos", MakeDemosConfig)
 
 

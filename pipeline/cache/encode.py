@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.atomic import check_output
+from pipeline.atomic import check_output, sole_writer
 from pipeline.checksum import file_sha256
 from pipeline.cluster import RayConfig, check_backend
 from pipeline.encoders.encoder import MAX_OUTSTANDING, Encoder, EncoderConfig, PendingFeatures
@@ -142,7 +142,8 @@ def encode_frames(
     else:
         encoder = LocalBatchEncoder(config)
     try:
-        return _encode_store(frames_path, out, encoder, batch_size, dtype, progress, shard_rows)
+        with sole_writer(out):  # a second encode to the same store is refused, not interleaved
+            return _encode_store(frames_path, out, encoder, batch_size, dtype, progress, shard_rows)
     finally:
         encoder.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.demos.hand_dapg import HUMAN_STATES
-from pipeline.errors import PipelineError, check_choice
+from pipeline.errors import PipelineError, check_choice, check_seed
 from pipeline.tasks.spec import REWARD_MODES, TASKS
 
 DEMO_SOURCES = ("scripted", "hand_dapg_human", "hand_dapg_expert", "minari")
@@ -30,5 +30,6 @@ class MakeDemosConfig:
         check_choice("make_demos.human_states", self.human_states, HUMAN_STATES)
         if self.episodes <= 0:
             raise PipelineError(f"make_demos.episodes must be positive, got {self.episodes}")
+        check_seed("make_demos.seed", self.seed, self.episodes)
         if self.source != "scripted" and not self.path:
             raise PipelineError(f"make_demos.path is required for source {self.source!r}")

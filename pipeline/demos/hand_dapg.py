@@ -25,7 +25,7 @@ from pipeline.demos.reconstruct import KinematicScene, env_state_from_source
 from pipeline.demos.recorded import episode_from_observations
 from pipeline.demos.rollout import ActionReplay, rollout
 from pipeline.demos.safe_pickle import Activation, StandIn, safe_load
-from pipeline.errors import PipelineError, brief
+from pipeline.errors import PipelineError, brief, require_finite
 from pipeline.formats.episode import Episode
 from pipeline.tasks import TaskEnv, make_env
 from pipeline.tasks.spec import REWARD_MODES, get_task
@@ -82,6 +82,8 @@ def load_human_demos(path: str | os.PathLike, task: str, reward_mode: str, state
             if obs.shape[0] != acts.shape[0] or obs.shape[0] < 2:
                 raise PipelineError(f"{where}: {obs.shape[0]} observations for {acts.shape[0]} actions (need T >= 2 of each)")
             rewards = demo.get("rewards")
+            require_finite(where, observations=obs, actions=acts,
+                           rewards=None if rewards is None else np.asarray(rewards, dtype=np.float64))
             init = demo.get("init_state_dict") or {}
             if not isinstance(init, dict):
                 raise PipelineError(f"{where}: init_state_dict is a {type(init).__name__}, not a dict")

@@ -24,7 +24,7 @@ import numpy as np
 from pipeline.demos.obs_layout import OBS_DIM
 from pipeline.demos.reconstruct import KinematicScene, env_state_from_source
 from pipeline.demos.recorded import episode_from_observations, states_from_recorded
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, require_finite
 from pipeline.formats.episode import Episode
 from pipeline.formats.hdf5 import open_hdf5
 from pipeline.tasks.spec import REWARD_MODES, get_task
@@ -117,6 +117,7 @@ def _episode(g: h5py.Group, task: str, reward_mode: str, where: str, scene: Kine
     rewards = np.asarray(_dataset(g, "rewards", where), dtype=np.float64).reshape(-1)
     terminations = np.asarray(_dataset(g, "terminations", where), dtype=bool).reshape(-1)
     truncations = np.asarray(_dataset(g, "truncations", where), dtype=bool).reshape(-1)
+    require_finite(where, observations=obs, actions=actions, rewards=rewards)
     if actions.ndim != 2 or actions.shape[1] != spec.action_dim:
         raise PipelineError(f"{where}: actions have shape {actions.shape}, task {task} needs (N, {spec.action_dim})")
     N = actions.shape[0]

@@ -19,8 +19,11 @@ the global, before anything is called:
   tensors out of `__dict__['_parameters']`. Rebuilding real modules would run torch's `__setstate__` on
   foreign state for no benefit: we only need the numbers.
 - bounded memory: nothing a pickle names may allocate more than a budget of 8x the file's size + 64 MiB in all
-  (`numpy.core.multiarray._reconstruct` allocates the shape it is given, `bytearray(n)` n bytes, a tensor view
-  may claim a stride past its storage): each is checked before it runs, and refused with one line;
+  (`numpy.core.multiarray._reconstruct` and `numpy.ndarray(shape)` allocate the shape they are given,
+  `bytearray(n)` n bytes, a tensor view may claim a stride past its storage): each is checked before it runs, and
+  refused with one line. The loaded object is then measured as if every shared reference were copied out (what
+  `numpy.asarray` of nested lists builds), once per distinct object, so a "billion laughs" of lists built from memo
+  references is refused in the time it takes to walk its few nodes;
 - two leftovers of the torch 0.4 era that mjrl pickles carry: `torch.nn.backends.thnn._get_thnn_function_backend`
   (long gone from torch; replaced by a function returning None) and the activation stored as
   `getattr(torch._C._VariableFunctions, "tanh")`. `builtins.getattr` is therefore resolved to a restricted
@@ -145,10 +148,12 @@ class SafeUnpickler(pickle.Unpickler):
             from numpy._core import numeric
 
             return numeric._frombuffer
-        if module == "numpy" and name in ("ndarray", "dtype"):
+        if module == "numpy" and name == "ndarray":
+            return _CheckedNdarray(self)
+        if module == "numpy" and name == "dtype":
             import numpy
 
-            return getattr(numpy, name)
+            return numpy.dtype
         if module == "_codecs" and name == "encode":  # how protocol 2 spells bytes in Python 3
             return self._latin1_bytes
         if module == "collections" and name == "OrderedDict":
@@ -186,13 +191,18 @@ class SafeUnpickler(pickle.Unpickler):
         import numpy
         from numpy._core import multiarray
 
-        if subtype is not numpy.ndarray:
+        if not isinstance(subtype, _CheckedNdarray):
             raise self._refuse(f"numpy array subtype {brief(subtype)}")
+        self._spend_array(shape, dtype)
+        return multiarray._reconstruct(numpy.ndarray, shape, dtype)
+
+    def _spend_array(self, shape: Any, dtype: Any) -> None:
+        import numpy
+
         dims = shape if isinstance(shape, tuple) else (shape,)
         if not all(isinstance(d, int) and d >= 0 for d in dims):
             raise self._refuse(f"numpy array of shape {brief(shape)}")
         self._spend(int(numpy.prod(dims, dtype=object)) * numpy.dtype(dtype).itemsize, "an array")
-        return multiarray._reconstruct(subtype, shape, dtype)
 
     def _bytearray(self, *args: Any) -> bytearray:
         if args and not isinstance(args[0], (bytes, bytearray, str)):
@@ -237,14 +247,65 @@ class SafeUnpickler(pickle.Unpickler):
         raise PipelineError(f"{self.source}: the pickle uses persistent ids ({brief(pid)}), which are not supported")
 
 
+class _CheckedNdarray:
+    """What a pickle gets for `numpy.ndarray`: as the subtype of `_reconstruct`, or called to allocate an array,
+    which is charged to the budget first (`ndarray((10**7, 39))` is 96 bytes of pickle and 3 GB of memory)."""
+
+    def __init__(self, unpickler: SafeUnpickler):
+        self.unpickler = unpickler
+
+    def __call__(self, shape: Any, dtype: Any = float, buffer: Any = None, *rest: Any) -> Any:
+        import numpy
+
+        if buffer is None:
+            self.unpickler._spend_array(shape, dtype)
+        elif not isinstance(buffer, (bytes, bytearray)):
+            raise self.unpickler._refuse(f"numpy.ndarray over a {type(buffer).__name__} buffer")
+        return numpy.ndarray(shape, dtype, buffer, *rest)
+
+
+def expanded_bytes(root: Any, limit: int) -> int:
+    """About the bytes `root` would take with every shared reference copied out (lists of lists as numpy.asarray
+    expands them); computed once per distinct object, iteratively, stopping early past `limit`."""
+    import numpy
+
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        obj, children_done = stack.pop()
+        if isinstance(obj, dict):
+            children = [*obj.keys(), *obj.values()]
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            children = list(obj)
+        elif isinstance(obj, StandIn):
+            children = list(obj.__dict__.values())
+        else:
+            children = []
+        if not children_done:
+            if id(obj) in sizes:
+                continue
+            sizes[id(obj)] = 0  # a cycle counts once
+            stack.append((obj, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        own = obj.nbytes if isinstance(obj, numpy.ndarray) else 8
+        sizes[id(obj)] = min(limit + 1, own + sum(sizes[id(child)] for child in children))
+    return sizes[id(root)]
+
+
 def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
     """Unpickle `data` with the allow-list; `source` names the file in error messages."""
+    budget = 8 * len(data) + (64 << 20)
     try:
-        return SafeUnpickler(io.BytesIO(data), source, budget_bytes=8 * len(data) + (64 << 20)).load()
+        obj = SafeUnpickler(io.BytesIO(data), source, budget_bytes=budget).load()
     except PipelineError:
         raise
     except Exception as exc:  # EOFError, UnpicklingError, TypeError from a malformed REDUCE, ...: all bad input
         raise PipelineError(f"{source}: not a readable pickle, truncated or corrupt ({exception_line(exc)})") from None
+    if expanded_bytes(obj, budget) > budget:
+        raise PipelineError(f"{source}: the pickle's shared references expand past {budget} bytes, beyond what a "
+                            f"file of its size can hold (refused)")
+    return obj
 
 
 def safe_load(path: str | os.PathLike) -> Any:

@@ -5,8 +5,9 @@ when every shard is written and `complete` is set. A killed run leaves the parti
 shards it finished (`shards_done`), and the next run with the same key resumes from there.
 
 Stored data is verified on read, never trusted: every chunk carries a CRC32C (zarr's crc32c codec, after zstd)
-and every shard index its own; the attributes list the shard files, checked on open. A deleted shard (which zarr
-would read back as zeros), a flipped byte or a truncated file is a one-line error naming the store and the shard.
+and every shard index its own; the attributes list each shard file with its size and sha256, recorded as it was
+written and checked on open. A deleted shard (which zarr would read back as zeros), an emptied one, two swapped, one
+copied over another, a flipped byte or a truncated file is a one-line error naming the store and the shard.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ ZARR_VERSION = zarr.__version__  # recorded in every store's provenance
 FIELDS = ("features", "episode_ends")  # the store's arrays: the README's table lists exactly these
 
 FORMAT = "rrl-pipe/features"
-FORMAT_VERSION = 2  # 2: per-chunk checksums and the shard list; 1 (no checksums) is refused and rebuilt
+FORMAT_VERSION = 3  # 3: each shard's size and sha256; 2: per-chunk checksums only; older ones are refused and rebuilt
 CHUNK_ROWS = 256  # rows per chunk: the unit of a read
 TARGET_SHARDS = 8  # a store is a handful of files (DVC hashes every file); also the resume granularity
 
@@ -47,6 +48,12 @@ def rows_per_shard(n_rows: int) -> int:
 def shard_files(n_shards: int) -> list[str]:
     """The features array's shard files, relative to the store (zarr v3's default chunk key encoding)."""
     return [f"features/c/{i}/0" for i in range(n_shards)]
+
+
+def shard_digest(path: Path) -> dict[str, Any]:
+    """Size and sha256 of one shard file, as recorded when it was written and checked on every open."""
+    data = path.read_bytes()
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def partial_path(path: Path) -> Path:
@@ -110,7 +117,8 @@ class FeatureStoreWriter:
         group.create_array("episode_ends", data=np.asarray(layout.episode_ends, dtype=np.int64))
         group.attrs.update({**attrs, "format": FORMAT, "format_version": FORMAT_VERSION, "key": self.key,
                             "complete": False, "shards_done": 0, "n_shards": layout.n_shards,
-                            "shard_rows": layout.shard_rows, "shards": shard_files(layout.n_shards)})
+                            "shard_rows": layout.shard_rows, "shards": shard_files(layout.n_shards),
+                            "shard_digests": []})
 
     @property
     def start_row(self) -> int:
@@ -122,8 +130,10 @@ class FeatureStoreWriter:
             raise RuntimeError(f"shard {index} written out of order (expected {self.shards_done})")
         start = index * self.layout.shard_rows
         self.features[start : start + len(rows)] = rows.astype(self.layout.dtype, copy=False)
+        digests = list(self.group.attrs.get("shard_digests", []))[:index]
+        digests.append(shard_digest(self.tmp / shard_files(index + 1)[index]))
         self.shards_done += 1
-        self.group.attrs["shards_done"] = self.shards_done
+        self.group.attrs.update({"shard_digests": digests, "shards_done": self.shards_done})
 
     def finish(self) -> Path:
         if self.shards_done != self.layout.n_shards:
@@ -168,6 +178,13 @@ class FeatureStore:
         missing = [s for s in shards if not (self.path / s).is_file()]
         if missing:
             raise PipelineError(f"{self.path}: shard {missing[0]} is missing ({len(missing)} of {len(shards)} shards)")
+        digests = self.attrs.get("shard_digests")
+        if not isinstance(digests, list) or len(digests) != len(shards):
+            raise PipelineError(f"{self.path}: damaged feature store metadata (shard digests)")
+        for shard, recorded in zip(shards, digests):
+            if shard_digest(self.path / shard) != recorded:
+                raise PipelineError(f"{self.path}: shard {shard} is not the shard written there (size or sha256 "
+                                    f"differs: emptied, replaced or swapped)")
 
     @property
     def key(self) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.errors import PipelineError, check_choice
+from pipeline.errors import PipelineError, check_choice, check_image_size, check_seed
 from pipeline.render.quality import PRESETS
-from pipeline.tasks.spec import SCENES
+from pipeline.tasks.scene import SCENES
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,7 @@ class RenderDemosConfig:
     def __post_init__(self) -> None:
         check_choice("render_demos.quality", self.quality, tuple(PRESETS))
         check_choice("render_demos.scene", self.scene, SCENES)
-        if self.size <= 0:
-            raise PipelineError(f"render_demos.size must be positive, got {self.size}")
+        check_image_size("render_demos.size", self.size)
         if self.workers <= 0 or self.chunk <= 0:
             raise PipelineError("render_demos.workers and render_demos.chunk must be positive")
 
@@ -46,7 +45,9 @@ class RenderVaeDataConfig:
     def __post_init__(self) -> None:
         check_choice("render_vae_data.quality", self.quality, tuple(PRESETS))
         check_choice("render_vae_data.scene", self.scene, SCENES)
-        if self.n_images < 4 or self.size <= 0 or self.workers <= 0:
-            raise PipelineError("render_vae_data: n_images must be >= 4, size and workers positive")
+        check_image_size("render_vae_data.size", self.size)
+        check_seed("render_vae_data.seed", self.seed, 100000 * 4)  # part p's episodes: seed + 100000 p + i
+        if self.n_images < 4 or self.workers <= 0:
+            raise PipelineError("render_vae_data: n_images must be >= 4, workers positive")
         if not 0 <= self.small_noise <= self.large_noise:
             raise PipelineError("render_vae_data: need 0 <= small_noise <= large_noise")

@@ -36,7 +36,7 @@ class ObsConfig:
     cameras: tuple[str, ...] = ()  # empty: the scene's rig
     image_size: int = 256
     quality: str = "fast"  # render preset
-    scene: str = "rrl"  # rrl | gymnasium (pipeline.tasks.spec.SCENES)
+    scene: str = "rrl"  # rrl | gymnasium (pipeline.tasks.scene.SCENES)
 
     def __post_init__(self) -> None:
         if self.mode not in ("vision", "state"):

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output, check_output, write_json
+from pipeline.atomic import atomic_output, check_output, sole_writer, write_json
 from pipeline.cluster import RayConfig
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
@@ -98,6 +98,12 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
                  ray_config: RayConfig | None = None) -> dict[str, Any]:
     out = Path(out)
     check_output(out, "dir", [demos.source or None])
+    with sole_writer(out):  # a second run into the same folder is refused, not interleaved with this one
+        return _train_policy(task, cfg, demos, out, encoder_config, progress, ray_config)
+
+
+def _train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: Path, encoder_config: EncoderConfig | None,
+                  progress: bool, ray_config: RayConfig | None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     spec = get_task(task)
     layout = obs_layout(cfg, task, demos)

@@ -6,6 +6,7 @@ import itertools
 import multiprocessing
 import os
 import socket
+import sys
 import tempfile
 from multiprocessing import shared_memory
 from typing import Protocol
@@ -59,12 +60,21 @@ class InProcessEncoder:
         pass
 
 
+def _socket_address() -> str:
+    """Linux: an abstract socket, which has no file and vanishes with its last holder, so a service killed with its
+    parent (kill -9) leaves nothing in the temp folder; elsewhere a socket file in a fresh temp folder. Either way a
+    client must answer the service's challenge with the run's random key before anything else."""
+    if sys.platform.startswith("linux"):
+        return f"\0rrl-encoder-{os.getpid()}-{os.urandom(8).hex()}"
+    return os.path.join(tempfile.mkdtemp(prefix="rrl-encoder-"), "socket")
+
+
 class ServiceHandle:
     """Owns the service process: start (waits until the encoder is built), address for clients, stop."""
 
     def __init__(self, config: ServiceConfig, start_timeout_s: float = 300.0):
         self.config = config
-        self.address = os.path.join(tempfile.mkdtemp(prefix="rrl-encoder-"), "socket")
+        self.address = _socket_address()
         self.authkey = os.urandom(16)
         ctx = multiprocessing.get_context("spawn")  # CUDA and GL contexts do not survive fork
         self._control, child = ctx.Pipe()
@@ -111,11 +121,12 @@ class ServiceHandle:
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
-        for path in (self.address, os.path.dirname(self.address)):
-            try:
-                os.unlink(path) if path == self.address else os.rmdir(path)
-            except OSError:
-                pass
+        if not self.address.startswith("\0"):
+            for path in (self.address, os.path.dirname(self.address)):
+                try:
+                    os.unlink(path) if path == self.address else os.rmdir(path)
+                except OSError:
+                    pass
 
     def __enter__(self) -> "ServiceHandle":
         return self

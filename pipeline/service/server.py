@@ -171,9 +171,10 @@ class EncoderService:
         if not data:
             self._drop(client)  # the client died (or closed without BYE)
             return
-        if not client.buffer:
-            client.since = time.monotonic()
+        if not client.buffer and client.authenticated:
+            client.since = time.monotonic()  # a record starts with these bytes
         client.buffer += data
+        completed = False
         if not client.authenticated:
             if len(client.buffer) < protocol.DIGEST_BYTES:
                 return
@@ -182,7 +183,7 @@ class EncoderService:
             if not protocol.authentic(self.authkey, client.nonce, answer):
                 self._drop(client, "wrong key")
                 return
-            client.authenticated = True
+            client.authenticated = completed = True
         size = protocol.REQUEST.size
         while len(client.buffer) >= size and client.sock.fileno() in self.clients:
             record = bytes(client.buffer[:size])
@@ -192,7 +193,11 @@ class EncoderService:
                 self._drop(client, "not an rrl-pipe encoder client (bad record)")
                 return
             self._handle(client, request)
-        client.since = time.monotonic()
+            completed = True
+        # the timer runs from a message's first byte to its last: a read that completes nothing (one byte every few
+        # seconds) does not restart it; bytes left after a completed message began in this read
+        if completed:
+            client.since = time.monotonic()
 
     def _handle(self, client: _Client, request: protocol.Request) -> None:
         if request.kind == HELLO:

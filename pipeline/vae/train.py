@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.atomic import check_output
+from pipeline.atomic import check_output, sole_writer
 from pipeline.encoders.preprocess import vae64
 from pipeline.errors import PipelineError
 from pipeline.formats.vae_images import ImageFile as _ImageFile
@@ -205,7 +205,7 @@ def run_on_images(dataset_path: str | Path, out_dir: str | Path, checkpoints: st
         check_output(checkpoints, "dir", [dataset_path])
     data = ImageFile(dataset_path)
     try:
-        with deterministic():
+        with sole_writer(out_dir), deterministic():
             return train(data, out_dir, Path(checkpoints) if checkpoints else out_dir / "checkpoints")
     finally:
         data.close()

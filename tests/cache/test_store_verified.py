@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.formats.features import FeatureStore, FeatureStoreWriter, StoreLayout
+from pipeline.formats.features import FeatureStore, FeatureStoreWriter, StoreLayout, is_complete
 
 ROWS, DIM, SHARD = 700, 8, 256
 
@@ -44,24 +44,46 @@ def test_a_deleted_shard_is_refused_on_open(store):
         FeatureStore(path)
 
 
-def test_flipped_bytes_are_caught_by_the_checksum(store):
+def test_flipped_bytes_are_caught_on_open_and_by_the_chunk_checksums(store):
     path, data = store
     shard = path / "features/c/1/0"
+    reader = FeatureStore(path)  # opened while intact: then flipped under it, the chunks' CRC32C still catches it
     raw = bytearray(shard.read_bytes())
     raw[100:116] = bytes(b ^ 0xFF for b in raw[100:116])
     shard.write_bytes(bytes(raw))
-    reader = FeatureStore(path)
     np.testing.assert_array_equal(reader.rows(0, SHARD), data[:SHARD])  # shard 0 still reads
     with pytest.raises(PipelineError, match=r"shard features/c/1/0 is corrupted"):
         reader.all()
+    with pytest.raises(PipelineError, match=r"shard features/c/1/0 is not the shard written there"):
+        FeatureStore(path)
 
 
 def test_a_truncated_shard_is_one_error(store):
     path, _ = store
     shard = path / "features/c/2/0"
     shard.write_bytes(shard.read_bytes()[:-40])
-    with pytest.raises(PipelineError, match=r"shard features/c/2/0 is corrupted"):
-        FeatureStore(path).episode(1)
+    with pytest.raises(PipelineError, match=r"shard features/c/2/0 is not the shard written there"):
+        FeatureStore(path)
+
+
+@pytest.mark.parametrize("damage", ["emptied", "swapped", "copied over"])
+def test_a_shard_with_valid_checksums_but_other_content_is_refused_on_open(store, damage):
+    """zarr reads an empty shard as fill values and a swapped or copied one as valid rows: only the recorded size
+    and sha256 of each shard tell them apart."""
+    path, _ = store
+    first, second = path / "features/c/0/0", path / "features/c/1/0"
+    if damage == "emptied":
+        second.write_bytes(b"")
+    elif damage == "swapped":
+        a, b = first.read_bytes(), second.read_bytes()
+        first.write_bytes(b)
+        second.write_bytes(a)
+    else:
+        second.write_bytes(first.read_bytes())
+    with pytest.raises(PipelineError, match=rf"shard features/c/{0 if damage == 'swapped' else 1}/0 is not the shard "
+                                            r"written there"):
+        FeatureStore(path)
+    assert not is_complete(path, "k" * 64)  # so encode rebuilds it instead of reporting it complete
 
 
 def test_random_corruptions_read_correctly_or_fail_with_one_line(original, tmp_path):

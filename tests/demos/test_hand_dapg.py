@@ -130,6 +130,21 @@ def test_action_size_mismatch(tmp_path):
         load_human_demos(path, "door", "sparse")
 
 
+@pytest.mark.parametrize(("field", "value"), [("actions", np.inf), ("actions", -np.inf), ("observations", np.nan),
+                                              ("rewards", np.inf)])
+def test_non_finite_values_are_refused_naming_demo_and_field(tmp_path, field, value):
+    """+inf in an action was once clipped to 1.0 without a word."""
+    _, demo = _synthetic_demo("door", steps=4)
+    demo["rewards"] = np.zeros(4)
+    demo[field] = np.array(demo[field], dtype=np.float64)
+    demo[field].flat[min(5, demo[field].size - 1)] = value
+    path = _write(tmp_path, "bad.pickle", [demo, demo])
+    for states in ("replay", "recorded"):
+        with pytest.raises(PipelineError, match=rf"bad\.pickle: demo 0: {field} holds {value} \(row \d\); every "
+                                                r"value must be finite"):
+            load_human_demos(path, "door", "rrl", states=states)
+
+
 def test_wrong_task_and_unknown_task(tmp_path):
     _, demo = _synthetic_demo("door", steps=4)
     path = _write(tmp_path, "door.pickle", [demo])

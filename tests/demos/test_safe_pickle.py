@@ -5,8 +5,11 @@ from __future__ import annotations
 import collections
 import os
 import pickle
+import subprocess
 import sys
+import time
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,6 +141,33 @@ def test_allocation_bombs_are_refused_before_they_allocate():
         assert "\n" not in str(info.value)
 
 
+def test_ndarray_and_billion_laughs_bombs_are_refused_fast_in_little_memory(tmp_path):
+    """The 96-byte ndarray pickle (5.4 GB if allocated) and lists of lists built from memo references (10**12
+    floats once copied out), each loaded in a subprocess capped at 4 GB of address space: one line, exit 2, < 5 s."""
+    row = [0.0] * 1000
+    block = [row] * 1000
+    laughs = [{"observations": [block] * 1000, "actions": [[0.0] * 28]}]
+    bombs = {
+        "ndarray": [{"observations": _Reduce(np.ndarray, (10**7, 39)), "actions": _Reduce(np.ndarray, (10**7, 28))}],
+        "laughs": laughs,
+    }
+    script = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)); "
+              "from pipeline.demos.hand_dapg import load_human_demos; from pipeline.errors import PipelineError\n"
+              "try: load_human_demos(sys.argv[1], 'door', 'rrl')\n"
+              "except PipelineError as exc: print(exc.one_line()); sys.exit(2)")
+    for name, bomb in bombs.items():
+        path = tmp_path / f"{name}.pickle"
+        path.write_bytes(pickle.dumps(bomb, protocol=2))
+        assert path.stat().st_size < 20_000
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60,
+                              cwd=Path(__file__).resolve().parents[2])
+        seconds = time.perf_counter() - start
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert ("asks for" in proc.stdout if name == "ndarray" else "expand past" in proc.stdout), proc.stdout
+        assert len(proc.stdout.strip().splitlines()) == 1 and seconds < 5, (proc.stdout, seconds)
+
+
 def test_deep_and_self_similar_objects_never_reach_an_error_message_whole(tmp_path):
     from pipeline.demos.hand_dapg import load_expert_policy
 
@@ -149,7 +179,8 @@ def test_deep_and_self_similar_objects_never_reach_an_error_message_whole(tmp_pa
         shared = [shared, shared]
     wide = tmp_path / "wide.pickle"
     wide.write_bytes(pickle.dumps(shared, protocol=2))
-    for path in (deep, wide):
-        with pytest.raises(PipelineError, match=r"not an mjrl policy \(found a list;") as info:
+    # the deep one loads and is refused as no policy; the wide one would expand to 2**60 lists: refused on load
+    for path, message in ((deep, r"not an mjrl policy \(found a list;"), (wide, "shared references expand past")):
+        with pytest.raises(PipelineError, match=message) as info:
             load_expert_policy(path, "door")
         assert "\n" not in str(info.value)

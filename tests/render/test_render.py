@@ -89,8 +89,10 @@ def test_open_loop_fallback_records_drift(tmp_path):
     ("kwargs", "message"),
     [
         ({"cameras": ("ceiling",)}, "door: unknown camera 'ceiling'; cameras: fixed, vil_camera, top"),
-        ({"size": 0}, "size must be positive"),
+        ({"size": 0}, "render_demos.size must be between 1 and 4096 pixels, got 0"),
+        ({"size": 100000}, "render_demos.size must be between 1 and 4096 pixels, got 100000"),
         ({"quality": "ultra"}, "not one of paper, fast"),
+        ({"scene": "mjenvs"}, "render_demos.scene: 'mjenvs' is not one of rrl, gymnasium"),
     ],
 )
 def test_bad_settings_are_clear_errors_and_write_nothing(tmp_path, door_demos, kwargs, message):

@@ -7,6 +7,8 @@ import os
 import pickle
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -166,6 +168,44 @@ def test_a_client_stalled_mid_message_is_dropped_after_the_timeout():
         silent, half = _raw(handle, authenticate=False), _raw(handle)
         half.sendall(b"RRLE\x01")
         assert _closed_by_service(silent) and _closed_by_service(half)
+
+
+def test_the_timeout_bounds_a_whole_message_not_one_read():
+    """A client that sends one byte of a record every 0.2 s: each read used to restart the timer, so it stayed."""
+    with ServiceHandle(ServiceConfig(EncoderConfig(weights="random"), image_size=32, client_timeout_s=0.5)) as handle:
+        trickle = _raw(handle)
+        start = time.monotonic()
+        dropped = False
+        for byte in b"RRLE\x01" + bytes(protocol.REQUEST.size):
+            try:
+                trickle.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                dropped = True
+                break
+            time.sleep(0.2)
+            if time.monotonic() - start > 5:
+                break
+        assert dropped or _closed_by_service(trickle)
+        assert time.monotonic() - start < 3
+
+
+def test_a_service_killed_with_its_parent_leaves_no_socket_file(tmp_path):
+    """The service listens on an abstract socket (Linux): kill -9 of the stage leaves nothing in the temp folder."""
+    parent = subprocess.Popen([sys.executable, "-c", (
+        "import time; from pipeline.encoders import EncoderConfig; from pipeline.service.client import ServiceHandle; "
+        "from pipeline.service.server import ServiceConfig\n"
+        "h = ServiceHandle(ServiceConfig(EncoderConfig(weights='random'), image_size=32))\n"
+        "print(repr(h.address), flush=True); time.sleep(120)")],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "TMPDIR": str(tmp_path)})
+    try:
+        address = parent.stdout.readline().strip()
+        assert address.startswith("'\\x00rrl-encoder-"), address
+    finally:
+        parent.kill()
+        parent.wait()
+    time.sleep(0.5)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("rrl-encoder-")]
 
 
 def test_clients_get_one_clear_error_when_the_service_is_gone():
