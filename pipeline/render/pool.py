@@ -1,7 +1,7 @@
 """Render jobs over worker processes (one renderer each, spawn start), in order, with bounded memory.
 
-ProcessPoolExecutor rather than multiprocessing.Pool: when a worker dies (a GL crash, the OOM killer) the
-executor raises BrokenProcessPool instead of waiting forever for a lost task.
+A worker that dies (a GL crash, the OOM killer) fails the stage in one line instead of leaving it waiting for a
+lost task.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import collections
 import multiprocessing
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -50,18 +50,6 @@ class RenderJob:
     distractor: Any = None  # a pipeline.render.distractors.Distractor, applied for this job only
 
 
-_worker: FrameRenderer | None = None
-
-
-def _init_worker(config: RendererConfig, started) -> None:
-    global _worker
-    die_with_parent()
-    with started.get_lock():  # this worker's index: which GPU renders for it where there are several
-        index, started.value = started.value, started.value + 1
-    assign_egl_device(index)
-    _worker = config.build()
-
-
 def render_job(renderer: FrameRenderer, job: RenderJob) -> np.ndarray:
     """(len(states), n_cameras, H, W, 3) uint8 frames of one job."""
     renderer.set_distractor(job.distractor)
@@ -71,9 +59,74 @@ def render_job(renderer: FrameRenderer, job: RenderJob) -> np.ndarray:
     return frames
 
 
-def _run_in_worker(job: RenderJob) -> np.ndarray:
-    assert _worker is not None, "worker not initialised"
-    return render_job(_worker, job)
+def _worker_main(config: RendererConfig, index: int, conn: Connection) -> None:
+    """Render process `index`: build one renderer, then render the jobs it is sent, in order, until None."""
+    die_with_parent()
+    assign_egl_device(index)  # several GPUs: renderers go round-robin on them
+    with config.build() as renderer:
+        while (job := conn.recv()) is not None:
+            try:
+                conn.send(render_job(renderer, job))
+            except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the stage with it
+                conn.send(exc)
+
+
+class _Renderers:
+    """`workers` render processes, each on a pipe of its own.
+
+    Hand-written rather than a ProcessPoolExecutor: the executor's workers share one result pipe, and a worker
+    killed halfway through sending its frames (the OOM killer, kill -9) leaves the executor's reader waiting for
+    the rest of that message forever. A pipe per worker cannot wedge: its only writer died, so the read ends in EOF.
+    """
+
+    def __init__(self, config: RendererConfig, workers: int) -> None:
+        ctx = multiprocessing.get_context("spawn")  # fork would copy a live GL context: undefined behaviour
+        self.procs: list[BaseProcess] = []
+        self.conns: list[Connection] = []
+        for index in range(workers):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker_main, args=(config, index, child), daemon=True, name=f"rrl-render-{index}")
+            proc.start()
+            child.close()  # the worker holds the only write end: its death is EOF here
+            self.procs.append(proc)
+            self.conns.append(parent)
+
+    def send(self, index: int, job: RenderJob) -> None:
+        try:
+            self.conns[index].send(job)
+        except OSError:
+            self._died(index)
+
+    def receive(self, index: int) -> np.ndarray:
+        try:
+            result = self.conns[index].recv()
+        except (EOFError, OSError):
+            self._died(index)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _died(self, index: int) -> NoReturn:
+        self.procs[index].join(timeout=5)
+        raise PipelineError(f"a render worker died (exit code {self.procs[index].exitcode}); no output was written")
+
+    def close(self, abort: bool) -> None:
+        """Stop the workers: asked to when all work was received, killed when some was left (an error, a break)."""
+        for conn, proc in zip(self.conns, self.procs):
+            if abort:  # it may be blocked sending frames nobody will read
+                proc.kill()
+                continue
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for proc in self.procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for conn in self.conns:
+            conn.close()
 
 
 def render_jobs(config: RendererConfig, jobs: Iterable[RenderJob], workers: int) -> Iterator[tuple[RenderJob, np.ndarray]]:
@@ -83,22 +136,27 @@ def render_jobs(config: RendererConfig, jobs: Iterable[RenderJob], workers: int)
             for job in jobs:
                 yield job, render_job(renderer, job)
         return
-    ctx = multiprocessing.get_context("spawn")  # fork would copy a live GL context: undefined behaviour
-    window = 2 * workers  # jobs in flight: enough to keep every worker busy, few enough to bound memory
-    pending: collections.deque[tuple[RenderJob, Future]] = collections.deque()
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(config, ctx.Value("i", 0))) as pool:
-        try:
-            for job in jobs:
-                pending.append((job, pool.submit(_run_in_worker, job)))
-                if len(pending) >= window:
-                    done_job, future = pending.popleft()
-                    yield done_job, future.result()
-            while pending:
-                done_job, future = pending.popleft()
-                yield done_job, future.result()
-        except BrokenProcessPool as exc:
-            raise PipelineError(f"a render worker died ({exc}); no output was written") from None
-        finally:
-            for _, future in pending:
-                future.cancel()
+    per_worker = 2  # jobs in flight per worker: enough to keep it busy, few enough to bound memory
+    renderers = _Renderers(config, workers)
+    pending: collections.deque[tuple[RenderJob, int]] = collections.deque()  # in job order, with their worker
+    in_flight = [0] * workers
+    try:
+        for job in jobs:
+            if len(pending) >= per_worker * workers:
+                yield _next(renderers, pending, in_flight)
+            index = in_flight.index(min(in_flight))  # the least loaded worker
+            renderers.send(index, job)
+            pending.append((job, index))
+            in_flight[index] += 1
+        while pending:
+            yield _next(renderers, pending, in_flight)
+    finally:
+        renderers.close(abort=bool(pending))
+
+
+def _next(renderers: _Renderers, pending: collections.deque[tuple[RenderJob, int]],
+          in_flight: list[int]) -> tuple[RenderJob, np.ndarray]:
+    """The oldest job's frames: each worker answers its own jobs in the order they were sent."""
+    job, index = pending.popleft()
+    in_flight[index] -= 1
+    return job, renderers.receive(index)
