@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -12,7 +13,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, free_bytes
+
+
+_PARTIAL = ".partial"
+_FULL = 1 << 20  # a write that failed with less than this left on its disk failed for want of space
+
+
+def _output_name(path: Path) -> Path:
+    """The output a temporary of `atomic_output` becomes (what a user knows it as); any other path as it is."""
+    name = path.name
+    if name.startswith(".") and name.endswith(_PARTIAL):
+        return path.with_name(name[1 : -len(_PARTIAL)])
+    return path
 
 
 @contextlib.contextmanager
@@ -26,13 +39,17 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     final = Path(path)
     refuse_special(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.partial")
+    tmp = final.with_name(f".{final.name}{_PARTIAL}")
     with sole_writer(final):
         _remove(tmp)
         try:
             yield tmp
-        except BaseException:
+        except BaseException as exc:
+            disk_full = isinstance(exc, (OSError, RuntimeError)) and free_bytes(str(tmp)) < _FULL
             _remove(tmp)
+            if disk_full:  # torch.save says only "unexpected pos 576 vs 534" when the disk fills under it
+                raise PipelineError(f"{final}: {os.strerror(errno.ENOSPC)} ({free_bytes(str(final)) / 1e6:.1f} MB "
+                                    "free there once the partial output was removed)") from None
             raise
         refuse_special(final)
         _remove(final)
@@ -126,6 +143,22 @@ def check_output(out: str | os.PathLike, kind: str, inputs: Iterable[str | os.Pa
         probe.unlink()
     except OSError as exc:
         raise PipelineError(f"{out}: cannot write there ({exc.strerror or exc})") from None
+
+
+# Kept free beyond the bytes a writer is about to write: HDF5 holds up to a chunk cache (1 MiB per dataset) and its
+# metadata in memory and writes them later, at the latest when the file closes.
+DISK_MARGIN = 8 << 20
+
+
+def require_room(path: str | os.PathLike, nbytes: int) -> None:
+    """Refuse, in one line, to write `nbytes` more into `path` unless DISK_MARGIN stays free after them.
+
+    Why before the write and not on ENOSPC: h5py crashes (a segmentation fault while freeing its objects) when HDF5
+    meets a full disk, so the HDF5 writers check before every block and HDF5 never sees the disk fill."""
+    free = free_bytes(str(path))
+    if free < nbytes + DISK_MARGIN:
+        raise PipelineError(f"{_output_name(Path(path))}: not enough disk space: {free / 1e6:.1f} MB free there, about "
+                            f"{(nbytes + DISK_MARGIN) / 1e6:.1f} MB needed (free some space or choose another --out)")
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:

@@ -73,7 +73,6 @@ def user_error_line(exc: BaseException) -> str | None:
     import errno
     import os
     import re
-    import shutil
 
     if isinstance(exc, PipelineError):
         return exc.one_line()
@@ -87,9 +86,17 @@ def user_error_line(exc: BaseException) -> str | None:
             where = match.group(1) if match else None
         line = f"{brief(str(where), 120) if where else 'output'}: {exc.strerror or os.strerror(exc.errno)}"
         if exc.errno in (errno.ENOSPC, errno.EDQUOT) and where:
-            folder = os.path.dirname(os.path.abspath(str(where)))
-            while folder and not os.path.isdir(folder):
-                folder = os.path.dirname(folder)
-            line += f" ({shutil.disk_usage(folder).free / 1e6:.1f} MB free there)"
+            line += f" ({free_bytes(str(where)) / 1e6:.1f} MB free there)"
         return line
     return None
+
+
+def free_bytes(path: str) -> int:
+    """Free bytes on the disk that holds `path` (or would hold it: its nearest existing folder)."""
+    import os
+    import shutil
+
+    folder = os.path.dirname(os.path.abspath(path))
+    while folder and not os.path.isdir(folder):
+        folder = os.path.dirname(folder)
+    return shutil.disk_usage(folder).free

@@ -5,6 +5,7 @@ dataset size. Interrupted runs resume at the last complete shard; a complete sto
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections import deque
@@ -21,7 +22,7 @@ from pipeline.atomic import check_output, sole_writer
 from pipeline.checksum import file_sha256
 from pipeline.cluster import RayConfig, check_backend
 from pipeline.encoders.encoder import MAX_OUTSTANDING, Encoder, EncoderConfig, PendingFeatures
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, free_bytes
 from pipeline.formats.features import ZARR_VERSION, FeatureStoreWriter, StoreLayout, is_complete, store_key
 from pipeline.formats.frames import FramesFile
 from pipeline.prefetch import background
@@ -144,6 +145,11 @@ def encode_frames(
     try:
         with sole_writer(out):  # a second encode to the same store is refused, not interleaved
             return _encode_store(frames_path, out, encoder, batch_size, dtype, progress, shard_rows)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise PipelineError(f"{out}: {os.strerror(exc.errno)} ({free_bytes(str(out)) / 1e6:.1f} MB free there); the "
+                            "shards written so far are kept: free some space and rerun to resume") from None
     finally:
         encoder.close()
 

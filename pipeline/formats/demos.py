@@ -10,7 +10,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from pipeline.atomic import atomic_output
+from pipeline.atomic import atomic_output, require_room
 from pipeline.errors import PipelineError, brief
 from pipeline.formats.episode import Episode
 from pipeline.formats.hdf5 import create_hdf5, damaged, dataset, is_count, open_hdf5, seal
@@ -36,6 +36,8 @@ def write_demos(
         raise PipelineError(f"{path}: no episodes to write")
     for i, ep in enumerate(episodes):  # refuse before touching the disk
         ep.validate(spec.action_dim, spec.nq, spec.nq, where=f"{path}: demo {i}")
+    require_room(path, sum(np.asarray(getattr(ep, name)).nbytes for ep in episodes for name in _ARRAYS)
+                 + sum(np.asarray(v).nbytes for ep in episodes for v in ep.env_state.values()))
     with atomic_output(path) as tmp:
         # track_order + fixed libver keep the file layout identical between runs with the same inputs
         with create_hdf5(tmp) as f:

@@ -9,6 +9,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from pipeline.atomic import require_room
 from pipeline.errors import PipelineError, brief
 from pipeline.formats.hdf5 import create_hdf5, damaged, dataset, is_count, open_hdf5, seal
 
@@ -31,6 +32,7 @@ class FramesWriter:
         self.data = self.file.create_group("data", track_order=True)
 
     def add_demo(self, index: int, n_frames: int, arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> h5py.Group:
+        require_room(self.path, sum(np.asarray(v).nbytes for v in arrays.values()))
         g = self.data.create_group(f"demo_{index}", track_order=True)
         for name, value in arrays.items():
             g.create_dataset(name, data=value, fletcher32=True)
@@ -44,6 +46,7 @@ class FramesWriter:
 
     def write_frames(self, index: int, start: int, frames: np.ndarray) -> None:
         """frames: (n, n_cameras, H, W, 3) for steps start..start+n of demo `index`."""
+        require_room(self.path, frames.nbytes)
         group = self.data[f"demo_{index}/frames"]
         for c, camera in enumerate(self.cameras):
             group[camera][start : start + len(frames)] = frames[:, c]

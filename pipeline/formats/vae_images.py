@@ -16,6 +16,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from pipeline.atomic import require_room
 from pipeline.errors import PipelineError
 from pipeline.formats.hdf5 import create_hdf5, open_hdf5, seal
 
@@ -48,6 +49,7 @@ class VaeImagesWriter:
     def append(self, images: np.ndarray, part: int, episode_seed: int, step: np.ndarray, camera: np.ndarray,
                signals: np.ndarray) -> None:
         k = len(images)
+        require_room(self.path, images.nbytes + signals.nbytes)
         rows = slice(self.row, self.row + k)
         self.images[rows] = images
         self.labels["part"][rows] = part

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output, check_output
+from pipeline.atomic import atomic_output, check_output, require_room
 from pipeline.checksum import file_sha256
 from pipeline.formats.demos import read_demos
 from pipeline.formats.frames import FramesWriter
@@ -38,6 +38,7 @@ def render_demos(demos_path: str | Path, out: str | Path, settings: RenderDemosC
         "reward_mode": attrs["reward_mode"],
         **renderer_attrs,
     }
+    require_room(out, total * len(cameras) * settings.size**2 * 3)  # the frames alone, before rendering any
     start = time.perf_counter()
     with atomic_output(out) as tmp:
         writer = FramesWriter(tmp, file_attrs, cameras, settings.size)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output, check_output
+from pipeline.atomic import atomic_output, check_output, require_room
 from pipeline.demos.experts import make_expert
 from pipeline.demos.rollout import Policy, RandomPolicy, rollout
 from pipeline.formats.vae_images import PARTS, VaeImagesWriter
@@ -79,6 +79,7 @@ def render_vae_data(task: str, out: str | Path, cfg: RenderVaeDataConfig, progre
     n_cams = len(spec.scene_cameras(cfg.scene))
     n_states = sum(part_sizes(cfg.n_images, n_cams))
     n = n_states * n_cams
+    require_room(out, n * cfg.size**2 * 3)  # the images alone, before rendering any
     start = time.perf_counter()
     with atomic_output(out) as tmp:
         # workers is left out: it changes speed, never content, and the file must not depend on it
