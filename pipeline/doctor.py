@@ -22,7 +22,7 @@ except Exception as exc:  # noqa: BLE001 - osmesa/glfw builds without PyOpenGL's
 print(img.shape, int(img.max()), f"{ms:.1f}ms", "|", gl)
 """
 
-# Mesa's software rasterisers: rendering then runs on the CPU cores, beside physics (README "capacity model").
+# Mesa's software rasterisers: rendering then runs on the CPU cores, beside physics (docs/benchmarks.md, "capacity model").
 _SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "lavapipe")
 
 

@@ -1,6 +1,6 @@
 """How far does a BC start get on door from `reset`, and how much of it survives exploration noise?
 
-The probe behind README "Why the BC start never opened the door": BC exactly as train_policy does it (transforms
+The probe behind docs/validation.md, "Why the BC start never opened the door": BC exactly as train_policy does it (transforms
 and log-std from the demo actions, 5 epochs), then episodes from reset(seed) with the mean action plus the
 policy's own noise scaled by each x, counting episodes whose door hinge passes 0.2 rad (where RRL's reward starts
 to pay). Usage (after `rrl-pipe make-demos ... --human-states replay|recorded --out D.h5`):

@@ -156,7 +156,7 @@ def test_one_experiment_compares_encoder_families(project):
 
 
 def test_a_queued_experiment_on_ray_reproduces_the_local_outputs(project):
-    """README's sweep way (a) at the tiny scale: an experiment queued with `dvc exp run --queue`, the env workers
+    """docs/ray.md's sweep way (a) at the tiny scale: an experiment queued with `dvc exp run --queue`, the env workers
     and the encoder service as Ray actors (each stage starts a local Ray instance), run by DVC's queue worker. Only
     the stages that list the backend rerun, and their policies and evaluations are the local backend's, byte for
     byte."""

@@ -1,4 +1,4 @@
-"""The demo HDF5 file (README, 'Demonstrations'): write atomically, read with clear errors."""
+"""The demo HDF5 file (docs/formats.md, 'Demonstrations'): write atomically, read with clear errors."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pipeline.tasks.spec import get_task
 
 FORMAT_VERSION = 1
 _ARRAYS = ("actions", "rewards", "terminated", "truncated", "goal_achieved", "qpos", "qvel", "obs")
-# every dataset of a data/demo_<i> group: the README's table lists exactly these (tests/test_formats_readme.py)
+# every dataset of a data/demo_<i> group: docs/formats.md's table lists exactly these (tests/test_docs.py)
 FIELDS = (*_ARRAYS, "env_state/<key>")
 
 

@@ -1,4 +1,4 @@
-"""One demonstration in memory: the arrays of the demo HDF5 contract (README, 'Demonstrations')."""
+"""One demonstration in memory: the arrays of the demo HDF5 contract (docs/formats.md, 'Demonstrations')."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Zarr feature store (README, 'Feature store'): keyed, sharded, resumable, `complete` set last.
+"""The Zarr feature store (docs/formats.md, 'Feature store'): keyed, sharded, resumable, `complete` set last.
 
 A store under construction lives beside its final path as `.<name>.partial`; it is renamed into place only
 when every shard is written and `complete` is set. A killed run leaves the partial store with a count of the
@@ -27,7 +27,7 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 from pipeline.errors import PipelineError
 
 ZARR_VERSION = zarr.__version__  # recorded in every store's provenance
-FIELDS = ("features", "episode_ends")  # the store's arrays: the README's table lists exactly these
+FIELDS = ("features", "episode_ends")  # the store's arrays: docs/formats.md's table lists exactly these
 
 FORMAT = "rrl-pipe/features"
 FORMAT_VERSION = 3  # 3: each shard's size and sha256; 2: per-chunk checksums only; older ones are refused and rebuilt

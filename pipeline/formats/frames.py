@@ -1,4 +1,4 @@
-"""The rendered-frames HDF5 file (README, 'Rendered frames'): written demo by demo, read frame by frame."""
+"""The rendered-frames HDF5 file (docs/formats.md, 'Rendered frames'): written demo by demo, read frame by frame."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pipeline.formats.hdf5 import create_hdf5, damaged, dataset, is_count, open_
 FORMAT = "rrl-pipe/frames"
 # frames files, stores and policies that record no scene were rendered from Gymnasium's scene as shipped
 LEGACY_SCENE = "gymnasium"
-# every dataset of a data/demo_<i> group: the README's table lists exactly these (tests/test_formats_readme.py)
+# every dataset of a data/demo_<i> group: docs/formats.md's table lists exactly these (tests/test_docs.py)
 FIELDS = ("frames/<camera>", "proprio", "actions", "rewards", "goal_achieved", "replay_drift")
 
 

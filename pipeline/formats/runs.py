@@ -1,4 +1,4 @@
-"""A run's small files (README, 'Runs'): `metrics.json`, `curves.csv`, evaluation JSON and the results file.
+"""A run's small files (docs/formats.md, 'Runs'): `metrics.json`, `curves.csv`, evaluation JSON and the results file.
 
 JSON files are written with pipeline.atomic.write_json (strict: null where nothing was measured; sorted keys:
 the same values always give the same bytes, so DVC and git see a rerun as unchanged); every file is written

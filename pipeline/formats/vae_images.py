@@ -1,4 +1,4 @@
-"""The VAE image dataset `data/vae_images/<task>.h5` (README, 'VAE images'): its spec, writer and checked reader.
+"""The VAE image dataset `data/vae_images/<task>.h5` (docs/formats.md, 'VAE images'): its spec, writer and checked reader.
 
 images (N, S, S, 3) uint8 and per image `part` (0..3, names in the `parts` attribute), `episode_seed`, `step`,
 `camera` and `reward_signals` (N, K) float32, the task's reward signals of the image's state (names in the

@@ -8,7 +8,7 @@ by part per run (Figure 4, left). Tables: robustness per group, provenance per r
 task and group the handful of numbers people compare (what `dvc metrics show` prints).
 
 Seconds depend on the machine, so with `timings_dir` the compute figure and table go there (git-ignored) and the
-report folder is byte-identical across reruns (README "Reproducible"); without it they go into the report.
+report folder is byte-identical across reruns (docs/reliability.md, "Reproducible bit for bit"); without it they go into the report.
 """
 
 from __future__ import annotations
@@ -240,8 +240,8 @@ def robustness_table(runs: list[dict]) -> str:
 def results(runs: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
     """Per task and group (seeds pooled): `evaluate`'s plain success with its 95% Wilson interval, the mean
     return, the mean success over the distractor conditions, and the weights the features came from. Few keys on
-    purpose: `dvc metrics show` and `dvc exp show` print one column per key, task and group (README "Comparing
-    experiments"); the episode counts are in report.md's robustness table."""
+    purpose: `dvc metrics show` and `dvc exp show` print one column per key, task and group (docs/pipeline.md,
+    "From the two commands to an encoder comparison"); the episode counts are in report.md's robustness table."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for task, by_name in _groups(runs).items():
         for name, members in by_name.items():

@@ -93,7 +93,7 @@ class GaussianMLPPolicy(nn.Module):
         """mjrl's BC.set_variance_with_data, which DAPG's and RRL's job scripts call before BC: the exploration
         std starts at the demo actions' std per dimension, log_std = log(std + 1e-12), then clamped at min_log_std.
         (Left at init_log_std 0, the std is 1 on a [-1, 1] action range and rollouts are mostly noise.)
-        `scale` multiplies that std (1: mjrl); README "Validation" says why door's validation uses less."""
+        `scale` multiplies that std (1: mjrl); docs/validation.md says why door's validation uses less."""
         std = scale * np.asarray(actions, dtype=np.float64).reshape(-1, self.act_dim).std(axis=0)
         self.log_std.copy_(torch.as_tensor(np.log(std + 1e-12), dtype=torch.float32))
         self.clamp_log_std()

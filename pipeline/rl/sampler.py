@@ -252,7 +252,7 @@ class Sampler:
         """`per_worker_encoder` (benchmarks only): each worker encodes its own frames, no service. `encoder_config`
         may be a SyntheticEncoderConfig (benchmarks only: a modelled GPU). `double_buffer="auto"`: on where the
         service's encoder runs on CUDA and every worker has two envs or more, off elsewhere (on a CPU the encoder
-        shares the cores with rendering, so there is little to overlap: README "Benchmarks")."""
+        shares the cores with rendering, so there is little to overlap: docs/benchmarks.md)."""
         if envs_per_worker < 1:
             raise PipelineError(f"envs_per_worker must be >= 1, not {envs_per_worker}")
         if double_buffer == "auto":

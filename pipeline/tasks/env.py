@@ -16,7 +16,7 @@ def _make_gym_env(env_id: str, horizon: int):
     import gymnasium as gym
 
     # gymnasium-robotics prints a notice to stderr at import: its v1 *dense* rewards changed in 1.2.1.
-    # We pin 1.4.2 and say so in the README; the print would break our one-line errors, so it is muted.
+    # We pin 1.4.2 and say so in docs/faithfulness.md; the print would break our one-line errors, so it is muted.
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         import gymnasium_robotics

@@ -265,7 +265,7 @@ def test_real_door_human_demos_reconstruct():
     episodes = load_human_demos(HAND_DAPG_DIR / "door-v0_demos.pickle", "door", "sparse", states="recorded")
     assert len(episodes) == 25 and sum(e.length for e in episodes) == 6729 - 25
     assert max(e.attrs["recon_max_palm_error_m"] for e in episodes) < 2e-3  # measured: 1.1 mm
-    assert sum(e.success for e in episodes) == 6  # README: 6 of the 25 meet the success rule
+    assert sum(e.success for e in episodes) == 6  # docs/validation.md: 6 of the 25 meet the success rule
 
 
 @pytest.mark.skipif(not (HAND_DAPG_DIR / "door-v0_demos.pickle").exists(), reason="no ../shared/data/hand_dapg")

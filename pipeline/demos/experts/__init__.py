@@ -39,7 +39,7 @@ def make_expert(task: str, model: mujoco.MjModel, noise_std: float = 0.0) -> Pol
     """The scripted expert of `task`, optionally with Gaussian action noise (the VAE dataset's 'noisy' parts)."""
     if task not in available_experts():
         hint = (" (pen's demos come from a file: make_demos.source hand_dapg_human with make_demos.path the DAPG "
-                "project's pen-v0_demos.pickle, or minari with a D4RL pen dataset folder; see README)"
+                "project's pen-v0_demos.pickle, or minari with a D4RL pen dataset folder; see docs/pipeline.md)"
                 if task == "pen" else "")
         raise PipelineError(f"no scripted expert for task {task!r}; experts exist for: "
                             f"{', '.join(available_experts())}{hint}")
