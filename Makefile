@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: setup check-system run test bench clean-venv
+.PHONY: setup check-system run test test-fast lint bench clean-venv
 
 setup: check-system $(STAMP)
 
@@ -15,7 +15,7 @@ setup: check-system $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test,ray]"
+	$(BIN)/pip install --quiet -e ".[test,ray,dev]"
 	touch $(STAMP)
 
 # MuJoCo renders offscreen through EGL; on a machine without a GPU that is Mesa's software driver.
@@ -27,6 +27,13 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The inner loop: everything but the end-to-end benchmark smoke runs, the Ray backend and real DVC runs.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow and not ray and not dvc"
+
+lint: setup
+	$(BIN)/ruff check .
 
 # Ratios measured in one run each (ours vs ceiling vs naive); a few minutes each on a 2-core CPU.
 bench: setup

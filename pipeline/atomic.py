@@ -15,7 +15,6 @@ from typing import Any
 
 from pipeline.errors import PipelineError, free_bytes
 
-
 _PARTIAL = ".partial"
 _FULL = 1 << 20  # a write that failed with less than this left on its disk failed for want of space
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import dataclasses
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -64,7 +64,11 @@ def main() -> None:
 @click.option("--path", default="", help="source file or dataset folder (not for scripted)")
 @click.option("--episodes", default=25, type=int, help="rollouts to make / demos to take")
 @click.option("--seed", default=0, type=int, help="episode i resets with seed + i")
-@click.option("--reward-mode", default="rrl", help="rrl (RRL's staged) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | sparse | gym-sparse")
+@click.option(
+    "--reward-mode",
+    default="rrl",
+    help="rrl (RRL's staged) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | sparse | gym-sparse",
+)
 @click.option("--human-states", default="replay", help="hand_dapg_human: replay (RRL's) | recorded (DAPG's)")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="demo HDF5 file to write")
 @_friendly_errors
@@ -147,7 +151,9 @@ def encode(model: str, weights: str, weights_sha256: str, layer: str, task: str,
 
     frames = frames or f"data/frames/{task}.h5"
     out = out or f"data/features/{task}/{model}.zarr"
-    config = EncoderConfig(model=model, weights=weights, weights_sha256=weights_sha256, layer=layer, precision=precision, device=device)
+    config = EncoderConfig(
+        model=model, weights=weights, weights_sha256=weights_sha256, layer=layer, precision=precision, device=device
+    )
     backend = backend or "local"
     figures = encode_frames(frames, out, config, batch_size, dtype, shard_rows=shard_rows, backend=backend,
                             ray_config=_ray_config(params_path, backend, ray_address))
@@ -196,7 +202,13 @@ def train_reward_encoder_cmd(dataset: str, out: str, checkpoints: str | None, **
 @main.command("train-policy")
 @click.option("--task", default="door", help="task")
 @click.option("--encoder", default="resnet18", help="feature store name: data/features/<task>/<encoder>.zarr")
-@click.option("--params", "params_path", default="params.yaml", type=click.Path(dir_okay=False), help="params file (sections train_policy, encode)")
+@click.option(
+    "--params",
+    "params_path",
+    default="params.yaml",
+    type=click.Path(dir_okay=False),
+    help="params file (sections train_policy, encode)",
+)
 @click.option("--encoder-model", "--vae-model", "model_file", default="",
               help="model file of an encoder trained here (vae, reward) [data/<encoder>/<task>/model.pt]")
 @click.option("--demos", "demos_path", default=None, help="obs state: demo file [data/demos/<task>.h5]")
@@ -289,7 +301,9 @@ def bench() -> None:
 @click.option("--quality", "qualities", multiple=True, default=("fast", "paper"), help="presets to measure")
 @click.option("--workers", "worker_counts", multiple=True, type=int, default=(1, 2), help="process counts")
 @_friendly_errors
-def bench_render_cmd(task: str, size: int, frames: int, repeats: int, qualities: tuple[str, ...], worker_counts: tuple[int, ...]) -> None:
+def bench_render_cmd(
+    task: str, size: int, frames: int, repeats: int, qualities: tuple[str, ...], worker_counts: tuple[int, ...]
+) -> None:
     """Render stage frames/s vs a bare mujoco.Renderer loop."""
     from pipeline.bench.render import bench_render
 
@@ -353,7 +367,9 @@ def bench_sample_cmd(task: str, model: str, workers: int, episodes: int, horizon
 @click.option("--cores", default=16, type=int, help="cores per node of the modelled cluster")
 @click.option("--network-gbit", default=10.0, type=float, help="bandwidth into the service's node")
 @click.option("--nodes", "node_counts", multiple=True, type=int, default=(1, 2, 4, 8, 16), help="cluster sizes to model")
-@click.option("--encoder-cpus", default=0.0, type=float, help="CPUs the service actor reserves (0: every core, as the local service uses)")
+@click.option(
+    "--encoder-cpus", default=0.0, type=float, help="CPUs the service actor reserves (0: every core, as the local service uses)"
+)
 @_friendly_errors
 def bench_ray_cmd(task: str, model: str, workers: int, envs_per_worker: int, episodes: int, horizon: int, size: int,
                   quality: str, repeats: int, gpu: str, cores: int, network_gbit: float,

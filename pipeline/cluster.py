@@ -29,7 +29,9 @@ class RayConfig:
 
     address: str = ""  # empty: start a local Ray instance | auto (the cluster this machine is in) | host:port | ray://host:10001
     encoder_cpus: float = 1.0  # CPUs each encoder actor (a service, an encode actor) reserves: a CPU encoder's torch threads
-    encoder_gpus: float | str = "auto"  # GPUs each encoder actor reserves: auto (1 where the cluster has GPUs and encode.device is not cpu) | a number (0.5: two share one)
+    # GPUs each encoder actor reserves: auto (1 where the cluster has GPUs and encode.device is not cpu) | a number
+    # (0.5: two share one)
+    encoder_gpus: float | str = "auto"
     encode_actors: int = 0  # encode stage: actors in the pool (0: one per GPU of the cluster, else 2)
     services: int = 1  # rollout encoder service actors (0: one per GPU of the cluster); env actors go beside theirs
 

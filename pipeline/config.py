@@ -126,7 +126,9 @@ def _load_params(path: Path) -> dict:
     except (FileNotFoundError, IsADirectoryError):
         raise PipelineError(f"{path}: no such params file") from None
     except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: not valid YAML ({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})") from None
+        raise PipelineError(
+            f"{path}: not valid YAML ({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})"
+        ) from None
     if not isinstance(params, dict):
         raise PipelineError(f"{path}: expected a mapping of sections at the top, found {brief(params)}")
     known = [*TOP_LEVEL, *SECTIONS]

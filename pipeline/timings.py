@@ -1,6 +1,7 @@
 """Where machine-dependent numbers go: seconds and throughput live in a timings file beside the output they time,
 never inside it. Every output DVC tracks (and so dvc.lock and git) is then byte-identical across two runs on the
-same kind of machine; the timings files are git-ignored and not declared in dvc.yaml (docs/reliability.md, "Reproducible bit for bit").
+same kind of machine; the timings files are git-ignored and not declared in dvc.yaml (docs/reliability.md,
+"Reproducible bit for bit").
 
     run folder  data/runs/door/resnet18/seed0/      -> data/runs/door/resnet18/seed0/timings.json
     file        data/eval/door/resnet18/seed0.json  -> data/eval/door/resnet18/seed0.timings.json

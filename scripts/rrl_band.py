@@ -20,10 +20,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from pipeline.stats import format_rate  # noqa: E402
+from pipeline.stats import format_rate
 
 SAMPLED, EVALUATED = 200, 25  # episodes behind each sampled and mean-action rate
 

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pipeline.errors import PipelineError, user_error_line
 
 
-def stage_main(description: str, add_args: Callable[[argparse.ArgumentParser], None], run: Callable[[argparse.Namespace], None]) -> None:
+def stage_main(
+    description: str, add_args: Callable[[argparse.ArgumentParser], None], run: Callable[[argparse.Namespace], None]
+) -> None:
     """Parse `--params` plus the stage's own path arguments, run, and exit 2 with one line on bad input."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--params", default="params.yaml", help="params file (one section per stage)")

@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from pipeline.config import (EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section, ray_config,
-                             service_encoder)
+from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section, ray_config, service_encoder
 from pipeline.rl.evaluate import evaluate_policy
 from pipeline.rl.policy import GaussianMLPPolicy
 from stages._common import stage_main

@@ -35,7 +35,10 @@ def _run(args: argparse.Namespace) -> None:
     if cfg.obs == "state":
         demos, encoder = state_demos(args.demos), None
     else:
-        demos, encoder = vision_demos(args.features, args.frames, cfg.proprio), service_encoder(args.params, args.encoder, args.encoder_model)
+        demos, encoder = (
+            vision_demos(args.features, args.frames, cfg.proprio),
+            service_encoder(args.params, args.encoder, args.encoder_model),
+        )
     metrics = train_policy(args.task, cfg, demos, args.out, encoder, ray_config=ray_config(args.params, cfg.backend))
     print(f"{args.out}: {json.dumps({k: metrics[k] for k in ('success_rate', 'return_mean', 'weights_source')})}")
 

@@ -13,7 +13,9 @@ from stages._common import stage_main
 
 def _args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="image HDF5 file written by render_vae_data")
-    parser.add_argument("--out", required=True, help="output folder (model.pt, model.sha256, metrics.json, curves.csv, predictions.png)")
+    parser.add_argument(
+        "--out", required=True, help="output folder (model.pt, model.sha256, metrics.json, curves.csv, predictions.png)"
+    )
     parser.add_argument("--checkpoints", default=None, help="per-epoch checkpoint folder to resume from [<out>/checkpoints]")
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.dvc
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 

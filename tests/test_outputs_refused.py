@@ -30,7 +30,9 @@ def test_render_demos_onto_its_own_input_is_refused_and_the_input_survives(demos
     before = demos.read_bytes()
     run = _cli("render-demos", "--demos", str(demos), "--out", str(demos), "--size", "32", cwd=demos.parent)
     assert run.returncode == 2
-    assert run.stderr.strip().splitlines() == [f"error: {demos}: is also an input; writing it would destroy that input (choose another --out)"]
+    assert run.stderr.strip().splitlines() == [
+        f"error: {demos}: is also an input; writing it would destroy that input (choose another --out)"
+    ]
     assert demos.read_bytes() == before
     # the same file under another spelling
     run = _cli("render-demos", "--demos", str(demos), "--out", f"{demos.parent}/../{demos.parent.name}/door.h5", cwd=demos.parent)
@@ -42,8 +44,12 @@ def test_encode_into_a_file_is_refused_before_encoding(demos, tmp_path):
     assert _cli("render-demos", "--demos", str(demos), "--out", str(frames), "--size", "32", cwd=tmp_path).returncode == 0
     a_file = tmp_path / "store.zarr"
     a_file.write_text("not a store")
-    run = _cli("encode", "--model", "resnet18", "--weights", "random", "--frames", str(frames), "--out", str(a_file), cwd=tmp_path)
-    assert run.returncode == 2 and run.stderr.strip().endswith("is a file; this writes a folder there (remove it or choose another --out)")
+    run = _cli(
+        "encode", "--model", "resnet18", "--weights", "random", "--frames", str(frames), "--out", str(a_file), cwd=tmp_path
+    )
+    assert run.returncode == 2 and run.stderr.strip().endswith(
+        "is a file; this writes a folder there (remove it or choose another --out)"
+    )
     assert a_file.read_text() == "not a store" and not list(tmp_path.glob(".*partial*"))
 
 

@@ -6,6 +6,7 @@ bare forward with the batch norms left unfolded: what folding them into the conv
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 import time
@@ -141,7 +142,7 @@ def bench_encode(model: str, weights: str, n_frames: int, naive_frames: int, rep
         for swept in precisions:
             encoder = Encoder(EncoderConfig(model=model, weights=weights, precision=swept, device=device))
             for batch in batch_sizes:
-                rate = median_of(repeats, lambda: _ceiling(encoder, batch))
+                rate = median_of(repeats, functools.partial(_ceiling, encoder, batch))
                 rows.append((swept, batch, rate))
                 echo(f"  ceiling {model} {swept} batch {batch}: {rate:.1f} img/s")
         best_precision, best_batch, ceiling = max(rows, key=lambda r: r[2])
@@ -177,8 +178,18 @@ def bench_encode(model: str, weights: str, n_frames: int, naive_frames: int, rep
         fp32 = max(r[2] for r in rows if r[0] == "fp32" and r[1] == best_batch)
         echo(f"bf16 without native support (emulated), batch {best_batch}: {emulated:.1f} img/s = "
              f"{emulated / fp32:.2f} x fp32: why `auto` runs fp32 on this CPU and an explicit bf16 is refused")
-    return {"ceiling": ceiling, "full_path": ours, "naive": naive, "b_over_a": ours / ceiling, "b_over_c": ours / naive,
-            "fold_gain": ceiling / unfolded, "precision": best_precision, "batch": best_batch, "sweep": rows, "bf16_emulated": emulated}
+    return {
+        "ceiling": ceiling,
+        "full_path": ours,
+        "naive": naive,
+        "b_over_a": ours / ceiling,
+        "b_over_c": ours / naive,
+        "fold_gain": ceiling / unfolded,
+        "precision": best_precision,
+        "batch": best_batch,
+        "sweep": rows,
+        "bf16_emulated": emulated,
+    }
 
 
 def _emulated_bf16(model: str, weights: str, device: str, batch: int, repeats: int, echo: Callable[[str], None]) -> float:

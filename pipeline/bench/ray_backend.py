@@ -78,10 +78,20 @@ def bench_ray(task: str, model: str, workers: int, envs_per_worker: int, episode
              (f"vision, {model} on this CPU", vision, EncoderConfig(model=model, weights="random"))]
     rows, ratios = [], {}
     for name, obs, encoder in cells:
-        local, ray = _backends_ratio(lambda backend: _sampler_rate(task, obs, workers, episodes, horizon, encoder,
-                                                                  envs_per_worker=envs_per_worker, backend=backend,
-                                                                  ray_config=ray_config),
-                                     repeats)
+        local, ray = _backends_ratio(
+            lambda backend, obs=obs, encoder=encoder: _sampler_rate(
+                task,
+                obs,
+                workers,
+                episodes,
+                horizon,
+                encoder,
+                envs_per_worker=envs_per_worker,
+                backend=backend,
+                ray_config=ray_config,
+            ),
+            repeats,
+        )
         ratios[name] = ray / local
         rows.append([name, local, ray, ray / local])
         echo(f"  {name}: local {local:.1f}, ray {ray:.1f} steps/s")

@@ -6,6 +6,7 @@ process count, so the ratio is the stage's own overhead: reading demos, IPC, pro
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import tempfile
 import time
@@ -86,10 +87,21 @@ def bench_render(
             qpos = np.concatenate([ep.qpos for ep in episodes])
             n_frames = len(qpos)
             for workers in worker_counts:
-                ceiling = median_of(repeats, lambda: _ceiling_rate(task, size, quality, qpos, workers))
-                stage = median_of(repeats, lambda: _stage_rate(demos, Path(tmp) / "frames.h5", size, quality, workers, n_frames))
-                results.append({"quality": quality, "workers": workers, "frames": n_frames, "stage": stage, "ceiling": ceiling, "ratio": stage / ceiling})
-                echo(f"  {quality:>5} x{workers}: stage {stage:7.1f} frames/s, ceiling {ceiling:7.1f} frames/s, ratio {stage / ceiling:.2f}")
+                ceiling = median_of(repeats, functools.partial(_ceiling_rate, task, size, quality, qpos, workers))
+                stage = median_of(repeats, functools.partial(_stage_rate, demos, Path(tmp) / "frames.h5", size, quality, workers,
+                                                             n_frames))
+                results.append(
+                    {
+                        "quality": quality,
+                        "workers": workers,
+                        "frames": n_frames,
+                        "stage": stage,
+                        "ceiling": ceiling,
+                        "ratio": stage / ceiling,
+                    }
+                )
+                echo(f"  {quality:>5} x{workers}: stage {stage:7.1f} frames/s, ceiling {ceiling:7.1f} frames/s, "
+                     f"ratio {stage / ceiling:.2f}")
     cams = len(get_task(task).cameras)
     echo(f"\nbench render: task {task}, {size}x{size}, {cams} camera(s) per state, median of {repeats}; frames/s counts states")
     echo(table(["quality", "processes", "frames", "stage f/s", "ceiling f/s", "stage/ceiling"],

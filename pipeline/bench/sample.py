@@ -41,7 +41,9 @@ def _sampler_rate(task: str, obs: ObsConfig, workers: int, episodes: int, horizo
     elif isinstance(encoder, SyntheticEncoderConfig):
         obs_dim = len(obs.cameras or spec.camera_names) * encoder.dim + 24
     else:
-        obs_dim = len(obs.cameras or spec.camera_names) * get_encoder_spec(encoder.model).feature_dim(encoder.layer or "pool") + 24
+        obs_dim = (
+            len(obs.cameras or spec.camera_names) * get_encoder_spec(encoder.model).feature_dim(encoder.layer or "pool") + 24
+        )
     if backend == "ray":
         from pipeline.rl.ray_sampler import RaySampler
 
@@ -114,7 +116,8 @@ def bench_sample(task: str, model: str, workers: int, episodes: int, horizon: in
     ours = rate(ours_counters, envs_per_worker=envs, double_buffer=double_buffer)
     echo(f"  sampler + service, {design}: {ours:.1f} steps/s, {ours_counters.get('frames_per_batch', 0):.1f} frames per batch")
     one_env = rate(one_counters)
-    echo(f"  sampler + service, 1 env per worker: {one_env:.1f} steps/s, {one_counters.get('frames_per_batch', 0):.1f} frames per batch")
+    echo(f"  sampler + service, 1 env per worker: {one_env:.1f} steps/s, "
+         f"{one_counters.get('frames_per_batch', 0):.1f} frames per batch")
     reference = None
     if not synthetic:  # the reference code's way needs a real model in every worker
         reference = rate(per_worker=True)

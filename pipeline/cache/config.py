@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.cluster import check_backend
 from pipeline.encoders.encoder import PRECISIONS, EncoderConfig
 from pipeline.encoders.registry import PRETRAINED
-from pipeline.cluster import check_backend
 from pipeline.errors import PipelineError, check_choice
 
 

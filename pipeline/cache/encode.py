@@ -154,7 +154,7 @@ def encode_frames(
         encoder.close()
 
 
-def _encode_store(frames_path: str | Path, out: str | Path, encoder: "BatchEncoder", batch_size: int, dtype: str,
+def _encode_store(frames_path: str | Path, out: str | Path, encoder: BatchEncoder, batch_size: int, dtype: str,
                   progress: bool, shard_rows: int) -> dict[str, Any]:
     with FramesFile(frames_path) as frames:
         height, width = frames.frame_size
@@ -198,5 +198,13 @@ def _encode_store(frames_path: str | Path, out: str | Path, encoder: "BatchEncod
         bar.close()
         seconds = time.perf_counter() - start
         writer.finish()
-    return {"skipped": False, "key": key, "resumed_from_row": resumed_from, "images": encoded, "images_per_s": encoded / seconds if seconds else 0.0,
-            "rows": layout.n_rows, "dim": layout.dim, "weights_source": encoder.key["weights_source"]}
+    return {
+        "skipped": False,
+        "key": key,
+        "resumed_from_row": resumed_from,
+        "images": encoded,
+        "images_per_s": encoded / seconds if seconds else 0.0,
+        "rows": layout.n_rows,
+        "dim": layout.dim,
+        "weights_source": encoder.key["weights_source"],
+    }

@@ -191,7 +191,7 @@ def _array(value: Any, what: str, where: str) -> np.ndarray:
         if hasattr(value, "detach"):
             return value.detach().cpu().numpy().astype(np.float64)
         return np.asarray(value, dtype=np.float64)
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever a foreign object raises on conversion, it is not an array
         raise PipelineError(f"{where}: {what} is not an array ({type(value).__name__})") from None
 
 
@@ -207,8 +207,8 @@ def load_expert_policy(path: str | os.PathLike, task: str) -> MLPExpert:
     try:
         linears = list(model._modules["fc_layers"]._modules.values())
         weights = [
-            (_array(l._parameters["weight"], "weight", where), _array(l._parameters["bias"], "bias", where))
-            for l in linears
+            (_array(layer._parameters["weight"], "weight", where), _array(layer._parameters["bias"], "bias", where))
+            for layer in linears
         ]
     except (AttributeError, KeyError, TypeError):
         raise PipelineError(f"{where}: the policy's model has no fc_layers with weight/bias (not an mjrl FCNetwork)") from None

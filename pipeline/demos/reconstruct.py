@@ -13,8 +13,9 @@ over the control step (first order at step 1, forward at step 0).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import mujoco
 import numpy as np

@@ -65,7 +65,7 @@ class StandIn:
 
     pickled_global = "?"
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "StandIn":
+    def __new__(cls, *args: Any, **kwargs: Any) -> StandIn:
         obj = super().__new__(cls)
         obj.__dict__["_stand_in_args"] = args
         return obj
@@ -239,7 +239,7 @@ class SafeUnpickler(pickle.Unpickler):
             raise self._refuse("torch.storage._load_from_bytes on a non-bytes argument")
         try:
             return torch.load(io.BytesIO(bytes(data)), weights_only=True, map_location="cpu")
-        except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... on foreign content
+        except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, ... on foreign content
             raise PipelineError(f"{self.source}: a torch storage inside the pickle could not be loaded safely "
                                 f"({exception_line(exc)})") from None
 
@@ -300,7 +300,7 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
         obj = SafeUnpickler(io.BytesIO(data), source, budget_bytes=budget).load()
     except PipelineError:
         raise
-    except Exception as exc:  # EOFError, UnpicklingError, TypeError from a malformed REDUCE, ...: all bad input
+    except Exception as exc:  # noqa: BLE001 - EOFError, UnpicklingError, TypeError from a malformed REDUCE, ...: all bad input
         raise PipelineError(f"{source}: not a readable pickle, truncated or corrupt ({exception_line(exc)})") from None
     if expanded_bytes(obj, budget) > budget:
         raise PipelineError(f"{source}: the pickle's shared references expand past {budget} bytes, beyond what a "

@@ -195,7 +195,7 @@ class Encoder:
         return self.submit(frames).result()
 
     @torch.inference_mode()
-    def submit(self, frames: np.ndarray | torch.Tensor) -> "PendingFeatures":
+    def submit(self, frames: np.ndarray | torch.Tensor) -> PendingFeatures:
         """Start encoding a batch. On a CPU the work is done here; on CUDA it is queued on the encoder's own stream
         behind the previous batch, so the caller can assemble the next one meanwhile. At most MAX_OUTSTANDING batches
         may be outstanding: collect a batch's `result()` before submitting the one after next."""
@@ -220,7 +220,7 @@ class Encoder:
 class PendingFeatures:
     """The features of a submitted batch: there at once on a CPU; on CUDA once the batch's event has fired."""
 
-    def __init__(self, features: torch.Tensor, event: "torch.cuda.Event | None" = None):
+    def __init__(self, features: torch.Tensor, event: torch.cuda.Event | None = None):
         self._features, self._event = features, event
 
     def done(self) -> bool:

@@ -108,7 +108,9 @@ def _load_file(path: Path, expected_sha256: str = "") -> tuple[dict[str, torch.T
         raise PipelineError(f"{path}: sha256 {sha[:16]}... does not match the expected {expected_sha256[:16]}...")
     prefix = _hash_prefix(path)
     if prefix and not sha.startswith(prefix):
-        raise PipelineError(f"{path}: sha256 {sha[:16]}... does not match the hash prefix {prefix!r} in its name (corrupt or foreign file)")
+        raise PipelineError(
+            f"{path}: sha256 {sha[:16]}... does not match the hash prefix {prefix!r} in its name (corrupt or foreign file)"
+        )
     try:
         # MAE-style training checkpoints (VC-1's) keep their argparse.Namespace of arguments beside the weights
         with torch.serialization.safe_globals([argparse.Namespace]):

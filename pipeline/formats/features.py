@@ -158,12 +158,15 @@ class FeatureStore:
         if self.attrs.get("format") != FORMAT:
             raise PipelineError(f"{self.path}: not an rrl-pipe feature store")
         if not self.attrs.get("complete"):
-            raise PipelineError(f"{self.path}: incomplete feature store ({self.attrs.get('shards_done')} of {self.attrs.get('n_shards')} shards)")
+            raise PipelineError(
+                f"{self.path}: incomplete feature store ({self.attrs.get('shards_done')} of {self.attrs.get('n_shards')} shards)"
+            )
         if self.attrs.get("format_version") != FORMAT_VERSION:
             raise PipelineError(f"{self.path}: feature store format {self.attrs.get('format_version', 1)}, this rrl-pipe "
                                 f"reads {FORMAT_VERSION} (checksummed): encode again")
         if expect_key is not None and self.attrs.get("key") != expect_key:
-            raise PipelineError(f"{self.path}: key {str(self.attrs.get('key'))[:12]}... does not match the expected {expect_key[:12]}... (other frames or encoder)")
+            raise PipelineError(f"{self.path}: key {str(self.attrs.get('key'))[:12]}... does not match the expected "
+                                f"{expect_key[:12]}... (other frames or encoder)")
         try:
             self.features = self.group["features"]
             self.episode_ends = np.asarray(self.group["episode_ends"][:], dtype=np.int64)
@@ -194,7 +197,7 @@ class FeatureStore:
         """Rows [start, stop), every chunk they touch checked against its CRC32C."""
         try:
             return self.features[start:stop]
-        except Exception:  # noqa: BLE001 - zarr raises several types for bad bytes; find and name the shard
+        except Exception:
             for shard in range(start // self.shard_rows, (max(stop, start + 1) - 1) // self.shard_rows + 1):
                 try:
                     self.features[shard * self.shard_rows : (shard + 1) * self.shard_rows]

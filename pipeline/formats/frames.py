@@ -124,7 +124,7 @@ class FramesFile:
     def close(self) -> None:
         self.file.close()
 
-    def __enter__(self) -> "FramesFile":
+    def __enter__(self) -> FramesFile:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -50,7 +50,9 @@ def _check_seal(path: Path, what: str) -> None:
         raise PipelineError(f"{path}: not a sealed rrl-pipe {what} (made by another tool or an older rrl-pipe: make it again)")
     recorded = head[len(_SEAL_MAGIC) : len(_SEAL_MAGIC) + 64].decode("ascii", "replace")
     if recorded != _content_sha256(path):
-        raise PipelineError(f"{path}: damaged {what}: truncated or changed since it was written (its sha256 does not match the sealed one)")
+        raise PipelineError(
+            f"{path}: damaged {what}: truncated or changed since it was written (its sha256 does not match the sealed one)"
+        )
 
 
 def open_hdf5(path: str | os.PathLike, what: str, sealed: bool = False) -> h5py.File:
@@ -90,10 +92,14 @@ def dataset(group: h5py.Group, key: str, where: str, kinds: str) -> h5py.Dataset
     """group[key] as a dataset of one of the dtype `kinds` (numpy kind letters), of a size one may read."""
     item = group.get(key)
     if not isinstance(item, h5py.Dataset):
-        raise PipelineError(f"{where}: lacks the dataset {key!r}" if item is None else f"{where}: {key!r} is a group, not a dataset")
+        raise PipelineError(
+            f"{where}: lacks the dataset {key!r}" if item is None else f"{where}: {key!r} is a group, not a dataset"
+        )
     if item.dtype.kind not in kinds:
         wanted = " or ".join(_KIND_NAMES[k] for k in kinds)
         raise PipelineError(f"{where}/{key}: dtype {item.dtype}, expected {wanted}")
     if item.size * item.dtype.itemsize > MAX_ARRAY_BYTES:
-        raise PipelineError(f"{where}/{key}: claims {item.size * item.dtype.itemsize} bytes, more than the {MAX_ARRAY_BYTES} allowed")
+        raise PipelineError(
+            f"{where}/{key}: claims {item.size * item.dtype.itemsize} bytes, more than the {MAX_ARRAY_BYTES} allowed"
+        )
     return item

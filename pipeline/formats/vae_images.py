@@ -59,7 +59,7 @@ class VaeImagesWriter:
         self.signals[rows] = signals
         self.row += k
 
-    def __enter__(self) -> "VaeImagesWriter":
+    def __enter__(self) -> VaeImagesWriter:
         return self
 
     def __exit__(self, exc_type, *exc: object) -> None:

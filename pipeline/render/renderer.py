@@ -79,7 +79,7 @@ class FrameRenderer:
         self._pristine = {name: getattr(self.model, name).copy() for name in DISTRACTOR_FIELDS}
         self.distractor: Distractor | None = None
 
-    def set_distractor(self, distractor: "Distractor | None") -> None:
+    def set_distractor(self, distractor: Distractor | None) -> None:
         """Render under `distractor` (None: the plain scene) until the next call. Touches only this model."""
         if distractor is self.distractor:
             return
@@ -105,7 +105,7 @@ class FrameRenderer:
     def close(self) -> None:
         self._renderer.close()
 
-    def __enter__(self) -> "FrameRenderer":
+    def __enter__(self) -> FrameRenderer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -94,4 +94,8 @@ def render_vae_data(task: str, out: str | Path, cfg: RenderVaeDataConfig, progre
                                 np.repeat(np.arange(len(frames)), n_cams), np.tile(np.arange(n_cams), len(frames)),
                                 np.repeat(signals, n_cams, axis=0))
     seconds = time.perf_counter() - start
-    return {"images": n, "images_per_s": n / seconds, **{f"part_{p}": s * n_cams for p, s in zip(PARTS, part_sizes(cfg.n_images, n_cams))}}
+    return {
+        "images": n,
+        "images_per_s": n / seconds,
+        **{f"part_{p}": s * n_cams for p, s in zip(PARTS, part_sizes(cfg.n_images, n_cams))},
+    }

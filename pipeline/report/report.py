@@ -8,7 +8,8 @@ by part per run (Figure 4, left). Tables: robustness per group, provenance per r
 task and group the handful of numbers people compare (what `dvc metrics show` prints).
 
 Seconds depend on the machine, so with `timings_dir` the compute figure and table go there (git-ignored) and the
-report folder is byte-identical across reruns (docs/reliability.md, "Reproducible bit for bit"); without it they go into the report.
+report folder is byte-identical across reruns (docs/reliability.md, "Reproducible bit for bit"); without it they go
+into the report.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from pipeline.atomic import atomic_output, check_output, write_json  # noqa: E402
-from pipeline.errors import PipelineError  # noqa: E402
-from pipeline.formats.runs import read_curves, read_json, read_metrics  # noqa: E402
-from pipeline.stats import format_rate, rate_interval  # noqa: E402
-from pipeline.timings import read_timings  # noqa: E402
+from pipeline.atomic import atomic_output, check_output, write_json
+from pipeline.errors import PipelineError
+from pipeline.formats.runs import read_curves, read_json, read_metrics
+from pipeline.stats import format_rate, rate_interval
+from pipeline.timings import read_timings
 
 PARTS = ("bc_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
 

@@ -40,7 +40,7 @@ class RewardModelConfig:
         return {**self.trunk.to_dict(), "hidden": self.hidden, "horizon": self.horizon, "signals": list(self.signals)}
 
     @classmethod
-    def from_dict(cls, values: Any, where: str) -> "RewardModelConfig":
+    def from_dict(cls, values: Any, where: str) -> RewardModelConfig:
         keys = {"latent", "channels", "hidden", "horizon", "signals"}
         if not isinstance(values, dict) or set(values) != keys:
             raise PipelineError(f"{where}: config {values!r} is not a reward encoder config (keys {', '.join(sorted(keys))})")

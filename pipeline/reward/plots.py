@@ -11,11 +11,11 @@ import numpy as np
 import torch
 
 matplotlib.use("Agg")  # files only, never a window
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from pipeline.reward.model import RewardModel  # noqa: E402
-from pipeline.reward.targets import RewardTargets  # noqa: E402
-from pipeline.vae.train import ImageFile, to_input  # noqa: E402
+from pipeline.reward.model import RewardModel
+from pipeline.reward.targets import RewardTargets
+from pipeline.vae.train import ImageFile, to_input
 
 MAX_EPISODES = 3
 

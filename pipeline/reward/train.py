@@ -30,8 +30,7 @@ from pipeline.reward.config import TrainRewardEncoderConfig
 from pipeline.reward.model import RewardModel, RewardModelConfig, model_bytes
 from pipeline.reward.plots import predictions_png
 from pipeline.reward.targets import RewardTargets
-from pipeline.vae.train import (ImageFile, Split, eval_batches, n_train_batches, run_on_images, to_input,
-                                train_batches)
+from pipeline.vae.train import ImageFile, Split, eval_batches, n_train_batches, run_on_images, to_input, train_batches
 from pipeline.vae.training import derived_seed, resume, save_checkpoint, write_bytes, write_model, write_run_records
 
 CHECKPOINT_FORMAT = "rrl-pipe/reward-encoder-checkpoint"

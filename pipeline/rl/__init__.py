@@ -8,7 +8,8 @@ One iteration of mjrl's loop, in the order mjrl runs it:
     npg_step(policy, obs, act, adv, demo=..., demo_weight=dapg_demo_weight(lam_0, lam_1, k))   # npg.py
     baseline.fit(paths)                                 # baseline.py, after the policy step
 
-May import (tests/test_layers.py holds it): errors, cluster, atomic, procs, stats, timings, tasks, formats, encoders, render, service.
+May import (tests/test_layers.py holds it): errors, cluster, atomic, procs, stats, timings, tasks, formats, encoders,
+render, service.
 """
 
 from pipeline.rl.baseline import MLPBaseline

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from pipeline.atomic import atomic_output
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, exception_line
 
 _STD_GUARD = 1e-6  # a dimension whose std is below this is treated as constant: scale 1, not 1/std
 
@@ -169,8 +169,8 @@ class GaussianMLPPolicy(nn.Module):
         try:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
             layout = json.loads(ckpt["layout_json"])
-        except Exception as e:  # any unreadable file: torch raises several unrelated types here
-            raise PipelineError(f"{path}: not a policy checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})")
+        except Exception as e:  # noqa: BLE001 - any unreadable file: torch raises several unrelated types here
+            raise PipelineError(f"{path}: not a policy checkpoint ({exception_line(e)})") from None
         if expect_layout is not None and layout["obs_layout"] != _canonical(expect_layout):
             raise PipelineError(f"{path}: policy was trained on observations {json.dumps(layout['obs_layout'])}, "
                                 f"not {json.dumps(_canonical(expect_layout))}")

@@ -149,7 +149,7 @@ class RaySampler:
             service.close()
         self.services = []
 
-    def __enter__(self) -> "RaySampler":
+    def __enter__(self) -> RaySampler:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -344,7 +344,7 @@ class Sampler:
         if self.workers == 0 and hasattr(self, "_local"):
             self._local.close()
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -24,6 +24,7 @@ from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.formats.frames import LEGACY_SCENE
 from pipeline.formats.runs import METRICS, write_curves
+from pipeline.rl.backends import make_sampler
 from pipeline.rl.baseline import MLPBaseline
 from pipeline.rl.bc import behaviour_clone
 from pipeline.rl.config import TrainPolicyConfig
@@ -31,7 +32,6 @@ from pipeline.rl.demo_data import DemoData
 from pipeline.rl.gae import compute_advantages, compute_returns
 from pipeline.rl.npg import dapg_demo_weight, npg_step
 from pipeline.rl.policy import GaussianMLPPolicy
-from pipeline.rl.backends import make_sampler
 from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
 from pipeline.rl.seeds import training_eval_seeds, training_seeds
 from pipeline.rl.torch_cpu import flush_denormals

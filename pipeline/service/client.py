@@ -112,7 +112,7 @@ class ServiceHandle:
             raise PipelineError("the encoder service did not report its counters within 30 s")
         return self._control.recv()[1]
 
-    def client(self, max_frames: int) -> "ServiceClient":
+    def client(self, max_frames: int) -> ServiceClient:
         return ServiceClient(self.endpoint, max_frames)
 
     def close(self) -> None:
@@ -128,7 +128,7 @@ class ServiceHandle:
                 except OSError:
                     pass
 
-    def __enter__(self) -> "ServiceHandle":
+    def __enter__(self) -> ServiceHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -26,7 +26,7 @@ from pipeline.service.synthetic import make_backend
 
 @dataclass
 class _Batch:
-    requests: list["_Waiting"]
+    requests: list[_Waiting]
     features: PendingFeatures  # the encoder's handle: result() waits for the device
     start: float
 

@@ -5,8 +5,8 @@ It answers a batch of n frames `base_ms + per_frame_ms * n` after the modelled d
 0.1 ms per frame, models ResNet-34 fp16 on a large GPU), queued as a CUDA stream queues work: `submit`
 returns at once and the service assembles the next batch meanwhile, and nothing uses CPU while it waits, as a GPU
 would leave the host's cores to rendering and physics. Its features are a fixed, cheap function of the pixels (a
-coarse subsample), so episodes stay deterministic. It is never a real encoder: its key says `synthetic`, so no policy trained on cached
-features can be served by it (the feature keys differ).
+coarse subsample), so episodes stay deterministic. It is never a real encoder: its key says `synthetic`, so no policy
+trained on cached features can be served by it (the feature keys differ).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class SyntheticEncoderConfig:
     dim: int = 512  # feature size, as ResNet-18/34's pool
 
     @classmethod
-    def parse(cls, text: str) -> "SyntheticEncoderConfig":
+    def parse(cls, text: str) -> SyntheticEncoderConfig:
         """`BASE_MS,PER_FRAME_MS` (the bench's --synthetic-encoder), e.g. `2,0.1`."""
         base, per_frame = (float(x) for x in text.split(","))
         return cls(base, per_frame)
@@ -49,7 +49,7 @@ class SyntheticEncoder:
     def encode(self, frames: np.ndarray) -> torch.Tensor:
         return self.submit(frames).result()
 
-    def submit(self, frames: np.ndarray) -> "_SyntheticPending":
+    def submit(self, frames: np.ndarray) -> _SyntheticPending:
         """Queue a batch on the modelled device: it starts when the previous one ends (one device, batches in
         order) and is ready `base_ms + per_frame_ms * n` later; nothing here waits."""
         n = len(frames)

@@ -52,7 +52,7 @@ class VAEConfig:
         return {"latent": self.latent, "channels": list(self.channels)}
 
     @classmethod
-    def from_dict(cls, values: Any, where: str) -> "VAEConfig":
+    def from_dict(cls, values: Any, where: str) -> VAEConfig:
         if not isinstance(values, dict) or set(values) != {"latent", "channels"}:
             raise PipelineError(f"{where}: config {values!r} is not a VAE config (keys latent, channels)")
         try:
@@ -113,7 +113,9 @@ class VAE(nn.Module):
         # epochs 5-9 of a 10-epoch run); sigma in [e^-5, e^2] is far wider than a trained VAE uses.
         return self.fc_mu(h), self.fc_logvar(h).clamp(-10.0, 4.0)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(reconstruction, mu, logvar); z = mu + sigma * eps with eps drawn from `generator`."""
         mu, logvar = self.encode(x)
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
@@ -178,7 +180,9 @@ def check_state_dict(expected: dict[str, torch.Tensor], got: dict[str, torch.Ten
         raise PipelineError(f"{where}: parameters do not fit the architecture (missing {missing[:3]}, unexpected {extra[:3]})")
     for name, tensor in expected.items():
         if tuple(got[name].shape) != tuple(tensor.shape):
-            raise PipelineError(f"{where}: parameter {name} has shape {tuple(got[name].shape)}, the architecture wants {tuple(tensor.shape)}")
+            raise PipelineError(
+                f"{where}: parameter {name} has shape {tuple(got[name].shape)}, the architecture wants {tuple(tensor.shape)}"
+            )
 
 
 def load_vae(path: str | Path) -> VAE:
@@ -206,7 +210,9 @@ def resolve_vae_weights(path: str | Path, expected_sha256: str = "") -> Resolved
     cfg, state_dict = _read_model_file(path)
     dim = SERVED_DIM
     if cfg.latent != dim:
-        raise PipelineError(f"{path}: a VAE with latent {cfg.latent}; encoder `vae` serves {dim}-d features (train with latent {dim})")
+        raise PipelineError(
+            f"{path}: a VAE with latent {cfg.latent}; encoder `vae` serves {dim}-d features (train with latent {dim})"
+        )
     encoder_state = {k: v for k, v in state_dict.items() if k.startswith(ENCODER_PREFIXES)}
     return ResolvedWeights(f"file:{path.name}", sha, encoder_state)
 

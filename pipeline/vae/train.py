@@ -13,8 +13,8 @@ The validation split holds whole episodes (by `episode_seed`), taken from every 
 
 Outputs in out_dir: model.pt (+ model.sha256), metrics.json, curves.csv, reconstructions.png, all byte-identical
 across reruns on the same machine, with the seconds per epoch apart in timings.json (pipeline/timings.py); and
-checkpoints/epoch_NNN.pt (the latest only; another folder may be given) from which a rerun resumes: the curve continues exactly as an
-uninterrupted run's would (every epoch reseeds its shuffle and noise from (seed, epoch)).
+checkpoints/epoch_NNN.pt (the latest only; another folder may be given) from which a rerun resumes: the curve continues
+exactly as an uninterrupted run's would (every epoch reseeds its shuffle and noise from (seed, epoch)).
 """
 
 from __future__ import annotations
@@ -37,8 +37,15 @@ from pipeline.formats.vae_images import ImageFile as _ImageFile
 from pipeline.prefetch import background  # reads the next batches while this thread trains
 from pipeline.vae.config import TrainVaeConfig
 from pipeline.vae.model import IMAGE_SIZE, VAE, model_bytes
-from pipeline.vae.training import (derived_seed, deterministic, resume, save_checkpoint, write_bytes, write_model,
-                                   write_run_records)
+from pipeline.vae.training import (
+    derived_seed,
+    deterministic,
+    resume,
+    save_checkpoint,
+    write_bytes,
+    write_model,
+    write_run_records,
+)
 
 CHECKPOINT_FORMAT = "rrl-pipe/vae-checkpoint"
 CURVE_COLUMNS = ("epoch", "train_recon", "train_kl", "val_recon", "val_kl")  # seconds: timings.json
@@ -96,12 +103,12 @@ class Split:
     val_blocks: list[tuple[int, int]]
 
     @classmethod
-    def of(cls, data: "ImageFile", val_fraction: float, seed: int, block: int) -> "Split":
+    def of(cls, data: ImageFile, val_fraction: float, seed: int, block: int) -> Split:
         val_mask = split_episodes(data.episode, data.part, val_fraction, seed)
         train_rows, val_rows = np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
         return cls(val_mask, train_rows, val_rows, make_blocks(train_rows, block), make_blocks(val_rows, block))
 
-    def counts(self, data: "ImageFile") -> dict[str, int]:
+    def counts(self, data: ImageFile) -> dict[str, int]:
         """The split's sizes, as the metrics report them."""
         return {"images": data.n, "train_images": int(len(self.train_rows)), "val_images": int(len(self.val_rows)),
                 "val_episodes": int(len(np.unique(data.episode[self.val_mask])))}

@@ -3,12 +3,15 @@
 
 import math
 
+import pytest
+
 from pipeline.bench.encode import bench_encode, bench_families
-from pipeline.bench.render import bench_render
 from pipeline.bench.ray_backend import bench_ray, capacity
+from pipeline.bench.render import bench_render
 from pipeline.bench.sample import bench_sample
 from pipeline.service.synthetic import SyntheticEncoderConfig
 
+pytestmark = pytest.mark.slow
 
 def _finite_positive(*values):
     return all(math.isfinite(v) and v > 0 for v in values)

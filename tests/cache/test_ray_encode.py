@@ -17,6 +17,8 @@ from pipeline.formats.features import partial_path
 from tests.conftest import actor_nodes
 from tests.encoders.conftest import make_frames
 
+pytestmark = pytest.mark.ray
+
 FP32 = EncoderConfig(model="resnet18", weights="random", precision="fp32", device="cpu")
 TWO_ACTORS = RayConfig(encode_actors=2)
 

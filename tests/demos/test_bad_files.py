@@ -69,7 +69,10 @@ BAD_DEMOS = [
     (_set("data/demo_0/qpos", np.full((T + 1, NQ), 1e300)), "data/demo_0/qpos: values up to 1e+300, outside +-100"),
     (_nan_rows, "data/demo_0/qpos: 150 NaN or infinite values (first in row 2)"),
     (_set("data/demo_0/obs", 1.0), "data/demo_0/obs: is a scalar"),
-    (_set("data/demo_0/env_state/door_body_pos", np.zeros((T + 1, 2))), "env_state/door_body_pos: shape (7, 2), expected (T+1, 3)"),
+    (
+        _set("data/demo_0/env_state/door_body_pos", np.zeros((T + 1, 2))),
+        "env_state/door_body_pos: shape (7, 2), expected (T+1, 3)",
+    ),
     (_set("data/demo_0/env_state/door_body_pos", 0.5), "env_state/door_body_pos: is a scalar"),
     (_attr("seed", group="data/demo_0"), "data/demo_0: lacks the attribute 'seed'"),
     (_attr("task"), "lacks the attribute 'task'"),
@@ -108,7 +111,10 @@ def test_a_bad_demo_file_is_one_line_naming_file_demo_and_key(demo_file, tmp_pat
 BAD_FRAMES = [
     (lambda f: f.__delitem__("data/demo_1"), "data/demo_1 is missing"),
     (_attr("cameras"), "attribute cameras is None, not a list of camera names"),
-    (_attr("n_frames", 99, group="data/demo_0"), "data/demo_0/frames/top has shape (7, 16, 16, 3) and dtype uint8: expected (n_frames = 99"),
+    (
+        _attr("n_frames", 99, group="data/demo_0"),
+        "data/demo_0/frames/top has shape (7, 16, 16, 3) and dtype uint8: expected (n_frames = 99",
+    ),
     (_attr("n_demos", "two"), "attribute n_demos is 'two'"),
     (lambda f: f.__delitem__("data/demo_0/frames/top"), "data/demo_0: lacks the dataset 'frames/top'"),
     (_set("data/demo_0/actions", np.zeros((2, 28))), "data/demo_0/actions: shape (2, 28), expected (6, ...)"),

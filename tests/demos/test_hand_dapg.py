@@ -23,8 +23,6 @@ from tests.conftest import HAND_DAPG_DIR
 from tests.demos.wiggle import Wiggle
 
 
-
-
 def _init_state_dict(task: str, state: dict) -> dict:
     """What the env's get_env_state() returns at a reset, in hand_dapg's init_state_dict form."""
     d = {"qpos": state["qpos"].copy(), "qvel": state["qvel"].copy()}

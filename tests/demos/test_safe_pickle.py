@@ -122,9 +122,9 @@ class _Reduce:
 
 
 def test_allocation_bombs_are_refused_before_they_allocate():
-    from numpy._core import multiarray
-
     import warnings
+
+    from numpy._core import multiarray
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # TypedStorage is what mjrl-era pickles hold

@@ -6,8 +6,7 @@ import pytest
 import timm
 import torch
 
-from pipeline.encoders import Encoder, EncoderConfig
-from pipeline.encoders import dinov2
+from pipeline.encoders import Encoder, EncoderConfig, dinov2
 from pipeline.encoders import weights as weights_mod
 from pipeline.errors import PipelineError
 

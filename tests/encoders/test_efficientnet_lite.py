@@ -11,8 +11,7 @@ import torch
 from PIL import Image
 
 from pipeline.cache.encode import encode_frames
-from pipeline.encoders import Encoder, EncoderConfig
-from pipeline.encoders import efficientnet_lite
+from pipeline.encoders import Encoder, EncoderConfig, efficientnet_lite
 from pipeline.encoders.weights import file_sha256
 from pipeline.errors import PipelineError
 from pipeline.formats.features import FeatureStore

@@ -19,6 +19,8 @@ from pipeline.rl.sampler import ObsConfig, Sampler
 from pipeline.tasks import get_task, make_env
 from tests.conftest import actor_nodes
 
+pytestmark = pytest.mark.ray
+
 SEEDS = [5, 11, 2, 7, 3]  # uneven over the workers and envs: a finished env starts the next episode
 VISION = ObsConfig(mode="vision", image_size=64)
 ENCODER = EncoderConfig(weights="random", precision="fp32", device="cpu")

@@ -25,6 +25,8 @@ from pipeline.rl.demo_data import vision_demos
 from pipeline.rl.train import train_policy
 from tests.encoders.conftest import make_frames
 
+pytestmark = pytest.mark.ray
+
 FP32 = EncoderConfig(weights="random", precision="fp32", device="cpu")
 TINY = dict(iterations=2, episodes=3, horizon=15, workers=1, envs_per_worker=2, hidden=(16, 16), vf_hidden=(16, 16),
             bc_epochs=1)

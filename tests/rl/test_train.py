@@ -67,7 +67,7 @@ def test_initialisation_from_demos_follows_the_mode(tmp_path, demo_files, mode):
 
 def test_evaluation_after_each_iteration_leaves_training_unchanged(tmp_path, demo_files):
     demos = state_demos(demo_files[0])
-    plain = train_policy("door", TrainPolicyConfig(obs="state", **TINY), demos, tmp_path / "plain")
+    train_policy("door", TrainPolicyConfig(obs="state", **TINY), demos, tmp_path / "plain")
     watched = train_policy("door", TrainPolicyConfig(obs="state", eval_episodes=2, **TINY), demos, tmp_path / "watched")
     rows = _rows(tmp_path / "watched")
     assert all(0 <= float(r["eval_success_rate"]) <= 1 for r in rows)
@@ -124,8 +124,13 @@ def test_vision_training_and_evaluation_with_distractors(tmp_path, demo_files):
     metrics = train_policy("door", cfg, demos, tmp_path / "run", ENCODER)
     assert metrics["weights_source"] == "random:seed=0" and read_timings(tmp_path / "run")["seconds"]["encode_s"] > 0
     out = tmp_path / "eval.json"
-    ev = evaluate_policy(tmp_path / "run" / "policy.pt", EvaluateConfig(episodes=1, distractors=("extra_object",), horizon=12, workers=0),
-                         out, encoder_config=ENCODER, image_size=64)
+    ev = evaluate_policy(
+        tmp_path / "run" / "policy.pt",
+        EvaluateConfig(episodes=1, distractors=("extra_object",), horizon=12, workers=0),
+        out,
+        encoder_config=ENCODER,
+        image_size=64,
+    )
     assert set(ev["conditions"]) == {"plain", "extra_object"}
     plain = ev["conditions"]["plain"]
     assert plain["frames_encoded"] == plain["steps"] == 12  # one encode per step and camera (door: one camera)

@@ -18,10 +18,9 @@ import pytest
 
 from pipeline.encoders import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
-from pipeline.service import ServiceClient, ServiceConfig, ServiceHandle
-from tests.service.conftest import running_service, segments, settled_segments
-from pipeline.service import protocol
+from pipeline.service import ServiceClient, ServiceConfig, ServiceHandle, protocol
 from pipeline.service.protocol import ENCODE, ERROR, HELLO, Request
+from tests.service.conftest import running_service, segments, settled_segments
 
 CONFIG = ServiceConfig(EncoderConfig(weights="random"), image_size=32, cameras=1, max_batch=8, max_wait_ms=2,
                        max_client_frames=64, client_timeout_s=60.0)
@@ -49,7 +48,7 @@ def _closed_by_service(sock: socket.socket) -> bool:
         while True:
             if not sock.recv(4096):
                 return True
-    except (ConnectionError, socket.timeout):
+    except (TimeoutError, ConnectionError):
         return False
 
 
@@ -104,7 +103,9 @@ def test_a_second_request_in_flight_and_lies_about_shapes_are_refused(service):
     assert protocol.recv_reply(sock)[0] == protocol.SEGMENT
     sock.sendall(protocol.pack_request(Request(ENCODE, 2, 4, 2**31, 2**31, 3)))
     assert "this service encodes (32, 32, 3) images" in protocol.recv_reply(sock)[3]
-    sock.sendall(protocol.pack_request(Request(ENCODE, 3, 2, 32, 32, 3)) + protocol.pack_request(Request(ENCODE, 4, 2, 32, 32, 3)))
+    sock.sendall(
+        protocol.pack_request(Request(ENCODE, 3, 2, 32, 32, 3)) + protocol.pack_request(Request(ENCODE, 4, 2, 32, 32, 3))
+    )
     replies = {protocol.recv_reply(sock)[1:4:2] for _ in range(2)}
     assert (4, "one request at a time: wait for the reply") in replies and (3, "") in replies
     sock.close()

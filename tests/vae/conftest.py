@@ -10,7 +10,9 @@ TINY = dict(channels=(4, 8, 8, 8, 8), latent=512, block=32, buffer_blocks=2)  # 
 
 
 def tiny_config(**overrides) -> TrainVaeConfig:
-    return TrainVaeConfig(**{**dict(epochs=2, batch_size=16, lr=3e-3, kl_weight=0.01, val_fraction=0.25, seed=0, **TINY), **overrides})
+    return TrainVaeConfig(
+        **{**dict(epochs=2, batch_size=16, lr=3e-3, kl_weight=0.01, val_fraction=0.25, seed=0, **TINY), **overrides}
+    )
 
 
 def make_images(path, n_episodes=16, per_episode=20, seed=0):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pipeline.errors import PipelineError
-from pipeline.vae.model import VAE, VAEConfig, VAEMeanEncoder, load_vae, model_bytes, resolve_vae_weights, load_vae_encoder
+from pipeline.vae.model import VAE, VAEConfig, VAEMeanEncoder, load_vae, load_vae_encoder, model_bytes, resolve_vae_weights
 
 
 def test_default_architecture_shapes():
@@ -66,7 +66,10 @@ def test_checkpoint_from_another_config(tmp_path):
     # parameters of one architecture under another's config: named, one line
     small = VAE(VAEConfig(channels=(4, 8, 8, 8, 8)))
     state = {k: v for k, v in small.state_dict().items()}
-    torch.save({"format": "rrl-pipe/vae", "config": {"latent": 512, "channels": [4, 8, 8, 8, 16]}, "state_dict": state}, tmp_path / "m.pt")
+    torch.save(
+        {"format": "rrl-pipe/vae", "config": {"latent": 512, "channels": [4, 8, 8, 8, 16]}, "state_dict": state},
+        tmp_path / "m.pt",
+    )
     with pytest.raises(PipelineError, match=r"m\.pt .*channels=\[4, 8, 8, 8, 16\].*has shape"):
         load_vae(tmp_path / "m.pt")
     with pytest.raises(PipelineError, match="has shape"):
