@@ -11,6 +11,9 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 _PR_SET_PDEATHSIG = 1
 
@@ -27,3 +30,21 @@ def die_with_parent() -> None:
     parent = multiprocessing.parent_process()
     if parent is not None and os.getppid() != parent.pid:  # the parent died before prctl took effect
         os._exit(1)
+
+
+def stop_workers(conns: Sequence[Connection], procs: Sequence[BaseProcess], stop: object, kill: bool = False) -> None:
+    """Send each worker `stop` on its pipe (or, `kill`, end it at once: it may be blocked sending what nobody will
+    read), give it 10 s to exit, then kill it."""
+    for conn, proc in zip(conns, procs):
+        if kill:
+            proc.kill()
+            continue
+        try:
+            conn.send(stop)
+        except OSError:  # it is gone already
+            pass
+    for proc in procs:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.procs import die_with_parent
+from pipeline.procs import die_with_parent, stop_workers
 from pipeline.render.egl import assign_egl_device
 from pipeline.render.renderer import FrameRenderer, build_scene, scene_attrs
 
@@ -112,19 +112,7 @@ class _Renderers:
 
     def close(self, abort: bool) -> None:
         """Stop the workers: asked to when all work was received, killed when some was left (an error, a break)."""
-        for conn, proc in zip(self.conns, self.procs):
-            if abort:  # it may be blocked sending frames nobody will read
-                proc.kill()
-                continue
-            try:
-                conn.send(None)
-            except OSError:
-                pass
-        for proc in self.procs:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
+        stop_workers(self.conns, self.procs, None, kill=abort)
         for conn in self.conns:
             conn.close()
 

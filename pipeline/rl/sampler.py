@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from pipeline.errors import PipelineError
-from pipeline.procs import die_with_parent
+from pipeline.procs import die_with_parent, stop_workers
 from pipeline.render.egl import assign_egl_device
 from pipeline.tasks import get_task, make_env
 
@@ -328,15 +328,7 @@ class Sampler:
         return self.service.stats() if self.service is not None else None
 
     def close(self) -> None:
-        for conn in self._conns:
-            try:
-                conn.send(("stop",))
-            except OSError:
-                pass
-        for proc in self._procs:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.kill()
+        stop_workers(self._conns, self._procs, ("stop",))
         self._conns, self._procs = [], []
         if self.service is not None:
             self.service.close()
