@@ -14,15 +14,11 @@ import os
 import types
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
 from pipeline.errors import PipelineError, brief
-
-if TYPE_CHECKING:
-    from pipeline.cluster import RayConfig
-    from pipeline.encoders.encoder import EncoderConfig
 
 T = TypeVar("T")
 
@@ -42,7 +38,12 @@ SECTIONS = {
 _CLASSES = {target.split(":")[1]: target for target in SECTIONS.values()}
 # top-level keys that are not a config class's section: the DVC matrices, the oracle's overrides of train_policy,
 # and configs/paper.yaml's per-task overrides
-TOP_LEVEL = ("tasks", "seeds", "train_oracle", "per_task")
+TOP_LEVEL = ("tasks", "seeds", "encoders", "policy_encoders", "train_oracle", "per_task")
+# Without a params file (`rrl-pipe` outside a project) the dataclasses' defaults and these stand for params.yaml;
+# tests/test_config.py proves both equal the project's params.yaml, so there is one set of numbers.
+MATRIX_DEFAULTS = {"tasks": ["door"], "seeds": [0], "encoders": ["resnet18", "efficientnet_lite0"],
+                   "policy_encoders": ["resnet18", "efficientnet_lite0", "vae", "reward"]}
+OVER_SECTION_DEFAULTS = {"train_oracle": {"iterations": 15, "episodes": 40, "eval_episodes": 25}}  # the oracle: longer
 
 
 def _import(target: str) -> Any:
@@ -64,53 +65,55 @@ def __getattr__(name: str) -> Any:
     return _import(_CLASSES[name])
 
 
-def service_encoder(params_path: str | os.PathLike, encoder: str, model_file: str = "") -> EncoderConfig:
-    """The encoder a policy's rollout service runs: exactly what the encode stage cached (params `encode`); an
-    encoder trained here (vae, reward) takes its weights from its model file, which params cannot name (pretrained
-    encoders ignore `model_file`)."""
-    from pipeline.encoders.registry import get_encoder_spec
-
-    cfg = load_section(params_path, "encode", section_class("encode"))
-    return cfg.encoder_config(encoder, model_file if get_encoder_spec(encoder).trained_here else "")
+def has_section(params_path: str | os.PathLike, section: str) -> bool:
+    return section in _load_params(Path(params_path))
 
 
-def ray_config(params_path: str | os.PathLike, backend: str, address: str | None = None) -> RayConfig | None:
-    """params `ray` (its defaults where the file has no such section) for backend ray, else None; `address`
-    (a CLI flag) overrides ray.address."""
-    if backend != "ray":
-        return None
-    cls = section_class("ray")
-    params = _load_params(Path(params_path))
-    cfg = load_section(params_path, "ray", cls) if "ray" in params else cls()
-    return dataclasses.replace(cfg, address=address) if address is not None else cfg
+@dataclasses.dataclass(frozen=True)
+class Matrix:
+    """params.yaml's top-level DVC matrices: what every stage runs over."""
+
+    tasks: list[str]
+    seeds: list[int]
+    encoders: list[str]  # the frozen encoders the encode stage caches
+    policy_encoders: list[str]  # the feature stores policies train on (the state oracle runs beside them)
 
 
-def load_matrix(params_path: str | os.PathLike) -> tuple[list[str], list[int]]:
-    """params.yaml's top-level `tasks` and `seeds`: the DVC matrices every stage runs over."""
-    from pipeline.tasks.spec import TASKS
-
-    params = _load_params(Path(params_path))
-    tasks, seeds = params.get("tasks", ["door"]), params.get("seeds", [0])
-    if not isinstance(tasks, list) or not tasks or any(t not in TASKS for t in tasks):
-        raise PipelineError(f"{params_path}: tasks must be a non-empty list of {', '.join(TASKS)}, got {brief(tasks)}")
+def load_matrix(params_path: str | os.PathLike | None, choices: dict[str, list[str]]) -> Matrix:
+    """params.yaml's `tasks`, `seeds`, `encoders` and `policy_encoders`; each list of names must be a non-empty
+    subset of its `choices` (the tasks and encoders there are, which the caller knows)."""
+    params = _load_params(Path(params_path)) if params_path is not None else {}
+    values = {key: params.get(key, default) for key, default in MATRIX_DEFAULTS.items()}
+    for key, allowed in choices.items():
+        names = values[key]
+        if not isinstance(names, list) or not names or any(n not in allowed for n in names):
+            raise PipelineError(f"{params_path}: {key} must be a non-empty list of {', '.join(allowed)}, got {brief(names)}")
+    seeds = values["seeds"]
     if not isinstance(seeds, list) or not seeds or any(not isinstance(s, int) or isinstance(s, bool) for s in seeds):
         raise PipelineError(f"{params_path}: seeds must be a non-empty list of integers, got {brief(seeds)}")
-    return tasks, seeds
+    return Matrix(**values)
 
 
-def load_section(params_path: str | os.PathLike, section: str, cls: type[T], overrides: str | None = None) -> T:
-    """Read one section of params.yaml into `cls`, refusing unknown keys (typos) and wrong types. With
-    `overrides`, that section's keys (if it is there) replace the section's: `train_oracle` over `train_policy`."""
-    path = Path(params_path)
-    params = _load_params(path)
-    if section not in params:
-        raise PipelineError(f"{path}: no section {section!r}")
-    values = dict(_mapping(path, params, section))
-    if overrides and overrides in params:
-        replaced = _mapping(path, params, overrides)
-        _check_keys(cls, replaced, f"{path}: {overrides}")
-        values.update(replaced)
-    return from_dict(cls, values, where=f"{path}: {section}")
+def load_section(params_path: str | os.PathLike | None, section: str, cls: type[T], over: str | None = None,
+                 given: dict[str, Any] | None = None) -> T:
+    """Read one section of params.yaml into `cls`, refusing unknown keys (typos) and wrong types. With `over`,
+    that section's keys (if it is there) replace the section's: `train_oracle` over `train_policy`. `given` (the
+    command line's options) replaces both and passes the same checks. Without a params file: the defaults."""
+    values: dict[str, Any] = {}
+    if params_path is not None:
+        path = Path(params_path)
+        params = _load_params(path)
+        if section not in params:
+            raise PipelineError(f"{path}: no section {section!r}")
+        values.update(_mapping(path, params, section))
+        if over and over in params:
+            replaced = _mapping(path, params, over)
+            _check_keys(cls, replaced, f"{path}: {over}")
+            values.update(replaced)
+    elif over in OVER_SECTION_DEFAULTS:
+        values.update(OVER_SECTION_DEFAULTS[over])
+    values.update(given or {})
+    return from_dict(cls, values, where=section if params_path is None else f"{params_path}: {section}")
 
 
 def _mapping(path: Path, params: dict, section: str) -> dict:
@@ -195,4 +198,4 @@ def _type_name(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
-__all__ = ["SECTIONS", "from_dict", "load_matrix", "load_section", "section_class", "service_encoder", *_CLASSES]
+__all__ = ["SECTIONS", "Matrix", "from_dict", "has_section", "load_matrix", "load_section", "section_class", *_CLASSES]

@@ -41,7 +41,7 @@ if [ "$name" = door_vision ]; then  # BC alone against BC + DAPG, per encoder an
           --policy "$runs/$enc-$mode/policy.pt" --out "$evals/$enc-$mode.json"
     done
   done
-  $rrl report --runs "$runs" --evals "$evals" --out "reports/validation/$name"
+  $rrl report --every-run --runs "$runs" --evals "$evals" --out "reports/validation/$name"
   for run in "$runs"/*/; do cp "$run/curves.csv" "reports/validation/$name/$(basename "$run").csv"; done
   exit 0
 fi
@@ -49,8 +49,8 @@ if [[ $name == door_vision_* ]]; then  # demos and rollouts rendered alike (the 
   frames=data/validation/frames/door-human.h5; weights=pretrained
   [ "$name" = door_vision_random ] && weights=random
   features=data/validation/features/door-human/efficientnet_lite0-$weights.zarr
-  [ -f "$frames" ] || $rrl render-demos --demos "$demos" --out "$frames" --size 256 --quality fast
-  $rrl encode --model efficientnet_lite0 --weights "$weights" --frames "$frames" --out "$features"  # no-op when done
+  [ -f "$frames" ] || $rrl render-demos --params "$cfg" --demos "$demos" --out "$frames"
+  $rrl encode --params "$cfg" --model efficientnet_lite0 --weights "$weights" --frames "$frames" --out "$features"  # no-op when done
   runs=data/validation/$name
   for seed in $seeds; do
     $rrl train-policy --task door --params "$cfg" --encoder efficientnet_lite0 --features "$features" \
@@ -58,7 +58,7 @@ if [[ $name == door_vision_* ]]; then  # demos and rollouts rendered alike (the 
     $rrl evaluate --params "$cfg" --encoder efficientnet_lite0 --policy "$runs/seed$seed/policy.pt" \
         --out "data/validation/eval/$name/seed$seed.json"
   done
-  $rrl report --runs "$runs" --evals "data/validation/eval/$name" --out "reports/validation/$name"
+  $rrl report --every-run --runs "$runs" --evals "data/validation/eval/$name" --out "reports/validation/$name"
   for seed in $seeds; do cp "$runs/seed$seed/curves.csv" "reports/validation/$name/seed$seed.csv"; done
   exit 0
 fi
@@ -69,5 +69,5 @@ for seed in $seeds; do
   $rrl evaluate --params "$cfg" --encoder state --policy "$runs/seed$seed/policy.pt" \
       --out "data/validation/eval/$name/seed$seed.json"
 done
-$rrl report --runs "$runs" --evals "data/validation/eval/$name" --out "reports/validation/$name"
+$rrl report --every-run --runs "$runs" --evals "data/validation/eval/$name" --out "reports/validation/$name"
 for seed in $seeds; do cp "$runs/seed$seed/curves.csv" "reports/validation/$name/seed$seed.csv"; done

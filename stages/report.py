@@ -1,33 +1,46 @@
-"""DVC stage `report`: every run and evaluation that params.yaml's `tasks`, `seeds` and train_policy.encoders (and
-the state oracle) name -> reports/pipeline/ (report.md + PNG figures, one panel per task), data/results.json (the
-metrics DVC compares) and reports/timings/ (seconds; not tracked)."""
+"""Stage `report` and `rrl-pipe report`: the runs and evaluations of every task, policy encoder (and the oracle) and
+seed that params.yaml lists -> reports/pipeline/ (report.md and its figures) and data/results.json (DVC's metrics)."""
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
+import click
 
-from pipeline.config import TrainPolicyConfig, load_matrix, load_section
-from stages._common import stage_main
+from stages._common import CONTEXT, friendly_errors, params_option
 
 
-def _args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runs", required=True, help="folder of the runs (data/runs)")
-    parser.add_argument("--evals", required=True, help="folder of the evaluation files (data/eval)")
-    parser.add_argument("--out", required=True, help="report folder")
-    parser.add_argument("--results", default=None, help="results JSON to write (DVC's metrics file)")
-    parser.add_argument("--timings-out", default=None, help="folder for the compute figure [inside --out]")
+@click.command("report", context_settings=CONTEXT)
+@params_option
+@click.option("--runs", default="data/runs", type=click.Path(file_okay=False), help="folder of the run folders")
+@click.option("--evals", default="data/eval", type=click.Path(file_okay=False), help="folder of the evaluation files")
+@click.option("--every-run", is_flag=True,
+              help="every run folder found below --runs (a validation's), not the params' tasks x encoders x seeds")
+@click.option("--out", default=None, type=click.Path(file_okay=False), help="report folder [reports/pipeline]")
+@click.option("--results", default=None, type=click.Path(dir_okay=False),
+              help="results JSON, DVC's metrics file [data/results.json; with --out: none]")
+@click.option("--timings-out", default=None, type=click.Path(file_okay=False),
+              help="folder for the machine-dependent compute figure [reports/timings; with --out: inside it]")
+@friendly_errors
+def command(params_path: str | None, runs: str, evals: str, every_run: bool, out: str | None, results: str | None,
+            timings_out: str | None) -> None:
+    """Markdown report of runs and evaluations."""
+    from pathlib import Path
 
+    from pipeline.config import load_matrix
+    from pipeline.encoders.registry import PRETRAINED, every_encoder_name
+    from pipeline.report.report import folder_runs, pipeline_runs, write_report
+    from pipeline.tasks.spec import TASKS
 
-def _run(args: argparse.Namespace) -> None:
-    from pipeline.report.report import pipeline_runs, write_report
-
-    tasks, seeds = load_matrix(args.params)
-    names = ["state", *load_section(args.params, "train_policy", TrainPolicyConfig).encoders]
-    files = pipeline_runs(Path(args.runs), Path(args.evals), tasks, names, seeds)
-    print(write_report(files, Path(args.out), Path(args.timings_out) if args.timings_out else None,
-                       Path(args.results) if args.results else None))
+    if out is None:  # the pipeline's report
+        out, results, timings_out = "reports/pipeline", results or "data/results.json", timings_out or "reports/timings"
+    if every_run:
+        files = folder_runs(Path(runs), Path(evals))
+    else:
+        matrix = load_matrix(params_path, {"tasks": list(TASKS), "encoders": list(PRETRAINED),
+                                           "policy_encoders": every_encoder_name()})
+        files = pipeline_runs(Path(runs), Path(evals), matrix.tasks, ["state", *matrix.policy_encoders], matrix.seeds)
+    click.echo(write_report(files, Path(out), Path(timings_out) if timings_out else None,
+                            Path(results) if results else None))
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, _args, _run)
+    command()

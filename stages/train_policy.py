@@ -1,47 +1,54 @@
-"""DVC stages `train_policy` (a matrix over tasks, encoders, seeds): demos/features ->
-data/runs/<task>/<encoder>/seed<k>/, and `train_oracle` (`--encoder state`: the simulator state instead of
-features) -> data/runs/<task>/state/seed<k>/."""
+"""Stages `train_policy` (a matrix over tasks, policy encoders and seeds: demos + features ->
+data/runs/<task>/<encoder>/seed<k>/) and `train_oracle` (`--encoder state`: the simulator state instead of features,
+on params `train_oracle`'s schedule -> data/runs/<task>/state/seed<k>/), and `rrl-pipe train-policy`."""
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
+import click
 
-from pipeline.config import TrainPolicyConfig, load_section, ray_config, service_encoder
-from pipeline.rl.demo_data import state_demos, vision_demos
-from pipeline.rl.train import train_policy
-from stages._common import stage_main
+from stages._common import CONTEXT, backend_options, echo_result, friendly_errors, given, layout, params_option
 
 
-def _args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", required=True)
-    parser.add_argument("--encoder", required=True, help="feature store name (resnet18, vae, ...) or state (the oracle)")
-    parser.add_argument("--demos", required=True, help="demo HDF5 (state observations)")
-    parser.add_argument("--frames", default="", help="frames HDF5 (joints of each demo step); vision only")
-    parser.add_argument("--features", default="", help="feature store of the demos; vision only")
-    parser.add_argument("--encoder-model", default="",
-                        help="model file of an encoder trained here (vae, reward); ignored for pretrained ones")
-    parser.add_argument("--seed", type=int, default=None, help="policy seed [train_policy.seed] (the `seeds` matrix)")
-    parser.add_argument("--out", required=True, help="run folder")
+@click.command("train-policy", context_settings=CONTEXT)
+@params_option
+@click.option("--task", default="door", help="task")
+@click.option("--encoder", default="resnet18",
+              help="feature store name (resnet18, vae, ...), or state: the oracle (params train_oracle over train_policy)")
+@click.option("--encoder-model", "--vae-model", "model_file", default=None,
+              help="model file of an encoder trained here (vae, reward) [data/<encoder>/<task>/model.pt]")
+@click.option("--demos", default=None, help="obs state: demo file [data/demos/<task>.h5]")
+@click.option("--features", default=None, help="obs vision: feature store [data/features/<task>/<encoder>.zarr]")
+@click.option("--frames", default=None, help="obs vision: the frames file the store encodes (its joints) [data/frames/<task>.h5]")
+@click.option("--seed", type=int, default=None, help="policy seed, one run per seed [train_policy.seed]")
+@click.option("--mode", default=None, help="dapg | npg | bc [train_policy.mode]")
+@click.option("--obs", default=None, help="vision | state [train_policy.obs]")
+@click.option("--out", default=None, help="run folder [data/runs/<task>/<encoder>/seed<seed>]")
+@backend_options
+@friendly_errors
+def command(params_path: str | None, task: str, encoder: str, model_file: str | None, demos: str | None,
+            features: str | None, frames: str | None, out: str | None, ray_address: str | None, **options: object) -> None:
+    """BC + DAPG (or NPG, BC) on cached features or state."""
+    from pipeline.config import TrainPolicyConfig, load_section
+    from pipeline.rl.demo_data import state_demos, vision_demos
+    from pipeline.rl.train import train_policy
+    from pipeline.timings import read_timings
+    from stages._services import ray_config, service_encoder
 
-
-def _run(args: argparse.Namespace) -> None:
-    oracle = args.encoder == "state"  # beside every vision encoder, whatever train_policy.obs says
-    # the oracle is cheap (no rendering, no encoding): params `train_oracle` gives it a longer schedule
-    cfg = load_section(args.params, "train_policy", TrainPolicyConfig, overrides="train_oracle" if oracle else None)
-    overrides = {k: v for k, v in {"seed": args.seed, "obs": "state" if oracle else None}.items() if v is not None}
-    cfg = dataclasses.replace(cfg, **overrides)  # re-validated by the config's __post_init__
+    oracle = encoder == "state"  # beside every vision encoder; cheap (no rendering or encoding): a longer schedule
+    overrides = {**given(options), **({"obs": "state"} if oracle else {})}
+    cfg = load_section(params_path, "train_policy", TrainPolicyConfig, over="train_oracle" if oracle else None,
+                       given=overrides)
     if cfg.obs == "state":
-        demos, encoder = state_demos(args.demos), None
+        data, service = state_demos(demos or layout("demos", task=task)), None
     else:
-        demos, encoder = (
-            vision_demos(args.features, args.frames, cfg.proprio),
-            service_encoder(args.params, args.encoder, args.encoder_model),
-        )
-    metrics = train_policy(args.task, cfg, demos, args.out, encoder, ray_config=ray_config(args.params, cfg.backend))
-    print(f"{args.out}: {json.dumps({k: metrics[k] for k in ('success_rate', 'return_mean', 'weights_source')})}")
+        data = vision_demos(features or layout("features", task=task, encoder=encoder),
+                            frames or layout("frames", task=task), cfg.proprio)
+        service = service_encoder(params_path, encoder, model_file or layout("model", encoder=encoder, task=task))
+    out = out or layout("run", task=task, encoder=encoder, seed=cfg.seed)
+    metrics = train_policy(task, cfg, data, out, service, ray_config=ray_config(params_path, cfg.backend, ray_address))
+    echo_result(out, {**{k: metrics[k] for k in ("success_rate", "eval_success_rate", "return_mean", "weights_source")},
+                      **read_timings(out)["seconds"]})
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, _args, _run)
+    command()

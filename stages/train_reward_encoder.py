@@ -1,29 +1,39 @@
-"""DVC stage `train_reward_encoder`: params `train_reward_encoder` + data/vae_images/<task>.h5 ->
-data/reward/<task>/ (model.pt, metrics, curves, predictions.png)."""
+"""Stage `train_reward_encoder` (a matrix over tasks) and `rrl-pipe train-reward-encoder`: the reward-induced encoder
+(CLVR's reward prediction, on the VAE's images) -> data/reward/<task>/; rerunning resumes."""
 
 from __future__ import annotations
 
-import argparse
-import json
+import click
 
-from pipeline.config import TrainRewardEncoderConfig, load_section
-from pipeline.reward.train import train_reward_encoder
-from stages._common import stage_main
+from stages._common import CONTEXT, echo_result, friendly_errors, given, params_option, training_paths
 
 
-def _args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="image HDF5 file written by render_vae_data")
-    parser.add_argument(
-        "--out", required=True, help="output folder (model.pt, model.sha256, metrics.json, curves.csv, predictions.png)"
-    )
-    parser.add_argument("--checkpoints", default=None, help="per-epoch checkpoint folder to resume from [<out>/checkpoints]")
+@click.command("train-reward-encoder", context_settings=CONTEXT)
+@params_option
+@click.option("--task", default="door", help="sets the default --data, --out and --checkpoints")
+@click.option("--data", "dataset", default=None, type=click.Path(dir_okay=False),
+              help="image HDF5 from render-vae-data [data/vae_images/<task>.h5]")
+@click.option("--out", default=None, type=click.Path(file_okay=False), help="output folder [data/reward/<task>]")
+@click.option("--checkpoints", default=None, type=click.Path(file_okay=False),
+              help="per-epoch checkpoints, resumed from [data/reward_checkpoints/<task>; with --out: <out>/checkpoints]")
+@click.option("--epochs", default=None, type=int, help="passes over the training images [train_reward_encoder.epochs]")
+@click.option("--horizon", default=None, type=int, help="steps ahead each signal's head predicts [train_reward_encoder.horizon]")
+@click.option("--batch-size", default=None, type=int, help="images per Adam step [train_reward_encoder.batch_size]")
+@click.option("--lr", default=None, type=float, help="Adam learning rate [train_reward_encoder.lr]")
+@click.option("--val-fraction", default=None, type=float, help="share held out [train_reward_encoder.val_fraction]")
+@click.option("--seed", default=None, type=int, help="seed of init, split and shuffles [train_reward_encoder.seed]")
+@friendly_errors
+def command(params_path: str | None, task: str, dataset: str | None, out: str | None, checkpoints: str | None,
+            **options: object) -> None:
+    """Train the reward encoder; rerunning resumes."""
+    from pipeline.config import TrainRewardEncoderConfig, load_section
+    from pipeline.reward.train import train_reward_encoder
 
-
-def _run(args: argparse.Namespace) -> None:
-    cfg = load_section(args.params, "train_reward_encoder", TrainRewardEncoderConfig)
-    metrics = train_reward_encoder(args.data, args.out, cfg, checkpoints=args.checkpoints)
-    print(f"{args.out}: {json.dumps({k: metrics[k] for k in ('val_loss', 'val_constant_loss', 'constant_over_model')})}")
+    cfg = load_section(params_path, "train_reward_encoder", TrainRewardEncoderConfig, given=given(options))
+    dataset, out, checkpoints = training_paths("reward", task, dataset, out, checkpoints)
+    metrics = train_reward_encoder(dataset, out, cfg, checkpoints=checkpoints)
+    echo_result(out, {k: metrics[k] for k in ("val_loss", "val_constant_loss", "constant_over_model")})
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, _args, _run)
+    command()

@@ -1,27 +1,38 @@
-"""DVC stage `train_vae`: params `train_vae` + data/vae_images/<task>.h5 -> data/vae/<task>/ (model.pt, metrics, curves)."""
+"""Stage `train_vae` (a matrix over tasks) and `rrl-pipe train-vae`: the baseline VAE on the task's images ->
+data/vae/<task>/ (model.pt, model.sha256, metrics.json, curves.csv, reconstructions.png); rerunning resumes."""
 
 from __future__ import annotations
 
-import argparse
-import json
+import click
 
-from pipeline.config import TrainVaeConfig, load_section
-from pipeline.vae.train import train_vae
-from stages._common import stage_main
+from stages._common import CONTEXT, echo_result, friendly_errors, given, params_option, training_paths
 
 
-def _args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="image HDF5 file written by render_vae_data")
-    parser.add_argument(
-        "--out", required=True, help="output folder (model.pt, model.sha256, metrics.json, curves.csv, reconstructions.png)"
-    )
-    parser.add_argument("--checkpoints", default=None, help="per-epoch checkpoint folder to resume from [<out>/checkpoints]")
+@click.command("train-vae", context_settings=CONTEXT)
+@params_option
+@click.option("--task", default="door", help="sets the default --data, --out and --checkpoints")
+@click.option("--data", "dataset", default=None, type=click.Path(dir_okay=False),
+              help="image HDF5 from render-vae-data [data/vae_images/<task>.h5]")
+@click.option("--out", default=None, type=click.Path(file_okay=False), help="output folder [data/vae/<task>]")
+@click.option("--checkpoints", default=None, type=click.Path(file_okay=False),
+              help="per-epoch checkpoints, resumed from [data/vae_checkpoints/<task>; with --out: <out>/checkpoints]")
+@click.option("--epochs", default=None, type=int, help="passes over the training images; raising it resumes [train_vae.epochs]")
+@click.option("--batch-size", default=None, type=int, help="images per Adam step [train_vae.batch_size]")
+@click.option("--lr", default=None, type=float, help="Adam learning rate [train_vae.lr]")
+@click.option("--kl-weight", default=None, type=float, help="weight of the KL term (beta) [train_vae.kl_weight]")
+@click.option("--val-fraction", default=None, type=float, help="share held out, as whole episodes [train_vae.val_fraction]")
+@click.option("--seed", default=None, type=int, help="seed of init, split, shuffles and noise [train_vae.seed]")
+@friendly_errors
+def command(params_path: str | None, task: str, dataset: str | None, out: str | None, checkpoints: str | None,
+            **options: object) -> None:
+    """Train the baseline VAE; rerunning resumes."""
+    from pipeline.config import TrainVaeConfig, load_section
+    from pipeline.vae.train import train_vae
 
-
-def _run(args: argparse.Namespace) -> None:
-    cfg = load_section(args.params, "train_vae", TrainVaeConfig)
-    print(f"{args.out}: {json.dumps(train_vae(args.data, args.out, cfg, checkpoints=args.checkpoints))}")
+    cfg = load_section(params_path, "train_vae", TrainVaeConfig, given=given(options))
+    dataset, out, checkpoints = training_paths("vae", task, dataset, out, checkpoints)
+    echo_result(out, train_vae(dataset, out, cfg, checkpoints=checkpoints))
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, _args, _run)
+    command()

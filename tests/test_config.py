@@ -1,8 +1,19 @@
 """params.yaml sections become typed configs; typos and wrong types are one clear line."""
 
-import pytest
+import dataclasses
 
-from pipeline.config import MakeDemosConfig, load_section
+import pytest
+import yaml
+
+from pipeline.config import (
+    MATRIX_DEFAULTS,
+    OVER_SECTION_DEFAULTS,
+    SECTIONS,
+    MakeDemosConfig,
+    TrainPolicyConfig,
+    load_section,
+    section_class,
+)
 from pipeline.errors import PipelineError
 
 
@@ -12,11 +23,37 @@ def _params(tmp_path, text):
     return path
 
 
-def test_defaults_equal_params_yaml():
-    from pathlib import Path
+REPO_PARAMS = __import__("pathlib").Path(__file__).resolve().parents[1] / "params.yaml"
 
-    repo_params = Path(__file__).resolve().parents[1] / "params.yaml"
-    assert load_section(repo_params, "make_demos", MakeDemosConfig) == MakeDemosConfig()
+
+@pytest.mark.parametrize("section", [s for s in SECTIONS if s != "ray"] + ["ray"])
+def test_one_set_of_defaults_the_configs_equal_params_yaml(section):
+    """params.yaml is the default: each config class's defaults are its section's values, key for key, so that
+    `rrl-pipe` without a params file runs what `dvc repro` runs (the matrix items and seed are set per run)."""
+    cls = section_class(section)
+    assert load_section(REPO_PARAMS, section, cls) == cls() == load_section(None, section, cls)
+    per_run = {"make_demos": {"task"}, "train_policy": {"seed"}}.get(section, set())
+    written = yaml.safe_load(REPO_PARAMS.read_text())[section]
+    assert set(written) == {f.name for f in dataclasses.fields(cls)} - per_run  # every key spelt out in params.yaml
+
+
+def test_the_matrices_and_the_oracle_schedule_equal_params_yaml():
+    params = yaml.safe_load(REPO_PARAMS.read_text())
+    assert {k: params[k] for k in MATRIX_DEFAULTS} == MATRIX_DEFAULTS
+    assert params["train_oracle"] == OVER_SECTION_DEFAULTS["train_oracle"]
+    oracle = load_section(None, "train_policy", TrainPolicyConfig, over="train_oracle")
+    assert oracle == load_section(REPO_PARAMS, "train_policy", TrainPolicyConfig, over="train_oracle")
+    assert (oracle.iterations, oracle.episodes) == (15, 40)
+
+
+def test_command_line_values_pass_the_same_checks(tmp_path):
+    path = _params(tmp_path, "train_policy: {iterations: 3, episodes: 6}\n")
+    cfg = load_section(path, "train_policy", TrainPolicyConfig, given={"seed": 4, "mode": "bc"})
+    assert (cfg.iterations, cfg.episodes, cfg.seed, cfg.mode) == (3, 6, 4, "bc")
+    with pytest.raises(PipelineError, match="train_policy.seed: '4' is not of type int"):
+        load_section(path, "train_policy", TrainPolicyConfig, given={"seed": "4"})
+    with pytest.raises(PipelineError, match="train_policy.mode: 'ppo' is not one of dapg, npg, bc"):
+        load_section(None, "train_policy", TrainPolicyConfig, given={"mode": "ppo"})
 
 
 def test_typo_suggests_the_key(tmp_path):
@@ -61,17 +98,17 @@ def test_an_override_section_replaces_keys_and_names_its_own_typos(tmp_path):
 
     path = tmp_path / "params.yaml"
     path.write_text("train_policy: {iterations: 3, episodes: 6}\ntrain_oracle: {iterations: 30}\n")
-    cfg = load_section(path, "train_policy", TrainPolicyConfig, overrides="train_oracle")
+    cfg = load_section(path, "train_policy", TrainPolicyConfig, over="train_oracle")
     assert (cfg.iterations, cfg.episodes) == (30, 6)
     assert load_section(path, "train_policy", TrainPolicyConfig).iterations == 3
     path.write_text("train_policy: {iterations: 3}\ntrain_oracle: {iteratons: 30}\n")
     with pytest.raises(PipelineError, match=r"train_oracle\.iteratons is not a known key; did you mean 'iterations'"):
-        load_section(path, "train_policy", TrainPolicyConfig, overrides="train_oracle")
+        load_section(path, "train_policy", TrainPolicyConfig, over="train_oracle")
 
 
 def test_the_ray_section_is_optional_and_checked(tmp_path):
     from pipeline.cluster import RayConfig
-    from pipeline.config import ray_config
+    from stages._services import ray_config
 
     params = tmp_path / "params.yaml"
     params.write_text("train_policy: {backend: ray}\n")

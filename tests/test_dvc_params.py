@@ -1,37 +1,49 @@
-"""dvc.yaml lists, for each stage that reads a whole params section, every key of it but the DVC matrix `encoders`:
-a new key must be listed (else DVC would not rerun on it; `dvc exp run -S train_policy.backend=ray` must run on
-Ray), and adding an encoder to a matrix must not change the
-params of the stages of the other encoders (else DVC would recompute every store and policy)."""
+"""dvc.yaml's params: the matrices are top-level keys, so a stage depends on whole sections and adding an encoder
+leaves the params of the other encoders' stages alone; where a stage reads part of another stage's section (the
+rollout service runs what `encode` cached), the keys it lists are exactly the ones it reads."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
+from pipeline.cache.config import EncodeConfig
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+ENCODE_KEYS = {f.name for f in dataclasses.fields(EncodeConfig)}
 
 
 def listed(stage: str, section: str) -> set[str]:
     return {p.split(".", 1)[1] for p in STAGES[stage]["params"] if isinstance(p, str) and p.startswith(f"{section}.")}
 
 
-@pytest.mark.parametrize(("stage", "section"), [("encode", "encode"), ("train_policy", "encode"),
-                                                ("evaluate", "encode"), ("train_policy", "train_policy"),
-                                                ("train_oracle", "train_policy")])
-def test_stage_lists_every_key_of_its_section_but_the_matrix(stage, section):
-    assert section not in STAGES[stage]["params"]  # the whole section would include `encoders`
-    # encode.backend is where the encode stage runs; the rollout service of a policy stage follows its own backend
-    not_theirs = {"backend"} if section == "encode" and stage != "encode" else set()
-    assert listed(stage, section) == set(PARAMS[section]) - {"encoders"} - not_theirs
+@pytest.mark.parametrize(("stage", "sections"), [
+    ("make_demos", {"make_demos"}), ("render_demos", {"render_demos"}), ("render_vae_data", {"render_vae_data"}),
+    ("encode", {"encode", "ray"}), ("train_vae", {"train_vae"}), ("train_reward_encoder", {"train_reward_encoder"}),
+    ("train_policy", {"train_policy", "ray"}), ("train_oracle", {"train_policy", "train_oracle", "ray"}),
+    ("evaluate", {"evaluate", "ray"}), ("evaluate_oracle", {"evaluate", "ray"}),
+    ("report", {"tasks", "seeds", "policy_encoders"})])
+def test_each_stage_depends_on_its_whole_sections(stage, sections):
+    assert {p for p in STAGES[stage]["params"] if "." not in p} == sections
 
 
-@pytest.mark.parametrize("stage", ["encode", "encode_vae", "encode_reward", "train_policy", "train_oracle", "evaluate",
-                                   "evaluate_oracle"])
-def test_every_stage_with_a_backend_lists_it_and_the_ray_section(stage):
-    params = STAGES[stage]["params"]
-    section = {"encode": "encode", "encode_vae": "encode", "encode_reward": "encode", "evaluate": "evaluate",
-               "evaluate_oracle": "evaluate"}.get(stage, "train_policy")
-    assert "ray" in params and (section in params or f"{section}.backend" in params)
-    assert "pipeline/cluster.py" in STAGES[stage]["deps"]
+def test_the_matrices_are_top_level():
+    for key in ("tasks", "seeds", "encoders", "policy_encoders"):
+        assert isinstance(PARAMS[key], list)
+    assert "${encoders}" in str(STAGES["encode"]["matrix"]) and "${policy_encoders}" in str(STAGES["train_policy"]["matrix"])
+
+
+@pytest.mark.parametrize("stage", ["train_policy", "evaluate"])
+def test_a_policy_stage_lists_the_encoder_keys_of_its_service(stage):
+    """Every encode key but the backend (where the encode stage runs; the service follows the stage's own)."""
+    assert listed(stage, "encode") == ENCODE_KEYS - {"backend"}
+
+
+@pytest.mark.parametrize("stage", ["encode_vae", "encode_reward"])
+def test_an_encoder_trained_here_lists_the_keys_it_reads(stage):
+    """Its weights are its model file: encode.weights, weights_sha256 and layer are not its own."""
+    assert listed(stage, "encode") == ENCODE_KEYS - {"weights", "weights_sha256", "layer"}
+    assert "ray" in STAGES[stage]["params"]

@@ -18,17 +18,19 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 TINY = {
+    # Three encoder groups and the oracle, not the default's five: the workflow is under test here (every family has
+    # its own tests), and each group adds stages and metric columns that the counts below would have to follow.
+    "encoders": ["resnet18"],
+    "policy_encoders": ["resnet18", "vae", "reward"],
     "make_demos": {"episodes": 2},
     "render_demos": {"size": 64, "workers": 1},
     "render_vae_data": {"n_images": 128, "workers": 1},
     "train_vae": {"epochs": 1, "batch_size": 16, "block": 32, "buffer_blocks": 2, "val_fraction": 0.2},
     "train_reward_encoder": {"epochs": 1, "batch_size": 16, "block": 32, "buffer_blocks": 2, "val_fraction": 0.2,
                              "horizon": 4},
-    # Three encoder groups and the oracle, not the default's five: the workflow is under test here (every family has
-    # its own tests), and each group adds stages and metric columns that the counts below would have to follow.
-    "encode": {"weights": "random", "batch_size": 32, "encoders": ["resnet18"]},
+    "encode": {"weights": "random", "batch_size": 32},
     "train_policy": {"iterations": 1, "episodes": 2, "horizon": 8, "workers": 0, "hidden": [16, 16],
-                     "vf_hidden": [16, 16], "bc_epochs": 1, "encoders": ["resnet18", "vae", "reward"]},
+                     "vf_hidden": [16, 16], "bc_epochs": 1},
     "train_oracle": {"iterations": 1, "episodes": 2, "eval_episodes": 1},
     "evaluate": {"episodes": 1, "horizon": 8, "workers": 0, "distractors": ["extra_object"]},
 }
@@ -50,7 +52,10 @@ def project(tmp_path_factory):
     shutil.copy(REPO / "dvc.yaml", root)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for section, values in TINY.items():
-        params[section].update(values)
+        if isinstance(values, dict):
+            params[section].update(values)
+        else:
+            params[section] = values
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copy(REPO / ".gitignore", root)
     sh("git", "init", "-q", cwd=root)
@@ -145,8 +150,8 @@ def test_one_experiment_compares_encoder_families(project):
     """The encoder-family experiment at the tiny scale: R3M, DINOv2 and VC-1 beside the reward encoder; each family is
     cached once and gets one policy; results.json has a group per encoder with its weight source."""
     families = ("r3m18", "dinov2_vits14", "vc1_base")
-    out = sh("dvc", "exp", "run", "-n", "families", "-S", "seeds=[0]", "-S", f"encode.encoders=[{','.join(families)}]",
-             "-S", f"train_policy.encoders=[{','.join(families)},reward]", cwd=project).stdout
+    out = sh("dvc", "exp", "run", "-n", "families", "-S", "seeds=[0]", "-S", f"encoders=[{','.join(families)}]",
+             "-S", f"policy_encoders=[{','.join(families)},reward]", cwd=project).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == {*(f"encode@door-{f}" for f in families), *(f"train_policy@door-{f}-0" for f in families),
                    *(f"evaluate@door-{f}-0" for f in families), "report"}, out  # reward's run is reused
@@ -164,7 +169,7 @@ def test_a_queued_experiment_on_ray_reproduces_the_local_outputs(project):
     byte."""
     pytest.importorskip("ray")
     sh("git", "checkout", "--", ".", cwd=project)  # back to the first run's params (the local backend's outputs)
-    sh("dvc", "exp", "run", "--queue", "-n", "onray", "-S", "train_policy.encoders=[resnet18]",
+    sh("dvc", "exp", "run", "--queue", "-n", "onray", "-S", "policy_encoders=[resnet18]",
        "-S", "train_policy.backend=ray", "-S", "evaluate.backend=ray", "-S", "train_policy.workers=1",
        "-S", "evaluate.workers=1", cwd=project)
     sh("dvc", "queue", "start", "--jobs", "1", cwd=project)

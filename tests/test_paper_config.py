@@ -42,7 +42,7 @@ def test_paper_config_is_rrls_logged_job_config(task):
     ours.update(policy_size=list(cfg.hidden), rl_num_traj=cfg.episodes)
     assert ours == logged
     assert params["tasks"] == [task] and params["seeds"] == [10, 11, 12]
-    assert params["encode"]["encoders"] == params["train_policy"]["encoders"] == ["resnet34"]  # encoder_type
+    assert params["encoders"] == params["policy_encoders"] == ["resnet34"]  # encoder_type
     assert params["render_demos"]["cameras"] == []  # the task's RRL rig: cam1-cam3 of each job config
     assert params["train_oracle"]["episodes"] == cfg.episodes  # the oracle at the same sample budget
 

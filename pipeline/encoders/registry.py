@@ -101,12 +101,17 @@ def plugin_names() -> list[str]:
     return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
 
 
+def every_encoder_name() -> list[str]:
+    """The built-in encoders and the installed plug-ins (vae, reward), without importing the plug-ins."""
+    return list(dict.fromkeys([*ENCODERS, *plugin_names()]))
+
+
 def get_encoder_spec(name: str) -> EncoderSpec:
     if name in ENCODERS:
         return ENCODERS[name]
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not found:
-        known = ", ".join([*ENCODERS, *plugin_names()])
+        known = ", ".join(every_encoder_name())
         raise PipelineError(f"unknown model {name!r}; valid models: {known} (plug-ins come from the installed package's "
                             f"entry points: `make setup` after a pull that adds one)")
     spec = found[0].load()

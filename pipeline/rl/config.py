@@ -16,13 +16,12 @@ from pipeline.tasks.spec import REWARD_MODES, SUCCESS_RULES
 class TrainPolicyConfig:
     """params.yaml `train_policy`: BC + DAPG (RRL) or NPG / BC alone, on vision features or the state oracle."""
 
-    encoders: tuple[str, ...] = ("resnet18",)  # feature stores to train on (a DVC matrix); ignored by obs: state
     mode: str = "dapg"  # dapg (BC, then NPG + demo term) | npg (no demos) | bc (behaviour cloning only)
     obs: str = "vision"  # vision ([features of every camera, 24 joints]) | state (Gymnasium's state vector)
     proprio: bool = True  # vision: append the 24 hand joints (False: vision only)
     proprio_noise: float = 0.0  # vision: joint noise std as a fraction of each joint's range (ours; RRL adds none)
-    iterations: int = 3  # NPG/DAPG iterations (RRL: hundreds)
-    episodes: int = 8  # trajectories per iteration (RRL: 200, i.e. 40,000 samples)
+    iterations: int = 4  # NPG/DAPG iterations (RRL: 300; configs/paper.yaml)
+    episodes: int = 10  # trajectories per iteration (RRL: 200, i.e. 40,000 samples)
     horizon: int = 0  # 0: the task's (200; pen 100)
     reward_mode: str = "rrl"  # rrl (RRL's staged) | dapg-dense (DAPG's shaped) | dense (gym 1.4.2's) | sparse | gym-sparse
     success_rule: str = "rrl"  # rrl (RRL's fork: door > 1.4, pen orientation only) | dapg (mj_envs v0 / Gymnasium)
@@ -31,7 +30,7 @@ class TrainPolicyConfig:
     bc_lr: float = 1e-3
     hidden: tuple[int, ...] = (256, 256)  # policy MLP (tanh)
     init_log_std: float = 0.0  # npg's exploration log-std (dapg and bc start from the demo actions' std)
-    init_std_scale: float = 1.0  # dapg/bc: exploration std = this x the demo actions' std (1: mjrl's job scripts)
+    init_std_scale: float = 0.25  # dapg/bc: exploration std = this x the demo actions' std (mjrl's job scripts: 1)
     min_log_std: float = -3.0
     vf_hidden: tuple[int, ...] = (128, 128)  # value baseline MLP (ReLU)
     vf_batch: int = 64
@@ -48,7 +47,7 @@ class TrainPolicyConfig:
     eval_episodes: int = 0  # deterministic (mean-action) episodes after each iteration (mjrl: evaluation_rollouts)
     stop_at_eval_success: float = 0.0  # > 0: stop once the mean-action success reaches this (0: run every iteration)
     workers: int = 2  # env worker processes (0: everything in this process)
-    envs_per_worker: int = 1  # envs each worker steps in lockstep: one encoder request holds all their frames
+    envs_per_worker: int = 5  # envs each worker steps in lockstep: one encoder request holds all their frames
     double_buffer: bool | str = "auto"  # two env groups per worker alternate (auto: where the encoder runs on CUDA)
     backend: str = "local"  # local (worker processes here) | ray (Ray actors: params `ray`); the same episodes
     seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i (pipeline/rl/seeds.py)
@@ -81,12 +80,12 @@ def check_double_buffer(section: str, value: bool | str) -> None:
 class EvaluateConfig:
     """params.yaml `evaluate`: deterministic (mean-action) episodes, plain and under each visual distractor."""
 
-    episodes: int = 10  # episodes per condition
+    episodes: int = 25  # episodes per condition (95% Wilson interval about +-0.2)
     seed: int = 10_000  # episode i of each condition: seed + i in evaluate's own seed stream (pipeline/rl/seeds.py)
-    distractors: tuple[str, ...] = ("light_position", "light_direction", "object_colour", "extra_object")
+    distractors: tuple[str, ...] = ()  # any of DISTRACTOR_KINDS (RRL appendix 7.5; configs/paper.yaml: all four)
     horizon: int = 0  # 0: the task's (200; pen 100)
     workers: int = 2  # env worker processes (0: in-process)
-    envs_per_worker: int = 1  # envs each worker steps in lockstep (as train_policy's)
+    envs_per_worker: int = 5  # envs each worker steps in lockstep (as train_policy's)
     double_buffer: bool | str = "auto"  # as train_policy's
     backend: str = "local"  # as train_policy's
 

@@ -13,7 +13,7 @@ from pipeline.vae.model import VAEConfig
 class TrainVaeConfig:
     """params.yaml `train_vae`: the VAE baseline's training (RRL appendix 7.4)."""
 
-    epochs: int = 10  # passes over the training images (RRL: 10); raising it resumes from the last checkpoint
+    epochs: int = 4  # passes over the training images (RRL: 10 on 1M images); raising it resumes
     batch_size: int = 64  # images per Adam step
     lr: float = 1e-3  # Adam learning rate
     kl_weight: float = 0.1  # weight of the KL term against the per-image summed squared error (beta)

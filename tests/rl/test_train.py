@@ -56,8 +56,8 @@ def test_initialisation_from_demos_follows_the_mode(tmp_path, demo_files, mode):
     metrics = train_policy("door", TrainPolicyConfig(obs="state", mode=mode, **{**TINY, "iterations": 0}), demos, tmp_path)
     policy = GaussianMLPPolicy.load(tmp_path / "policy.pt")
     log_std = policy.log_std.detach().numpy()
-    if mode == "bc":  # transforms and exploration std from the demo actions, then BC
-        expected = np.maximum(np.log(demos.actions.std(0) + 1e-12), -3.0)
+    if mode == "bc":  # transforms and exploration std from the demo actions (x init_std_scale), then BC
+        expected = np.maximum(np.log(0.25 * demos.actions.std(0) + 1e-12), -3.0)
         np.testing.assert_allclose(log_std, expected, rtol=1e-5)
         assert metrics["bc_final_loss"] is not None
     else:  # npg: nothing learnt from demo actions
