@@ -3,7 +3,7 @@ refuse, in one line, what the cluster can never run. Ray is an optional extra (`
 local backend never imports it.
 
 Ray does the distributed work (scheduling, the object store, restarting dead actors); this module only connects
-and checks. The env workers and the encoder service as actors: pipeline/rl/ray_sampler.py and
+and checks. The env workers and the encoder service as actors: pipeline/rollout/ray_sampler.py and
 pipeline/service/ray_service.py; the encode stage's actor pool: pipeline/cache/ray_encode.py.
 """
 

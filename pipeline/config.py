@@ -31,8 +31,8 @@ SECTIONS = {
     "encode": "pipeline.cache.config:EncodeConfig",
     "train_vae": "pipeline.vae.config:TrainVaeConfig",
     "train_reward_encoder": "pipeline.reward.config:TrainRewardEncoderConfig",
-    "train_policy": "pipeline.rl.config:TrainPolicyConfig",
-    "evaluate": "pipeline.rl.config:EvaluateConfig",
+    "train_policy": "pipeline.dapg.config:TrainPolicyConfig",
+    "evaluate": "pipeline.rollout.config:EvaluateConfig",
     "ray": "pipeline.cluster:RayConfig",
 }
 _CLASSES = {target.split(":")[1]: target for target in SECTIONS.values()}

@@ -20,12 +20,12 @@ import argparse
 import numpy as np
 import torch
 
+from pipeline.dapg.config import TrainPolicyConfig
+from pipeline.dapg.demo_data import state_demos
+from pipeline.dapg.train import _initialise_from_demos
 from pipeline.demos.reconstruct import env_state_from_source
 from pipeline.demos.safe_pickle import safe_load
-from pipeline.rl.config import TrainPolicyConfig
-from pipeline.rl.demo_data import state_demos
 from pipeline.rl.policy import GaussianMLPPolicy
-from pipeline.rl.train import _initialise_from_demos
 from pipeline.tasks import make_env
 
 

@@ -27,8 +27,8 @@ def command(params_path: str | None, task: str, encoder: str, policy_seed: int, 
             out: str | None, ray_address: str | None, **options: object) -> None:
     """Deterministic episodes, plain and with distractors."""
     from pipeline.config import EvaluateConfig, RenderDemosConfig, TrainPolicyConfig, load_section
-    from pipeline.rl.evaluate import evaluate_policy
     from pipeline.rl.policy import GaussianMLPPolicy
+    from pipeline.rollout.evaluate import evaluate_policy
     from stages._services import ray_config, service_encoder
 
     cfg = load_section(params_path, "evaluate", EvaluateConfig, given=given(options))

@@ -29,8 +29,8 @@ def command(params_path: str | None, task: str, encoder: str, model_file: str | 
             features: str | None, frames: str | None, out: str | None, ray_address: str | None, **options: object) -> None:
     """BC + DAPG (or NPG, BC) on cached features or state."""
     from pipeline.config import TrainPolicyConfig, load_section
-    from pipeline.rl.demo_data import state_demos, vision_demos
-    from pipeline.rl.train import train_policy
+    from pipeline.dapg.demo_data import state_demos, vision_demos
+    from pipeline.dapg.train import train_policy
     from pipeline.timings import read_timings
     from stages._services import ray_config, service_encoder
 

@@ -104,7 +104,7 @@ def test_every_code_dep_of_a_stage_is_imported_by_it(name):
 def test_the_closure_sees_lazy_imports_config_classes_and_plugins():
     files = closure("stages.train_policy")
     assert "pipeline/stats.py" in files  # imported by rl/train.py for the intervals in metrics.json
-    assert "pipeline/rl/config.py" in files  # TrainPolicyConfig, imported through pipeline.config
+    assert "pipeline/dapg/config.py" in files  # TrainPolicyConfig, imported through pipeline.config
     assert "pipeline/vae/encoder.py" in files  # the vae plug-in, loaded by name by the encoder registry
     assert "pipeline/report/report.py" not in files and "pipeline/bench/sample.py" not in files
     stats_users = {name for name, stage in STAGES.items() if "pipeline/stats.py" in code_deps(stage)}

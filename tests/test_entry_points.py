@@ -26,9 +26,9 @@ LIBRARY = {
     "train_vae": ("pipeline.vae.train", "train_vae", {}),
     "train_reward_encoder": ("pipeline.reward.train", "train_reward_encoder",
                              dict.fromkeys(("val_loss", "val_constant_loss", "constant_over_model"), 0.0)),
-    "train_policy": ("pipeline.rl.train", "train_policy",
+    "train_policy": ("pipeline.dapg.train", "train_policy",
                      dict.fromkeys(("success_rate", "eval_success_rate", "return_mean", "weights_source"), 0)),
-    "evaluate": ("pipeline.rl.evaluate", "evaluate_policy", {"conditions": {"plain": {"success_rate": 0.0}}}),
+    "evaluate": ("pipeline.rollout.evaluate", "evaluate_policy", {"conditions": {"plain": {"success_rate": 0.0}}}),
     "report": ("pipeline.report.report", "write_report", "reports/pipeline/report.md"),
 }
 # what a user types: the stage's command and the matrix items of one DVC stage instance
@@ -67,8 +67,8 @@ def recorded_calls(monkeypatch, args: list[str], command) -> list:
     for module, function, result in LIBRARY.values():
         monkeypatch.setattr(f"{module}.{function}", recorder(result))
     # the demos and the policy file are read before the library call: recorded too
-    monkeypatch.setattr("pipeline.rl.demo_data.state_demos", recorder("state demos"))
-    monkeypatch.setattr("pipeline.rl.demo_data.vision_demos", lambda *a: calls.append(("vision demos", a)) or
+    monkeypatch.setattr("pipeline.dapg.demo_data.state_demos", recorder("state demos"))
+    monkeypatch.setattr("pipeline.dapg.demo_data.vision_demos", lambda *a: calls.append(("vision demos", a)) or
                         types.SimpleNamespace())
     monkeypatch.setattr("pipeline.timings.read_timings", lambda out: {"seconds": {}})
     vision = "state" not in args

@@ -12,7 +12,7 @@ PARENT = textwrap.dedent("""
     import time
     from pipeline.encoders import EncoderConfig
     from pipeline.render.pool import RenderJob, RendererConfig, render_jobs
-    from pipeline.rl.sampler import ObsConfig, Sampler
+    from pipeline.rollout.sampler import ObsConfig, Sampler
     from pipeline.service import ServiceConfig, ServiceHandle
     from pipeline.tasks import make_env
 

@@ -28,7 +28,7 @@ from pipeline.bench.common import median_of, table
 from pipeline.bench.render import _ceiling_rate
 from pipeline.bench.sample import _sampler_rate, _update_seconds
 from pipeline.encoders.encoder import EncoderConfig
-from pipeline.rl.sampler import ObsConfig
+from pipeline.rollout.sampler import ObsConfig
 from pipeline.service.synthetic import SyntheticEncoderConfig
 from pipeline.tasks import get_task, make_env
 

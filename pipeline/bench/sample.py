@@ -25,7 +25,7 @@ from pipeline.rl.baseline import MLPBaseline
 from pipeline.rl.gae import compute_advantages, compute_returns
 from pipeline.rl.npg import npg_step
 from pipeline.rl.policy import GaussianMLPPolicy
-from pipeline.rl.sampler import ObsConfig, Sampler
+from pipeline.rollout.sampler import ObsConfig, Sampler
 from pipeline.service.synthetic import SyntheticEncoderConfig
 from pipeline.tasks import get_task, make_env
 
@@ -45,7 +45,7 @@ def _sampler_rate(task: str, obs: ObsConfig, workers: int, episodes: int, horizo
             len(obs.cameras or spec.camera_names) * get_encoder_spec(encoder.model).feature_dim(encoder.layer or "pool") + 24
         )
     if backend == "ray":
-        from pipeline.rl.ray_sampler import RaySampler
+        from pipeline.rollout.ray_sampler import RaySampler
 
         sampler = RaySampler(task, obs, workers, horizon=horizon, encoder_config=encoder,
                              envs_per_worker=envs_per_worker, double_buffer=double_buffer, ray_config=ray_config)

@@ -1,5 +1,6 @@
-"""Policy learning after mjrl and hand_dapg: the RL math of DAPG (Rajeswaran et al. 2018; policy, value baseline,
-GAE, NPG/DAPG, BC: pure functions and classes), the rollout sampler, the training loop and evaluation.
+"""The RL math of DAPG after mjrl and hand_dapg (Rajeswaran et al. 2018): the policy, the value baseline, GAE,
+NPG/DAPG and BC, as pure functions and classes. Arrays in, an update out; no environment, no files but the
+policy's own. The rollouts that feed it are pipeline/rollout's; the loop that joins them is pipeline/dapg's.
 
 One iteration of mjrl's loop, in the order mjrl runs it:
 
@@ -8,8 +9,7 @@ One iteration of mjrl's loop, in the order mjrl runs it:
     npg_step(policy, obs, act, adv, demo=..., demo_weight=dapg_demo_weight(lam_0, lam_1, k))   # npg.py
     baseline.fit(paths)                                 # baseline.py, after the policy step
 
-May import (tests/test_layers.py holds it): errors, cluster, atomic, procs, stats, timings, tasks, formats, encoders,
-render, service.
+May import (tests/test_layers.py holds it): errors, atomic.
 """
 
 from pipeline.rl.baseline import MLPBaseline

@@ -116,10 +116,11 @@ class GaussianMLPPolicy(nn.Module):
         return mu[0] if single else mu
 
     def sample(self, obs: np.ndarray, generator: np.random.Generator) -> np.ndarray:
-        """a = mu(o) + exp(log_std) * eps, eps ~ N(0, I) drawn from the caller's numpy Generator."""
-        mu = self.mean_action(obs)
-        std = np.exp(self.log_std.detach().numpy())
-        return (mu + std * generator.standard_normal(mu.shape)).astype(np.float32)
+        """a = mu(o) + exp(log_std) * eps, eps ~ N(0, I) drawn from the caller's numpy Generator (mjrl's
+        get_action), in float64: the sampler's one way to explore, each episode with its own Generator."""
+        mu = self.mean_action(obs).astype(np.float64)
+        log_std = self.log_std.detach().numpy().astype(np.float64)
+        return mu + np.exp(log_std) * generator.standard_normal(mu.shape)
 
     def log_likelihood(self, obs_t: torch.Tensor, act_t: torch.Tensor) -> torch.Tensor:
         """log pi(a | o) per sample, shape (N,); differentiable in the parameters."""

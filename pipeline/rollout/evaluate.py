@@ -17,12 +17,12 @@ from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.formats.frames import LEGACY_SCENE
 from pipeline.render.distractors import sample_distractor
-from pipeline.rl.backends import make_sampler
-from pipeline.rl.config import EvaluateConfig
 from pipeline.rl.policy import GaussianMLPPolicy
-from pipeline.rl.sampler import ObsConfig, time_by_part
-from pipeline.rl.seeds import evaluation_seeds
-from pipeline.rl.train import check_encoder_matches
+from pipeline.rollout.backends import make_sampler
+from pipeline.rollout.config import EvaluateConfig
+from pipeline.rollout.encoder_check import check_encoder_matches
+from pipeline.rollout.sampler import ObsConfig, time_by_part
+from pipeline.rollout.seeds import evaluation_seeds
 from pipeline.stats import wilson_interval
 from pipeline.timings import write_timings
 

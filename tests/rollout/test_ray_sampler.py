@@ -14,8 +14,8 @@ from pipeline.cluster import RayConfig, import_ray
 from pipeline.encoders import EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.rl.policy import GaussianMLPPolicy
-from pipeline.rl.ray_sampler import RaySampler
-from pipeline.rl.sampler import ObsConfig, Sampler
+from pipeline.rollout.ray_sampler import RaySampler
+from pipeline.rollout.sampler import ObsConfig, Sampler
 from pipeline.tasks import get_task, make_env
 from tests.conftest import actor_nodes
 

@@ -3,9 +3,10 @@
 import pytest
 import yaml
 
+from pipeline.dapg.config import TrainPolicyConfig
 from pipeline.errors import PipelineError
-from pipeline.rl.config import EvaluateConfig, TrainPolicyConfig
-from pipeline.rl.seeds import evaluation_seeds, training_eval_seeds, training_seeds
+from pipeline.rollout.config import EvaluateConfig
+from pipeline.rollout.seeds import evaluation_seeds, training_eval_seeds, training_seeds
 from tests.test_paper_config import ROOT, _resolved
 
 

@@ -1,5 +1,4 @@
-"""The policy stages' configs: BC + DAPG training and deterministic evaluation (params.yaml `train_policy`,
-`train_oracle` over it, `evaluate`)."""
+"""The train_policy stage's config: BC + DAPG (params.yaml `train_policy`, `train_oracle` over it)."""
 
 from __future__ import annotations
 
@@ -7,8 +6,8 @@ from dataclasses import dataclass
 
 from pipeline.cluster import check_backend
 from pipeline.errors import PipelineError, check_choice
-from pipeline.render.distractors import DISTRACTOR_KINDS
-from pipeline.rl import seeds
+from pipeline.rollout import seeds
+from pipeline.rollout.config import check_double_buffer
 from pipeline.tasks.spec import REWARD_MODES, SUCCESS_RULES
 
 
@@ -50,7 +49,7 @@ class TrainPolicyConfig:
     envs_per_worker: int = 5  # envs each worker steps in lockstep: one encoder request holds all their frames
     double_buffer: bool | str = "auto"  # two env groups per worker alternate (auto: where the encoder runs on CUDA)
     backend: str = "local"  # local (worker processes here) | ray (Ray actors: params `ray`); the same episodes
-    seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i (pipeline/rl/seeds.py)
+    seed: int = 0  # iteration k samples episodes with seeds seed * 1e6 + k * episodes + i (pipeline/rollout/seeds.py)
 
     def __post_init__(self) -> None:
         check_choice("train_policy.mode", self.mode, ("dapg", "npg", "bc"))
@@ -69,32 +68,3 @@ class TrainPolicyConfig:
             raise PipelineError("train_policy.stop_at_eval_success must be in (0, 1] and needs eval_episodes > 0")
         if error := seeds.training_budget_error(self.seed, self.iterations, self.episodes):
             raise PipelineError(f"train_policy: {error}")
-
-
-def check_double_buffer(section: str, value: bool | str) -> None:
-    if value not in (True, False, "auto"):
-        raise PipelineError(f"{section}.double_buffer must be true, false or auto, not {value!r}")
-
-
-@dataclass(frozen=True)
-class EvaluateConfig:
-    """params.yaml `evaluate`: deterministic (mean-action) episodes, plain and under each visual distractor."""
-
-    episodes: int = 25  # episodes per condition (95% Wilson interval about +-0.2)
-    seed: int = 10_000  # episode i of each condition: seed + i in evaluate's own seed stream (pipeline/rl/seeds.py)
-    distractors: tuple[str, ...] = ()  # any of DISTRACTOR_KINDS (RRL appendix 7.5; configs/paper.yaml: all four)
-    horizon: int = 0  # 0: the task's (200; pen 100)
-    workers: int = 2  # env worker processes (0: in-process)
-    envs_per_worker: int = 5  # envs each worker steps in lockstep (as train_policy's)
-    double_buffer: bool | str = "auto"  # as train_policy's
-    backend: str = "local"  # as train_policy's
-
-    def __post_init__(self) -> None:
-        check_double_buffer("evaluate", self.double_buffer)
-        check_backend("evaluate", self.backend)
-        for kind in self.distractors:
-            check_choice("evaluate.distractors", kind, DISTRACTOR_KINDS)
-        if self.episodes <= 0 or self.workers < 0 or self.envs_per_worker < 1:
-            raise PipelineError("evaluate: episodes must be positive, workers >= 0 and envs_per_worker >= 1")
-        if error := seeds.evaluation_budget_error(self.seed, self.episodes):
-            raise PipelineError(f"evaluate: {error}")

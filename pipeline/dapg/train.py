@@ -20,27 +20,27 @@ from tqdm import tqdm
 
 from pipeline.atomic import atomic_output, check_output, sole_writer, write_json
 from pipeline.cluster import RayConfig
+from pipeline.dapg.config import TrainPolicyConfig
+from pipeline.dapg.demo_data import DemoData
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.formats.frames import LEGACY_SCENE
 from pipeline.formats.runs import METRICS, write_curves
-from pipeline.rl.backends import make_sampler
 from pipeline.rl.baseline import MLPBaseline
 from pipeline.rl.bc import behaviour_clone
-from pipeline.rl.config import TrainPolicyConfig
-from pipeline.rl.demo_data import DemoData
 from pipeline.rl.gae import compute_advantages, compute_returns
 from pipeline.rl.npg import dapg_demo_weight, npg_step
 from pipeline.rl.policy import GaussianMLPPolicy
-from pipeline.rl.sampler import ObsConfig, Sampler, time_by_part
-from pipeline.rl.seeds import training_eval_seeds, training_seeds
 from pipeline.rl.torch_cpu import flush_denormals
+from pipeline.rollout.backends import make_sampler
+from pipeline.rollout.encoder_check import KEY_FIELDS, check_encoder_matches
+from pipeline.rollout.sampler import ObsConfig, Sampler, time_by_part
+from pipeline.rollout.seeds import training_eval_seeds, training_seeds
 from pipeline.stats import rate_interval
 from pipeline.tasks import get_task
 from pipeline.timings import write_timings
 
 TIMING_FIELDS = ("sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
-KEY_FIELDS = ("model", "layer", "weights_sha256", "preprocessing", "precision")
 
 
 def obs_layout(cfg: TrainPolicyConfig, task: str, demos: DemoData) -> dict[str, Any]:
@@ -57,17 +57,6 @@ def obs_layout(cfg: TrainPolicyConfig, task: str, demos: DemoData) -> dict[str, 
             "render_scene": p.get("render_scene", LEGACY_SCENE)}
 
 
-def check_encoder_matches(service_key: dict[str, str], expected: dict[str, Any], source: str,
-                          source_kind: str = "store") -> None:
-    """The service must run the encoder the cached demo features came from (or the policy was trained on), or the
-    features differ. The error names every field that differs (model, weights, precision, ...)."""
-    diffs = [k for k in KEY_FIELDS if service_key.get(k) != expected.get(k)]
-    if diffs:
-        detail = ", ".join(f"{k}: {source_kind} {expected.get(k)!s:.24} vs service {service_key.get(k)!s:.24}"
-                           for k in diffs)
-        raise PipelineError(f"{source}: features come from another encoder than the service runs ({detail})")
-
-
 def _paths(episodes) -> list[dict]:
     return [{"observations": ep.observations, "actions": ep.actions, "rewards": ep.rewards} for ep in episodes]
 
@@ -77,8 +66,8 @@ def _code_digest() -> str:
     checkpoint survives DVC reruns, so a code change would otherwise quietly continue the old run)."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for path in sorted([*(root / "rl").glob("*.py"), *(root / "tasks").glob("*.py")]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted(p for part in ("rl", "rollout", "dapg", "tasks") for p in (root / part).glob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -226,7 +215,7 @@ def _resume(path: Path, run_hash: str, policy: GaussianMLPPolicy, baseline: MLPB
     except Exception:  # noqa: BLE001 - a broken checkpoint is simply not resumed from
         return None
     if ckpt.get("run_hash") != run_hash:
-        why = ("other learner code (pipeline/rl, pipeline/tasks)" if ckpt.get("code") != _code_digest()
+        why = ("other learner code (pipeline/rl, rollout, dapg, tasks)" if ckpt.get("code") != _code_digest()
                else "another configuration (train_policy params, reward mode, demos or encoder)")
         print(f"{path}: written by {why}; not resumed, starting over", file=sys.stderr)
         return None

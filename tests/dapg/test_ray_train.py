@@ -19,10 +19,10 @@ import torch
 from pipeline.cache.encode import encode_frames
 from pipeline.cluster import RayConfig
 from pipeline.config import EvaluateConfig, TrainPolicyConfig
+from pipeline.dapg.demo_data import vision_demos
+from pipeline.dapg.train import train_policy
 from pipeline.encoders import EncoderConfig
 from pipeline.errors import PipelineError
-from pipeline.rl.demo_data import vision_demos
-from pipeline.rl.train import train_policy
 from tests.encoders.conftest import make_frames
 
 pytestmark = pytest.mark.ray

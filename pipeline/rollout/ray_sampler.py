@@ -18,7 +18,7 @@ import torch
 from pipeline.cluster import RayConfig, actor_failure, connect, encoder_gpus, gpus_in_cluster, require
 from pipeline.errors import PipelineError
 from pipeline.render.egl import assign_egl_device
-from pipeline.rl.sampler import Episode, EpisodeRunner, ObsConfig, episode_jobs, in_episode_order
+from pipeline.rollout.sampler import EpisodeRunner, ObsConfig, Trajectory, episode_jobs, in_episode_order
 from pipeline.tasks import get_task
 
 ENV_ACTOR_RESTARTS = 3  # per env actor: a worker that keeps dying (a bad node) fails the run after this many
@@ -43,7 +43,7 @@ class EnvWorkerActor:
     def pid(self) -> int:
         return os.getpid()
 
-    def run(self, policy, jobs: list[tuple], deterministic: bool) -> list[Episode]:
+    def run(self, policy, jobs: list[tuple], deterministic: bool) -> list[Trajectory]:
         return self.runner.run_many(policy, jobs, deterministic)
 
 
@@ -124,7 +124,7 @@ class RaySampler:
             self.close()
             raise PipelineError(f"env worker actor {w} failed: {actor_failure(exc)}") from None
 
-    def sample(self, policy, seeds: list[int], deterministic: bool = False, distractors: list | None = None) -> list[Episode]:
+    def sample(self, policy, seeds: list[int], deterministic: bool = False, distractors: list | None = None) -> list[Trajectory]:
         """One episode per seed, in seed order; worker w runs jobs w, w + workers, ... as the local backend."""
         jobs = episode_jobs(seeds, distractors)
         if not jobs:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.cluster import RayConfig, check_backend
-from pipeline.rl.sampler import ObsConfig, Sampler
+from pipeline.rollout.sampler import ObsConfig, Sampler
 
 
 def make_sampler(backend: str, task: str, obs: ObsConfig, workers: int, reward_mode: str, horizon: int | None,
@@ -15,7 +15,7 @@ def make_sampler(backend: str, task: str, obs: ObsConfig, workers: int, reward_m
     """A Sampler or a RaySampler: the same episodes from the same seeds, either way."""
     check_backend("sampler", backend)
     if backend == "ray":
-        from pipeline.rl.ray_sampler import RaySampler
+        from pipeline.rollout.ray_sampler import RaySampler
 
         return RaySampler(task, obs, workers, reward_mode, horizon, encoder_config, success_rule=success_rule,
                           envs_per_worker=envs_per_worker, double_buffer=double_buffer, ray_config=ray_config)

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from pipeline.dapg.config import TrainPolicyConfig
 from pipeline.encoders import EncoderConfig
 from pipeline.errors import PipelineError
-from pipeline.rl.config import TrainPolicyConfig
 from pipeline.rl.policy import GaussianMLPPolicy
-from pipeline.rl.sampler import ObsConfig, Sampler
+from pipeline.rollout.sampler import ObsConfig, Sampler
 from pipeline.tasks import get_task, make_env
 
 SEEDS = [5, 11, 2, 7, 3]  # five episodes: uneven over 2 workers x 2 envs, so a finished env starts the next one
@@ -79,7 +79,7 @@ def test_envs_per_worker_below_one_and_double_buffering_one_env_are_refused():
 def test_double_buffer_auto_is_on_only_where_the_encoder_runs_on_cuda(monkeypatch):
     """auto: a CPU encoder shares the cores with rendering, so one group per worker (the committed results'
     setting); a CUDA encoder gets two. The rule only (no service is started: obs state)."""
-    from pipeline.rl import sampler as sampler_module
+    from pipeline.rollout import sampler as sampler_module
 
     state = ObsConfig(mode="state")
     with Sampler("door", state, workers=0, envs_per_worker=2, double_buffer="auto",

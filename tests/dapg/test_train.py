@@ -8,12 +8,12 @@ import pytest
 
 from pipeline.cache.encode import encode_frames
 from pipeline.config import EvaluateConfig, TrainPolicyConfig
+from pipeline.dapg.demo_data import state_demos, vision_demos
+from pipeline.dapg.train import train_policy
 from pipeline.encoders import EncoderConfig
 from pipeline.errors import PipelineError
-from pipeline.rl.demo_data import state_demos, vision_demos
-from pipeline.rl.evaluate import evaluate_policy
 from pipeline.rl.policy import GaussianMLPPolicy
-from pipeline.rl.train import train_policy
+from pipeline.rollout.evaluate import evaluate_policy
 from pipeline.timings import read_timings
 from tests.encoders.conftest import make_frames
 
@@ -92,7 +92,7 @@ def test_resume_continues_the_same_run(tmp_path, demo_files):
 
 
 def test_a_checkpoint_from_other_code_or_reward_is_not_resumed(tmp_path, demo_files, monkeypatch, capsys):
-    from pipeline.rl import train
+    from pipeline.dapg import train
 
     cfg = TrainPolicyConfig(obs="state", **{**TINY, "iterations": 1})
     train_policy("door", cfg, state_demos(demo_files[0]), tmp_path)
@@ -104,7 +104,8 @@ def test_a_checkpoint_from_other_code_or_reward_is_not_resumed(tmp_path, demo_fi
     assert "checkpoint.pt: written by another configuration (train_policy params, reward mode" in capsys.readouterr().err
     monkeypatch.setattr(train, "_code_digest", lambda: "edited learner")
     train_policy("door", cfg, state_demos(demo_files[0]), tmp_path)  # other code: trained again from scratch
-    assert "written by other learner code (pipeline/rl, pipeline/tasks); not resumed, starting over" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "written by other learner code (pipeline/rl, rollout, dapg, tasks); not resumed, starting over" in err
     again = _rows(tmp_path)
     assert again == first and read_timings(tmp_path)["per_iteration"] != first_seconds  # the same, sampled again
 
@@ -177,7 +178,7 @@ def test_rollouts_render_as_the_demos_were_rendered_and_a_mismatch_is_refused(tm
 
 
 def test_stop_at_eval_success_ends_the_run_once_reached_and_is_checked():
-    from pipeline.rl.train import _reached_target
+    from pipeline.dapg.train import _reached_target
 
     cfg = TrainPolicyConfig(obs="state", eval_episodes=25, stop_at_eval_success=0.8)
     assert not _reached_target([], cfg)

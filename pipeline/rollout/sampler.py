@@ -44,8 +44,9 @@ class ObsConfig:
 
 
 @dataclass
-class Episode:
-    """The parts of one rollout the learner needs (mjrl's path dict)."""
+class Trajectory:
+    """One rollout, the parts the learner needs (mjrl's path dict); a demonstration is formats.episode.Episode,
+    with every simulator state."""
 
     index: int
     seed: int
@@ -149,18 +150,19 @@ class EpisodeRunner:
         return _Slot(env, index, seed, distractor, deterministic, np.random.default_rng([seed, 0xAC7]),
                      env.reset(seed=seed))
 
-    def _finish(self, slot: _Slot) -> Episode:
+    def _finish(self, slot: _Slot) -> Trajectory:
         goal_flags = np.asarray(slot.goals, dtype=bool)
-        return Episode(slot.index, slot.seed, np.stack(slot.observations), np.asarray(slot.actions, np.float32),
+        return Trajectory(slot.index, slot.seed, np.stack(slot.observations), np.asarray(slot.actions, np.float32),
                        np.asarray(slot.rewards, np.float32), goal_flags, self.spec.is_success(goal_flags),
                        dict(slot.times))
 
-    def _step(self, slot: _Slot, o: np.ndarray, policy, log_std: np.ndarray) -> bool:
+    def _step(self, slot: _Slot, o: np.ndarray, policy) -> bool:
         """Act on observation o and step the slot's env; True when its episode is over."""
         start = time.perf_counter()
-        action = policy.mean_action(o[None])[0].astype(np.float64)
-        if not slot.deterministic:
-            action = action + np.exp(log_std) * slot.rng.standard_normal(action.shape)
+        if slot.deterministic:
+            action = policy.mean_action(o[None])[0].astype(np.float64)
+        else:
+            action = policy.sample(o[None], slot.rng)[0]
         slot.times["policy_s"] += time.perf_counter() - start
         start = time.perf_counter()
         slot.obs, reward, terminated, truncated, info = slot.env.step(np.clip(action, -1.0, 1.0))
@@ -171,14 +173,13 @@ class EpisodeRunner:
         slot.goals.append(info["goal_achieved"])
         return bool(terminated or truncated)
 
-    def run_many(self, policy, jobs: list[tuple], deterministic: bool) -> list[Episode]:
+    def run_many(self, policy, jobs: list[tuple], deterministic: bool) -> list[Trajectory]:
         """Every job (index, seed, distractor) as one episode, up to `envs` at a time; a finished env starts the
         next job at once. Each group in turn: collect its features, step its envs, render and submit again."""
         queue = list(reversed(jobs))
         slots = [[self._start(env, queue.pop(), deterministic) if queue else None for env in group]
                  for group in self.groups]
-        log_std = policy.log_std.detach().numpy().astype(np.float64)
-        episodes: list[Episode] = []
+        episodes: list[Trajectory] = []
 
         def launch(g: int) -> tuple[list[_Slot], list] | None:
             """Render and submit group g's running envs; None once the group has nothing left to run."""
@@ -192,7 +193,7 @@ class EpisodeRunner:
                     continue
                 running, states = flight
                 for slot, o in zip(running, self._collect(g, running, states)):
-                    if self._step(slot, o, policy, log_std):
+                    if self._step(slot, o, policy):
                         episodes.append(self._finish(slot))
                         i = slots[g].index(slot)
                         slots[g][i] = self._start(slot.env, queue.pop(), deterministic) if queue else None
@@ -312,7 +313,7 @@ class Sampler:
             self.close()
             raise PipelineError(f"env worker {w} died (exit code {code}); rerun to resume from the last checkpoint") from None
 
-    def sample(self, policy, seeds: list[int], deterministic: bool = False, distractors: list | None = None) -> list[Episode]:
+    def sample(self, policy, seeds: list[int], deterministic: bool = False, distractors: list | None = None) -> list[Trajectory]:
         """One episode per seed, in seed order. `distractors[i]` (render-model edits) applies to episode i."""
         jobs = episode_jobs(seeds, distractors)
         if not jobs:
@@ -348,10 +349,10 @@ def episode_jobs(seeds: list[int], distractors: list | None) -> list[tuple]:
     return [(i, seed, distractors[i] if distractors else None) for i, seed in enumerate(seeds)]
 
 
-def in_episode_order(episodes) -> list[Episode]:
+def in_episode_order(episodes) -> list[Trajectory]:
     return sorted(episodes, key=lambda ep: ep.index)
 
 
-def time_by_part(episodes: list[Episode]) -> dict[str, float]:
+def time_by_part(episodes: list[Trajectory]) -> dict[str, float]:
     """Seconds per part summed over episodes (worker time: with N workers, wall time is about 1/N of it)."""
     return {part: float(sum(ep.times.get(part, 0.0) for ep in episodes)) for part in PARTS}
