@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 
 from pipeline.reward.model import RewardModel
 from pipeline.reward.targets import RewardTargets
-from pipeline.vae.train import ImageFile, to_input
+from pipeline.training.images import ImageFile, to_input
 
 MAX_EPISODES = 3
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipeline.vae.train import ImageFile
+from pipeline.training.images import ImageFile
 
 
 def future_targets(signals: np.ndarray, episode: np.ndarray, step: np.ndarray, camera: np.ndarray,

@@ -9,7 +9,7 @@ where m masks the steps past the episode's end and mean_k, std_k standardise eac
 images (the signals differ in scale by 100x: door's reward reaches 20, a distance is ~0.3). The baseline it is
 measured against is the best constant predictor: the training targets' mean, per signal and step.
 
-Data streams as the VAE's does (pipeline/vae/train.py: blocks, a shuffled buffer, the same validation split by
+Data streams as the VAE's does (pipeline/training/images.py: blocks, a shuffled buffer, the same validation split by
 whole episodes); the targets (N, K, H), a few MB, are in memory. Outputs in out_dir: model.pt (+ model.sha256),
 metrics.json, curves.csv, predictions.png, byte-identical across reruns on one machine; timings.json; and the
 latest checkpoint in `checkpoints`, from which a rerun resumes the same curve.
@@ -30,8 +30,8 @@ from pipeline.reward.config import TrainRewardEncoderConfig
 from pipeline.reward.model import RewardModel, RewardModelConfig, model_bytes
 from pipeline.reward.plots import predictions_png
 from pipeline.reward.targets import RewardTargets
-from pipeline.vae.train import ImageFile, Split, eval_batches, n_train_batches, run_on_images, to_input, train_batches
-from pipeline.vae.training import derived_seed, resume, save_checkpoint, write_bytes, write_model, write_run_records
+from pipeline.training.checkpoints import derived_seed, resume, save_checkpoint, write_bytes, write_model, write_run_records
+from pipeline.training.images import ImageFile, Split, eval_batches, n_train_batches, run_on_images, to_input, train_batches
 
 CHECKPOINT_FORMAT = "rrl-pipe/reward-encoder-checkpoint"
 CURVE_COLUMNS = ("epoch", "train_loss", "val_loss", "val_constant_loss")

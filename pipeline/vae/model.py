@@ -23,9 +23,10 @@ from torch import nn
 from pipeline.checksum import file_sha256
 from pipeline.encoders.weights import ResolvedWeights
 from pipeline.errors import PipelineError
+from pipeline.training import IMAGE_SIZE
+from pipeline.training.checkpoints import check_state_dict
 
 FORMAT = "rrl-pipe/vae"
-IMAGE_SIZE = 64
 ENCODER_PREFIXES = ("encoder.", "fc_mu.")  # the parameters the served encoder needs (logvar and decoder are not)
 SERVED_DIM = 512  # encoder `vae` serves the 512-d mean of q(z|x) (RRL); a model file with another latent is refused
 
@@ -170,19 +171,6 @@ def _read_model_file(path: Path) -> tuple[VAEConfig, dict[str, torch.Tensor]]:
     state_dict = loaded["state_dict"]
     check_state_dict(VAE(cfg).state_dict(), state_dict, f"{path} (config latent={cfg.latent}, channels={list(cfg.channels)})")
     return cfg, state_dict
-
-
-def check_state_dict(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], where: str) -> None:
-    """One line naming the first mismatching parameter: a checkpoint from another architecture."""
-    missing = [k for k in expected if k not in got]
-    extra = [k for k in got if k not in expected]
-    if missing or extra:
-        raise PipelineError(f"{where}: parameters do not fit the architecture (missing {missing[:3]}, unexpected {extra[:3]})")
-    for name, tensor in expected.items():
-        if tuple(got[name].shape) != tuple(tensor.shape):
-            raise PipelineError(
-                f"{where}: parameter {name} has shape {tuple(got[name].shape)}, the architecture wants {tuple(tensor.shape)}"
-            )
 
 
 def load_vae(path: str | Path) -> VAE:

@@ -14,8 +14,9 @@ from pipeline.config import TrainVaeConfig
 from pipeline.errors import PipelineError
 from pipeline.formats.hdf5 import create_hdf5, seal
 from pipeline.timings import read_timings
+from pipeline.training.images import ImageFile, make_blocks, split_episodes, train_batches
 from pipeline.vae.model import load_vae
-from pipeline.vae.train import ImageFile, make_blocks, split_episodes, train_batches, train_vae
+from pipeline.vae.train import train_vae
 from tests.vae.conftest import make_images, tiny_config
 
 
