@@ -87,11 +87,31 @@ def echo_result(out: Any, figures: dict[str, Any]) -> None:
     click.echo(f"{out}: {json.dumps(figures)}")
 
 
+def training_path_options(encoder: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--task, --data, --out and --checkpoints of an encoder trained here (vae, reward)."""
+    options = [
+        click.option("--task", default="door", help="sets the default --data, --out and --checkpoints"),
+        click.option("--data", "dataset", default=None, type=click.Path(dir_okay=False),
+                     help="image HDF5 from render-vae-data [data/vae_images/<task>.h5]"),
+        click.option("--out", default=None, type=click.Path(file_okay=False), help=f"output folder [data/{encoder}/<task>]"),
+        click.option("--checkpoints", default=None, type=click.Path(file_okay=False),
+                     help=f"per-epoch checkpoints, resumed from [data/{encoder}_checkpoints/<task>; with --out: "
+                          "<out>/checkpoints]"),
+    ]
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):  # click lists options in the order their decorators are written
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
 def training_paths(encoder: str, task: str, data: str | None, out: str | None,
                    checkpoints: str | None) -> tuple[str, str, str | None]:
     """An encoder trained here: its image file, its output folder and its checkpoint folder. Without --out, the
     layout's (checkpoints beside, where DVC leaves them alone); with --out, checkpoints default to <out>/checkpoints."""
     if out is None:
-        out, checkpoints = layout("trained", encoder=encoder, task=task), checkpoints or layout("checkpoints", encoder=encoder,
-                                                                                               task=task)
+        out = layout("trained", encoder=encoder, task=task)
+        checkpoints = checkpoints or layout("checkpoints", encoder=encoder, task=task)
     return data or layout("vae_images", task=task), out, checkpoints

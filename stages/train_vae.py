@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import click
 
-from stages._common import CONTEXT, echo_result, friendly_errors, given, params_option, training_paths
+from stages._common import (
+    CONTEXT,
+    echo_result,
+    friendly_errors,
+    given,
+    params_option,
+    training_path_options,
+    training_paths,
+)
 
 
 @click.command("train-vae", context_settings=CONTEXT)
 @params_option
-@click.option("--task", default="door", help="sets the default --data, --out and --checkpoints")
-@click.option("--data", "dataset", default=None, type=click.Path(dir_okay=False),
-              help="image HDF5 from render-vae-data [data/vae_images/<task>.h5]")
-@click.option("--out", default=None, type=click.Path(file_okay=False), help="output folder [data/vae/<task>]")
-@click.option("--checkpoints", default=None, type=click.Path(file_okay=False),
-              help="per-epoch checkpoints, resumed from [data/vae_checkpoints/<task>; with --out: <out>/checkpoints]")
+@training_path_options("vae")
 @click.option("--epochs", default=None, type=int, help="passes over the training images; raising it resumes [train_vae.epochs]")
 @click.option("--batch-size", default=None, type=int, help="images per Adam step [train_vae.batch_size]")
 @click.option("--lr", default=None, type=float, help="Adam learning rate [train_vae.lr]")

@@ -41,6 +41,7 @@ from pipeline.tasks import get_task
 from pipeline.timings import write_timings
 
 TIMING_FIELDS = ("sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
+LEARNER_PARTS = ("rl", "rollout", "dapg", "tasks")  # the code a checkpoint is resumed with only if unchanged
 
 
 def obs_layout(cfg: TrainPolicyConfig, task: str, demos: DemoData) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def _code_digest() -> str:
     checkpoint survives DVC reruns, so a code change would otherwise quietly continue the old run)."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for path in sorted(p for part in ("rl", "rollout", "dapg", "tasks") for p in (root / part).glob("*.py")):
+    for path in sorted(p for part in LEARNER_PARTS for p in (root / part).glob("*.py")):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -215,7 +216,7 @@ def _resume(path: Path, run_hash: str, policy: GaussianMLPPolicy, baseline: MLPB
     except Exception:  # noqa: BLE001 - a broken checkpoint is simply not resumed from
         return None
     if ckpt.get("run_hash") != run_hash:
-        why = ("other learner code (pipeline/rl, rollout, dapg, tasks)" if ckpt.get("code") != _code_digest()
+        why = (f"other learner code (pipeline/{', '.join(LEARNER_PARTS)})" if ckpt.get("code") != _code_digest()
                else "another configuration (train_policy params, reward mode, demos or encoder)")
         print(f"{path}: written by {why}; not resumed, starting over", file=sys.stderr)
         return None
