@@ -6,19 +6,16 @@ the same machine; seconds by part go to timings.json beside them (pipeline/timin
 
 from __future__ import annotations
 
-import hashlib
 import json
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from pipeline.atomic import atomic_output, check_output, sole_writer, write_json
+from pipeline.atomic import check_output, sole_writer, write_json
 from pipeline.cluster import RayConfig
 from pipeline.dapg.config import TrainPolicyConfig
 from pipeline.dapg.demo_data import DemoData
@@ -39,8 +36,10 @@ from pipeline.rollout.seeds import training_eval_seeds, training_seeds
 from pipeline.stats import rate_interval
 from pipeline.tasks import get_task
 from pipeline.timings import write_timings
+from pipeline.training.checkpoints import Checkpoint
 
 TIMING_FIELDS = ("sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
+CHECKPOINT_FORMAT = "rrl-pipe/policy-checkpoint"
 LEARNER_PARTS = ("rl", "rollout", "dapg", "tasks")  # the code a checkpoint is resumed with only if unchanged
 
 
@@ -62,25 +61,13 @@ def _paths(episodes) -> list[dict]:
     return [{"observations": ep.observations, "actions": ep.actions, "rewards": ep.rewards} for ep in episodes]
 
 
-def _code_digest() -> str:
-    """sha256 of the learner's and the tasks' source: a checkpoint written by other code is not resumed (the
-    checkpoint survives DVC reruns, so a code change would otherwise quietly continue the old run)."""
-    root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    for path in sorted(p for part in LEARNER_PARTS for p in (root / part).glob("*.py")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-def _config_hash(cfg: TrainPolicyConfig, layout: dict) -> str:
-    # workers, envs per worker, double buffering and the backend change speed, not results; more iterations extend the same run
-    # (resume), they do not start another; evaluation episodes are only watched, they change nothing the learner
-    # sees; stopping early only ends it sooner
+def _resume_key(cfg: TrainPolicyConfig, layout: dict) -> dict[str, Any]:
+    """What a checkpoint must share with this run to be continued. Workers, envs per worker, double buffering and
+    the backend change speed, not results; more iterations extend the same run (resume), they do not start another;
+    evaluation episodes are only watched, they change nothing the learner sees; stopping early only ends it sooner."""
     ignored = ("workers", "envs_per_worker", "double_buffer", "backend", "encoders", "iterations", "eval_episodes",
                "stop_at_eval_success")
-    payload = {k: v for k, v in asdict(cfg).items() if k not in ignored}
-    run = {"cfg": payload, "layout": layout, "code": _code_digest()}
-    return hashlib.sha256(json.dumps(run, sort_keys=True, default=str).encode()).hexdigest()
+    return {**{k: v for k, v in asdict(cfg).items() if k not in ignored}, "layout": layout}
 
 
 def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | Path,
@@ -97,22 +84,22 @@ def _train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: Path,
     out.mkdir(parents=True, exist_ok=True)
     spec = get_task(task)
     layout = obs_layout(cfg, task, demos)
-    run_hash = _config_hash(cfg, layout)
-    ckpt_path = out / "checkpoint.pt"
-    start_iter, rows, seconds = 0, [], {"bc_s": 0.0}
+    checkpoint = Checkpoint(out / "checkpoint.pt", CHECKPOINT_FORMAT, _resume_key(cfg, layout), LEARNER_PARTS)
+    iterations = 0 if cfg.mode == "bc" else cfg.iterations
 
     policy = GaussianMLPPolicy(demos.observations.shape[1], spec.action_dim, cfg.hidden, cfg.init_log_std,
                                cfg.min_log_std, seed=cfg.seed, obs_layout=layout)
     baseline = MLPBaseline(demos.observations.shape[1], cfg.vf_hidden, lr=cfg.vf_lr, batch_size=cfg.vf_batch,
                            epochs=cfg.vf_epochs, weight_decay=cfg.vf_weight_decay, seed=cfg.seed)
-    resumed = _resume(ckpt_path, run_hash, policy, baseline)
+    resumed = checkpoint.load(iterations)
     if resumed is not None:
-        start_iter, rows, seconds = resumed
+        policy.load_state_dict(resumed.state["policy"])
+        baseline.load_state_dict(resumed.state["baseline"])
+        start_iter, rows, seconds = resumed.step, resumed.curve, json.loads(resumed.state["seconds"])
     else:
-        seconds = _initialise_from_demos(policy, cfg, demos)
-        _save_checkpoint(ckpt_path, run_hash, policy, baseline, 0, rows, seconds)
+        start_iter, rows, seconds = 0, [], _initialise_from_demos(policy, cfg, demos)
+        _save(checkpoint, 0, policy, baseline, rows, seconds)
 
-    iterations = 0 if cfg.mode == "bc" else cfg.iterations
     if start_iter < iterations:
         obs_cfg = ObsConfig(mode=cfg.obs, proprio=cfg.proprio, proprio_noise=cfg.proprio_noise,
                             cameras=tuple(layout.get("cameras", ())), image_size=layout.get("image_size", 256),
@@ -134,7 +121,7 @@ def _train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: Path,
                 bar.set_postfix(success=f"{rows[-1]['success_rate']:.2f}", ret=f"{rows[-1]['return_mean']:.1f}")
                 if progress:
                     bar.write(_iteration_line(rows[-1], iterations))
-                _save_checkpoint(ckpt_path, run_hash, policy, baseline, k + 1, rows, seconds)
+                _save(checkpoint, k + 1, policy, baseline, rows, seconds)
     return _write_outputs(out, task, cfg, layout, demos, policy, rows, seconds)
 
 
@@ -200,29 +187,10 @@ def _rates(episodes: list, prefix: str) -> dict[str, float]:
             f"{prefix}return_mean": float(np.mean([float(ep.rewards.sum()) for ep in episodes]))}
 
 
-def _save_checkpoint(path: Path, run_hash: str, policy: GaussianMLPPolicy, baseline: MLPBaseline, iteration: int,
-                     rows: list[dict], seconds: dict) -> None:
-    with atomic_output(path) as tmp:
-        torch.save({"run_hash": run_hash, "code": _code_digest(), "iteration": iteration, "policy": policy.state_dict(),
-                    "baseline": baseline.state_dict(), "rows": json.dumps(rows), "seconds": json.dumps(seconds)}, tmp)
-
-
-def _resume(path: Path, run_hash: str, policy: GaussianMLPPolicy, baseline: MLPBaseline):
-    """(next iteration, curve rows, seconds) from a checkpoint of this very configuration, else None."""
-    if not path.exists():
-        return None
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - a broken checkpoint is simply not resumed from
-        return None
-    if ckpt.get("run_hash") != run_hash:
-        why = (f"other learner code (pipeline/{', '.join(LEARNER_PARTS)})" if ckpt.get("code") != _code_digest()
-               else "another configuration (train_policy params, reward mode, demos or encoder)")
-        print(f"{path}: written by {why}; not resumed, starting over", file=sys.stderr)
-        return None
-    policy.load_state_dict(ckpt["policy"])
-    baseline.load_state_dict(ckpt["baseline"])
-    return int(ckpt["iteration"]), json.loads(ckpt["rows"]), json.loads(ckpt["seconds"])
+def _save(checkpoint: Checkpoint, iteration: int, policy: GaussianMLPPolicy, baseline: MLPBaseline, rows: list[dict],
+          seconds: dict) -> None:
+    checkpoint.save(iteration, {"policy": policy.state_dict(), "baseline": baseline.state_dict(),
+                                "seconds": json.dumps(seconds)}, rows)
 
 
 def _write_outputs(out: Path, task: str, cfg: TrainPolicyConfig, layout: dict, demos: DemoData,

@@ -30,10 +30,12 @@ from pipeline.reward.config import TrainRewardEncoderConfig
 from pipeline.reward.model import RewardModel, RewardModelConfig, model_bytes
 from pipeline.reward.plots import predictions_png
 from pipeline.reward.targets import RewardTargets
-from pipeline.training.checkpoints import derived_seed, resume, save_checkpoint, write_bytes, write_model, write_run_records
+from pipeline.training.checkpoints import Checkpoint
 from pipeline.training.images import ImageFile, Split, eval_batches, n_train_batches, run_on_images, to_input, train_batches
+from pipeline.training.scaffold import derived_seed, write_bytes, write_model, write_run_records
 
 CHECKPOINT_FORMAT = "rrl-pipe/reward-encoder-checkpoint"
+CHECKPOINT_CODE = ("reward", "vae", "training")  # a checkpoint of other code of these is not resumed
 CURVE_COLUMNS = ("epoch", "train_loss", "val_loss", "val_constant_loss")
 
 
@@ -75,7 +77,9 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainRewardEncoder
     torch.manual_seed(derived_seed(cfg.seed, 0x4E3A))
     model = RewardModel(RewardModelConfig(cfg.trunk_config, targets.names, cfg.horizon, cfg.hidden))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    curve = resume(folder, CHECKPOINT_FORMAT, cfg.epochs, cfg.resume_key(), fingerprint, model, optimizer)
+    checkpoint = Checkpoint(folder / "checkpoint.pt", CHECKPOINT_FORMAT, {**cfg.resume_key(), "dataset": fingerprint},
+                            CHECKPOINT_CODE)
+    curve = checkpoint.resume_training(cfg.epochs, model, optimizer)
     start = len(curve)
 
     per_epoch = n_train_batches(len(split.train_rows), cfg.batch_size)
@@ -100,7 +104,7 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainRewardEncoder
         curve.append({"epoch": epoch + 1, "train_loss": loss_sum / n, "val_loss": float(val.sum()),
                       "val_constant_loss": float(constant.sum()), "seconds": time.perf_counter() - began,
                       "val_per_signal": val.tolist(), "constant_per_signal": constant.tolist()})
-        save_checkpoint(folder, CHECKPOINT_FORMAT, epoch + 1, model, optimizer, cfg.resume_key(), fingerprint, curve)
+        checkpoint.save_training(epoch + 1, model, optimizer, curve)
     bar.close()
 
     model.eval()

@@ -1,6 +1,6 @@
-"""The scaffolding every encoder trained here shares (the VAE, the reward encoder): seeds, deterministic kernels,
-byte-stable output files and per-epoch checkpoints that resume exactly (checkpoints.py), and the streamed image
-batches of a render_vae_data file with its validation split (images.py).
+"""The scaffolding of what is trained here: the one checkpoint/resume scheme of the policy, the VAE and the reward
+encoder (checkpoints.py); the encoders' seeds, deterministic kernels and byte-stable output files (scaffold.py); and
+the streamed image batches of a render_vae_data file with its validation split (images.py).
 
 May import (tests/test_layers.py holds it): errors, atomic, timings, prefetch, formats, encoders.
 """

@@ -1,150 +1,111 @@
-"""What every encoder trained here (the VAE, the reward encoder) shares around its loss: seeds derived from a key,
-deterministic kernels, byte-stable atomic files (the model file and its hash, metrics.json, curves.csv; the
-seconds apart in timings.json), and per-epoch checkpoints that resume a run exactly.
+"""The one checkpoint/resume scheme of everything trained here (the policy, the VAE, the reward encoder).
 
-A checkpoint folder holds `epoch_NNN.pt`, the latest only: {"format", "epoch", "config" (the resume key),
-"dataset" (the data's fingerprint), "model", "optimizer", "rng", "curve"}; a rerun with more epochs continues from
-it, one written with another config or dataset is refused in one line.
+A run's checkpoint is one file, rewritten atomically after every step (an iteration, an epoch):
+{"format", "step", "code" (sha256 of the trainer's source), "key" (what the run depends on: its config less what
+only changes speed or length, the data's fingerprint; JSON), "state" (the trainer's tensors: models, optimizer,
+RNG), "curve" (the rows so far; JSON)}. A rerun with the same key and code continues from it, and the curve goes
+on exactly as an uninterrupted run's would. Any other checkpoint (another key, other code, more steps than asked
+for, a damaged or foreign file) is not resumed: one line on stderr says why, and the run starts over. Starting over
+rather than refusing is what DVC needs: the checkpoint outlives the stage's outputs, and `dvc exp run -S` after a
+params edit must train the new config, not stop on the old one's file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import hashlib
-import io
 import json
-import re
-from collections.abc import Iterator
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from pipeline.atomic import atomic_output
 from pipeline.errors import PipelineError
-from pipeline.timings import write_timings
+from pipeline.training.scaffold import torch_bytes, write_bytes
+
+PACKAGE = Path(__file__).resolve().parent.parent  # pipeline/
 
 
-def derived_seed(*key: int) -> int:
-    """A 63-bit seed from integers: each epoch's shuffle and noise reseed from (seed, epoch, ...)."""
-    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> 1)
+def code_digest(parts: tuple[str, ...]) -> str:
+    """sha256 of the source of some parts of pipeline/ (packages): a checkpoint written by other code of the trainer
+    is not resumed, since the same config would otherwise quietly continue a run of the old code."""
+    digest = hashlib.sha256()
+    for path in sorted(p for part in parts for p in (PACKAGE / part).rglob("*.py")):
+        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def deterministic() -> Iterator[None]:
-    previous = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous)
+@dataclass
+class Resumed:
+    step: int  # steps done: the next one to run
+    state: dict[str, Any]
+    curve: list[dict[str, Any]]
 
 
-def torch_bytes(obj: Any) -> bytes:
-    """torch.save through a buffer: the zip's root must not be named after a (temporary) file name."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    return buffer.getvalue()
+class Checkpoint:
+    """The checkpoint file of one run: `kind` names the trainer, `key` what the run depends on, `code` the parts of
+    pipeline/ whose source it was written by."""
 
+    def __init__(self, path: Path, kind: str, key: dict[str, Any], code: tuple[str, ...]):
+        self.path, self.kind, self.code = Path(path), kind, code
+        self.key = json.loads(json.dumps(key, sort_keys=True, default=str))  # as it reads back: tuples are lists
+        self.digest = code_digest(code)
 
-def write_bytes(path: Path, content: bytes) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(content)
+    def load(self, end: int) -> Resumed | None:
+        """The saved run if it is this one and has at most `end` steps; else None (and a line saying why)."""
+        if not self.path.exists():
+            return None
+        try:
+            saved = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is only a lost head start
+            return self._start_over(f"not a loadable checkpoint ({exc.__class__.__name__})")
+        if not isinstance(saved, dict) or saved.get("format") != self.kind:
+            return self._start_over(f"not a {self.kind} checkpoint")
+        if saved["code"] != self.digest:
+            return self._start_over(f"written by other code (pipeline/{', '.join(self.code)})")
+        old = json.loads(saved["key"])
+        if old != self.key:
+            return self._start_over(f"written with another configuration ({key_changes(old, self.key)})")
+        if saved["step"] > end:
+            return self._start_over(f"holds {saved['step']} steps, more than the {end} asked for")
+        return Resumed(int(saved["step"]), saved["state"], json.loads(saved["curve"]))
 
+    def save(self, step: int, state: dict[str, Any], curve: list[dict[str, Any]]) -> None:
+        write_bytes(self.path, torch_bytes({"format": self.kind, "step": step, "code": self.digest,
+                                            "key": json.dumps(self.key, sort_keys=True), "state": state,
+                                            "curve": json.dumps(curve)}))
 
-def _checkpoints(folder: Path) -> list[tuple[int, Path]]:
-    found = []
-    for path in folder.glob("epoch_*.pt") if folder.is_dir() else []:
-        match = re.fullmatch(r"epoch_(\d+)\.pt", path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+    def resume_training(self, end: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> list[dict[str, Any]]:
+        """For a model fit by an optimizer (the encoders trained here): load the saved model, optimizer and torch RNG
+        into these; the curve so far (empty when starting over)."""
+        resumed = self.load(end)
+        if resumed is None:
+            return []
+        model.load_state_dict(resumed.state["model"])
+        optimizer.load_state_dict(resumed.state["optimizer"])
+        torch.set_rng_state(resumed.state["rng"])
+        return resumed.curve
 
+    def save_training(self, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                      curve: list[dict[str, Any]]) -> None:
+        self.save(step, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()},
+                  curve)
 
-def load_checkpoint(folder: Path, fmt: str, epochs: int, resume_key: dict[str, Any], fingerprint: str,
-                    check_model: Any) -> dict[str, Any] | None:
-    """The latest checkpoint at or before `epochs`, refused (one line) when another config or dataset wrote it;
-    `check_model(state_dict, where)` refuses parameters of another architecture."""
-    usable = [(e, p) for e, p in _checkpoints(folder) if e <= epochs]
-    if not usable:
+    def _start_over(self, why: str) -> None:
+        print(f"{self.path}: {why}; not resumed, starting over", file=sys.stderr)
         return None
-    _, path = usable[-1]
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is bad input, not a crash
-        raise PipelineError(f"{path}: not a loadable checkpoint ({exc.__class__.__name__}); delete it to start over") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != fmt:
-        raise PipelineError(f"{path}: not a {fmt} checkpoint; delete {folder} to start over")
-    if ckpt["config"] != resume_key:
-        diff = {k: (ckpt["config"].get(k), v) for k, v in resume_key.items() if ckpt["config"].get(k) != v}
-        changes = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in diff.items())
-        raise PipelineError(f"{path}: written with another config ({changes}); delete {folder} to start over")
-    if ckpt["dataset"] != fingerprint:
-        raise PipelineError(f"{path}: written for another image dataset; delete {folder} to start over")
-    check_model(ckpt["model"], str(path))
-    return ckpt
 
 
-def save_checkpoint(folder: Path, fmt: str, epoch: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    resume_key: dict[str, Any], fingerprint: str, curve: list[dict[str, float]]) -> None:
-    old = _checkpoints(folder)
-    state = {
-        "format": fmt,
-        "epoch": epoch,
-        "config": resume_key,
-        "dataset": fingerprint,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "rng": {"torch": torch.get_rng_state()},
-        "curve": curve,
-    }
-    write_bytes(folder / f"epoch_{epoch:03d}.pt", torch_bytes(state))
-    for e, path in old:  # keep the latest only: a checkpoint of the default VAE is ~100 MB
-        if e != epoch:
-            path.unlink(missing_ok=True)
+def key_changes(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """`lr 0.003 -> 0.001, dataset 'a1b2c3d4e5f6...' -> ...`: the keys whose values differ, values shortened."""
 
+    def short(value: Any) -> str:
+        text = repr(value)
+        return text if len(text) <= 40 else text[:37] + "..."
 
-def resume(folder: Path, fmt: str, epochs: int, resume_key: dict[str, Any], fingerprint: str,
-           model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> list[dict[str, float]]:
-    """Load the latest usable checkpoint (if any) into model, optimizer and torch's RNG; the curve so far."""
-    expected = model.state_dict()
-    ckpt = load_checkpoint(folder, fmt, epochs, resume_key, fingerprint,
-                           lambda state, where: check_state_dict(expected, state, where))
-    if ckpt is None:
-        return []
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    torch.set_rng_state(ckpt["rng"]["torch"])
-    return list(ckpt["curve"])
-
-
-def curve_csv(curve: list[dict[str, float]], columns: tuple[str, ...]) -> str:
-    """curves.csv: the first column (the epoch) as it is, the others to 9 significant digits."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in curve:
-        writer.writerow([row[columns[0]], *(f"{row[c]:.9g}" for c in columns[1:])])
-    return out.getvalue()
-
-
-def write_model(out_dir: Path, content: bytes) -> str:
-    """model.pt and model.sha256 (its hash, which the metrics and feature store keys name); the hash."""
-    sha = hashlib.sha256(content).hexdigest()
-    write_bytes(out_dir / "model.pt", content)
-    write_bytes(out_dir / "model.sha256", f"{sha}\n".encode())
-    return sha
-
-
-def write_run_records(out_dir: Path, curve: list[dict[str, float]], columns: tuple[str, ...],
-                      metrics: dict[str, Any]) -> None:
-    """metrics.json and curves.csv (byte-stable) and, apart, timings.json (the seconds of each epoch)."""
-    write_timings(out_dir, {"seconds": sum(row["seconds"] for row in curve),
-                            "per_epoch": [{"epoch": row["epoch"], "seconds": row["seconds"]} for row in curve]})
-    write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
-    write_bytes(out_dir / "curves.csv", curve_csv(curve, columns).encode())
+    keys = [k for k in {**old, **new} if old.get(k) != new.get(k)]
+    return ", ".join(f"{k} {short(old.get(k))} -> {short(new.get(k))}" for k in keys)
 
 
 def check_state_dict(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], where: str) -> None:

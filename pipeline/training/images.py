@@ -18,7 +18,7 @@ from pipeline.encoders.preprocess import vae64
 from pipeline.errors import PipelineError
 from pipeline.formats.vae_images import ImageFile as _ImageFile
 from pipeline.training import IMAGE_SIZE
-from pipeline.training.checkpoints import deterministic
+from pipeline.training.scaffold import deterministic
 
 
 class StreamConfig(Protocol):

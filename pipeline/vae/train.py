@@ -13,8 +13,8 @@ The validation split holds whole episodes (by `episode_seed`), taken from every 
 
 Outputs in out_dir: model.pt (+ model.sha256), metrics.json, curves.csv, reconstructions.png, all byte-identical
 across reruns on the same machine, with the seconds per epoch apart in timings.json (pipeline/timings.py); and
-checkpoints/epoch_NNN.pt (the latest only; another folder may be given) from which a rerun resumes: the curve continues
-exactly as an uninterrupted run's would (every epoch reseeds its shuffle and noise from (seed, epoch)).
+checkpoints/checkpoint.pt (pipeline/training/checkpoints.py; another folder may be given) from which a rerun resumes: the
+curve continues exactly as an uninterrupted run's would (every epoch reseeds its shuffle and noise from (seed, epoch)).
 """
 
 from __future__ import annotations
@@ -29,14 +29,7 @@ import torch
 from tqdm import tqdm
 
 from pipeline.prefetch import background  # reads the next batches while this thread trains
-from pipeline.training.checkpoints import (
-    derived_seed,
-    resume,
-    save_checkpoint,
-    write_bytes,
-    write_model,
-    write_run_records,
-)
+from pipeline.training.checkpoints import Checkpoint
 from pipeline.training.images import (
     IMAGE_SIZE,
     ImageFile,
@@ -47,10 +40,12 @@ from pipeline.training.images import (
     to_input,
     train_batches,
 )
+from pipeline.training.scaffold import derived_seed, write_bytes, write_model, write_run_records
 from pipeline.vae.config import TrainVaeConfig
 from pipeline.vae.model import VAE, model_bytes
 
 CHECKPOINT_FORMAT = "rrl-pipe/vae-checkpoint"
+CHECKPOINT_CODE = ("vae", "training")  # a checkpoint of other code of these is not resumed
 CURVE_COLUMNS = ("epoch", "train_recon", "train_kl", "val_recon", "val_kl")  # seconds: timings.json
 PIXELS = 3 * IMAGE_SIZE * IMAGE_SIZE
 
@@ -100,7 +95,9 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
     torch.manual_seed(derived_seed(cfg.seed, 0x1417))
     model = VAE(cfg.vae_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    curve = resume(folder, CHECKPOINT_FORMAT, cfg.epochs, cfg.resume_key(), fingerprint, model, optimizer)
+    checkpoint = Checkpoint(folder / "checkpoint.pt", CHECKPOINT_FORMAT, {**cfg.resume_key(), "dataset": fingerprint},
+                            CHECKPOINT_CODE)
+    curve = checkpoint.resume_training(cfg.epochs, model, optimizer)
     start = len(curve)
 
     per_epoch = n_train_batches(len(split.train_rows), cfg.batch_size)
@@ -129,7 +126,7 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
         val_rec, val_kl = evaluate(model, data, split.val_blocks, cfg)
         curve.append({"epoch": epoch + 1, "train_recon": rec_sum / n, "train_kl": kl_sum / n,
                       "val_recon": val_rec, "val_kl": val_kl, "seconds": time.perf_counter() - began})
-        save_checkpoint(folder, CHECKPOINT_FORMAT, epoch + 1, model, optimizer, cfg.resume_key(), fingerprint, curve)
+        checkpoint.save_training(epoch + 1, model, optimizer, curve)
     bar.close()
 
     model.eval()

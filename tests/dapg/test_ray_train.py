@@ -47,7 +47,7 @@ def _service_pids() -> list[int]:
 
 def _checkpoint_iteration(run) -> int:
     try:
-        return int(torch.load(run / "checkpoint.pt", weights_only=True)["iteration"])
+        return int(torch.load(run / "checkpoint.pt", weights_only=True)["step"])
     except (FileNotFoundError, RuntimeError, EOFError):
         return -1
 

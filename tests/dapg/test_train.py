@@ -92,7 +92,7 @@ def test_resume_continues_the_same_run(tmp_path, demo_files):
 
 
 def test_a_checkpoint_from_other_code_or_reward_is_not_resumed(tmp_path, demo_files, monkeypatch, capsys):
-    from pipeline.dapg import train
+    from pipeline.training import checkpoints
 
     cfg = TrainPolicyConfig(obs="state", **{**TINY, "iterations": 1})
     train_policy("door", cfg, state_demos(demo_files[0]), tmp_path)
@@ -101,11 +101,12 @@ def test_a_checkpoint_from_other_code_or_reward_is_not_resumed(tmp_path, demo_fi
     assert _rows(tmp_path) == first and "not resumed" not in capsys.readouterr().err
     train_policy("door", TrainPolicyConfig(obs="state", reward_mode="sparse", **{**TINY, "iterations": 1}),
                  state_demos(demo_files[0]), tmp_path)
-    assert "checkpoint.pt: written by another configuration (train_policy params, reward mode" in capsys.readouterr().err
-    monkeypatch.setattr(train, "_code_digest", lambda: "edited learner")
+    err = capsys.readouterr().err
+    assert "checkpoint.pt: written with another configuration (reward_mode 'rrl' -> 'sparse'); not resumed" in err
+    monkeypatch.setattr(checkpoints, "code_digest", lambda parts: "edited learner")
     train_policy("door", cfg, state_demos(demo_files[0]), tmp_path)  # other code: trained again from scratch
     err = capsys.readouterr().err
-    assert "written by other learner code (pipeline/rl, rollout, dapg, tasks); not resumed, starting over" in err
+    assert "written by other code (pipeline/rl, rollout, dapg, tasks); not resumed, starting over" in err
     again = _rows(tmp_path)
     assert again == first and read_timings(tmp_path)["per_iteration"] != first_seconds  # the same, sampled again
 

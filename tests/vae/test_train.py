@@ -48,7 +48,7 @@ def test_outputs_and_falling_validation_loss(trained):
     assert (out / "model.sha256").read_text().strip() == sha == metrics["model_sha256"]
     with Image.open(out / "reconstructions.png") as png:  # originals above reconstructions: 2 rows of 8
         assert png.size == (2 * (8 * 66 + 2), 2 * (2 * 64 + 6))
-    assert [p.name for p in (out / "checkpoints").iterdir()] == ["epoch_002.pt"]  # the latest only
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["checkpoint.pt"]
     assert not list(out.glob(".*partial"))
     model = load_vae(out / "model.pt")
     assert model.cfg.channels == (4, 8, 8, 8, 8) and not model.training
@@ -90,7 +90,7 @@ def test_resume_continues_the_same_curve(images, trained, tmp_path):
     straight, metrics = trained
     out, ckpt = tmp_path / "resumed", tmp_path / "ckpt"  # checkpoints apart from the outputs, as a DVC stage keeps them
     first = train_vae(images, out, tiny_config(epochs=1), progress=False, checkpoints=ckpt)
-    assert first["epochs"] == 1 and [p.name for p in ckpt.iterdir()] == ["epoch_001.pt"]
+    assert first["epochs"] == 1 and [p.name for p in ckpt.iterdir()] == ["checkpoint.pt"]
     shutil.rmtree(out)  # DVC deletes a stage's outs before rerunning it
     resumed = train_vae(images, out, tiny_config(epochs=2), progress=False, checkpoints=ckpt)
     assert _curve(out) == _curve(straight)
@@ -104,14 +104,22 @@ def test_resume_continues_the_same_curve(images, trained, tmp_path):
     assert again["model_sha256"] == metrics["model_sha256"]
 
 
-def test_checkpoint_from_another_config_is_refused(images, trained, tmp_path):
+def test_a_checkpoint_of_another_run_is_not_resumed_but_trained_over(images, trained, tmp_path, capsys):
+    straight, _ = trained
     out = tmp_path / "run"
-    train_vae(images, out, tiny_config(epochs=1), progress=False)
-    with pytest.raises(PipelineError, match=r"epoch_001\.pt: written with another config \(lr 0\.003 -> 0\.001\); delete"):
-        train_vae(images, out, tiny_config(epochs=2, lr=1e-3), progress=False)
+    train_vae(images, out, tiny_config(epochs=1, lr=1e-3), progress=False)
+    train_vae(images, out, tiny_config(epochs=2), progress=False)  # what `dvc exp run -S train_vae.lr=...` does
+    err = capsys.readouterr().err
+    assert "checkpoint.pt: written with another configuration (lr 0.001 -> 0.003); not resumed, starting over" in err
+    assert (out / "model.pt").read_bytes() == (straight / "model.pt").read_bytes()
+    train_vae(images, out, tiny_config(epochs=1), progress=False)  # fewer epochs than the checkpoint holds
+    assert "holds 2 steps, more than the 1 asked for; not resumed" in capsys.readouterr().err
     other = make_images(tmp_path / "other.h5", seed=1, n_episodes=17)
-    with pytest.raises(PipelineError, match="written for another image dataset"):
-        train_vae(other, out, tiny_config(epochs=2), progress=False)
+    train_vae(other, out, tiny_config(epochs=1), progress=False)
+    assert "written with another configuration (dataset " in capsys.readouterr().err
+    (out / "checkpoints" / "checkpoint.pt").write_bytes(b"torn")
+    train_vae(images, out, tiny_config(epochs=1), progress=False)
+    assert "not a loadable checkpoint" in capsys.readouterr().err
 
 
 def test_bad_datasets_are_one_line_errors(images, tmp_path):
