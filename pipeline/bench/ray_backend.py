@@ -27,9 +27,9 @@ import numpy as np
 from pipeline.bench.common import median_of, table
 from pipeline.bench.render import _ceiling_rate
 from pipeline.bench.sample import _sampler_rate, _update_seconds
+from pipeline.bench.synthetic import SyntheticEncoderConfig
 from pipeline.encoders.encoder import EncoderConfig
 from pipeline.rollout.sampler import ObsConfig
-from pipeline.service.synthetic import SyntheticEncoderConfig
 from pipeline.tasks import get_task, make_env
 
 SAMPLES = 40_000  # RRL's samples per iteration (200 episodes of 200 steps)

@@ -11,23 +11,51 @@ needs to collect them.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from pipeline.bench.common import median_of, table
 from pipeline.bench.render import _ceiling_rate
+from pipeline.bench.synthetic import SyntheticEncoderConfig
 from pipeline.encoders.encoder import Encoder, EncoderConfig
 from pipeline.encoders.registry import get_encoder_spec
+from pipeline.errors import PipelineError
 from pipeline.rl.baseline import MLPBaseline
 from pipeline.rl.gae import compute_advantages, compute_returns
 from pipeline.rl.npg import npg_step
 from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rollout.sampler import ObsConfig, Sampler
-from pipeline.service.synthetic import SyntheticEncoderConfig
+from pipeline.service import InProcessEncoder, ServiceConfig
 from pipeline.tasks import get_task, make_env
+
+
+class PerWorkerEncoderSampler(Sampler):
+    """The reference code's way: no service, every worker runs its own copy of the model on its own frames."""
+
+    def _start_encoding(self, config: ServiceConfig) -> dict[str, str]:
+        return InProcessEncoder(config).key
+
+    def _worker_encoders(self, config: ServiceConfig, groups: int, max_frames: int) -> OwnEncoder:
+        if groups != 1:
+            raise PipelineError("the per-worker encoder has nothing to double-buffer against")
+        return OwnEncoder(config, threads=max(1, (os.cpu_count() or 1) // self.workers))
+
+
+@dataclass(frozen=True)
+class OwnEncoder:
+    """Built in each worker: its own in-process encoder, with the worker's share of the cores for its threads."""
+
+    config: ServiceConfig
+    threads: int
+
+    def __call__(self) -> list[InProcessEncoder]:
+        torch.set_num_threads(self.threads)
+        return [InProcessEncoder(self.config)]
 
 
 def _sampler_rate(task: str, obs: ObsConfig, workers: int, episodes: int, horizon: int, encoder, per_worker: bool = False,
@@ -50,8 +78,9 @@ def _sampler_rate(task: str, obs: ObsConfig, workers: int, episodes: int, horizo
         sampler = RaySampler(task, obs, workers, horizon=horizon, encoder_config=encoder,
                              envs_per_worker=envs_per_worker, double_buffer=double_buffer, ray_config=ray_config)
     else:
-        sampler = Sampler(task, obs, workers, horizon=horizon, encoder_config=encoder, per_worker_encoder=per_worker,
-                          envs_per_worker=envs_per_worker, double_buffer=double_buffer)
+        kind = PerWorkerEncoderSampler if per_worker else Sampler
+        sampler = kind(task, obs, workers, horizon=horizon, encoder_config=encoder, envs_per_worker=envs_per_worker,
+                       double_buffer=double_buffer)
     with sampler:
         policy = GaussianMLPPolicy(obs_dim, spec.action_dim)
         sampler.sample(policy, [999] * max(1, workers) * envs_per_worker)  # warm-up: workers, renderers, service

@@ -42,6 +42,10 @@ class EncoderConfig:
     precision: str = "fp32"
     device: str = "auto"  # auto (cuda when present) | cpu | cuda | cuda:N
 
+    def build(self) -> Encoder:
+        """The encoder of this config: how a service builds what it runs (a benchmark's stand-in config has one too)."""
+        return Encoder(self)
+
 
 def resolve_device(device: str) -> torch.device:
     if device == "auto":

@@ -8,9 +8,9 @@ come back ordered by episode, so results do not depend on how many workers ran t
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing import connection
 from typing import Any
@@ -209,22 +209,28 @@ class EpisodeRunner:
             env.close()
 
 
-def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, endpoint, max_frames: int, conn,
-            own_encoder=None, threads: int = 1, success_rule: str = "rrl", envs: int = 1, groups: int = 1,
-            index: int = 0) -> None:
+@dataclass(frozen=True)
+class ServiceClients:
+    """How a worker reaches its encoder: one client of the service (its own segment, one request in flight) per env
+    group. Picklable, built in the worker; a benchmark hands workers another way (pipeline/bench/sample.py)."""
+
+    endpoint: Any
+    max_frames: int
+    groups: int
+
+    def __call__(self) -> list:
+        from pipeline.service.client import ServiceClient
+
+        return [ServiceClient(self.endpoint, self.max_frames) for _ in range(self.groups)]
+
+
+def _worker(task: str, obs: ObsConfig, reward_mode: str, horizon: int | None, make_encoders: Callable[[], list] | None,
+            conn, success_rule: str = "rrl", envs: int = 1, index: int = 0) -> None:
     """Env worker process `index`: build once, then run the episodes it is sent until told to stop."""
     die_with_parent()
     assign_egl_device(index)  # several GPUs: workers render round-robin on them
-    torch.set_num_threads(threads)  # 1: the policy MLP is tiny; the cores belong to rendering and the service
-    encoders = []
-    if endpoint is not None:  # one client (its own segment, one request in flight) per env group
-        from pipeline.service.client import ServiceClient
-
-        encoders = [ServiceClient(endpoint, max_frames) for _ in range(groups)]
-    elif own_encoder is not None:  # the reference code's way (bench only): every env runs its own model
-        from pipeline.service.client import InProcessEncoder
-
-        encoders = [InProcessEncoder(own_encoder)]
+    torch.set_num_threads(1)  # the policy MLP is tiny; the cores belong to rendering and the service
+    encoders = make_encoders() if make_encoders is not None else []
     runner = EpisodeRunner(task, obs, reward_mode, horizon, encoders, success_rule, envs)
     conn.send(("ready",))
     while True:
@@ -248,10 +254,10 @@ class Sampler:
     (`double_buffer`: one group renders while the service encodes the other's frames)."""
 
     def __init__(self, task: str, obs: ObsConfig, workers: int, reward_mode: str = "rrl", horizon: int | None = None,
-                 encoder_config=None, per_worker_encoder: bool = False, success_rule: str = "rrl",
-                 envs_per_worker: int = 1, double_buffer: bool | str = False):
-        """`per_worker_encoder` (benchmarks only): each worker encodes its own frames, no service. `encoder_config`
-        may be a SyntheticEncoderConfig (benchmarks only: a modelled GPU). `double_buffer="auto"`: on where the
+                 encoder_config=None, success_rule: str = "rrl", envs_per_worker: int = 1,
+                 double_buffer: bool | str = False):
+        """`encoder_config`: an EncoderConfig (or a benchmark's stand-in, pipeline/service's EncoderSource).
+        `double_buffer="auto"`: on where the
         service's encoder runs on CUDA and every worker has two envs or more, off elsewhere (on a CPU the encoder
         shares the cores with rendering, so there is little to overlap: docs/benchmarks.md)."""
         if envs_per_worker < 1:
@@ -261,7 +267,7 @@ class Sampler:
         if double_buffer and envs_per_worker < 2:
             raise PipelineError("double_buffer needs envs_per_worker >= 2 (two groups of envs)")
         # two groups need the service (in-process there is nothing to overlap with)
-        groups = 2 if double_buffer and workers > 0 and not per_worker_encoder and obs.mode == "vision" else 1
+        groups = 2 if double_buffer and workers > 0 and obs.mode == "vision" else 1
         self.double_buffered = groups == 2
         self.task, self.obs, self.workers, self.envs_per_worker = task, obs, workers, envs_per_worker
         self.spec = get_task(task)
@@ -269,19 +275,18 @@ class Sampler:
         self.service = None
         self.feature_key: dict[str, str] | None = None
         if obs.mode == "vision":
-            from pipeline.service import InProcessEncoder, ServiceConfig, ServiceHandle
+            from pipeline.service import InProcessEncoder, ServiceConfig
 
             # one forward pass holds up to one step of every env of every worker; double-buffered, a batch never
             # waits for stragglers (the other group keeps the worker busy, and an idle encoder is the loss)
             config = ServiceConfig(encoder_config, obs.image_size, cameras=n_cams,
                                    max_batch=max(1, workers) * envs_per_worker * n_cams,
                                    max_wait_ms=0.0 if groups == 2 else 20.0)
-            if workers == 0 or per_worker_encoder:
+            if workers == 0:
                 encoder = InProcessEncoder(config)
                 self.feature_key = encoder.key
             else:
-                self.service = ServiceHandle(config)
-                self.feature_key = self.service.key
+                self.feature_key = self._start_encoding(config)
         self._conns: list[connection.Connection] = []
         self._procs = []
         if workers == 0:
@@ -289,14 +294,12 @@ class Sampler:
                                         success_rule, envs_per_worker)
             return
         ctx = multiprocessing.get_context("spawn")
-        endpoint = self.service.endpoint if self.service else None
-        own = config if per_worker_encoder and obs.mode == "vision" else None
-        threads = max(1, (os.cpu_count() or 1) // workers) if own is not None else 1
+        max_frames = -(-envs_per_worker // groups) * n_cams  # the larger group's frames of one step
+        make_encoders = self._worker_encoders(config, groups, max_frames) if obs.mode == "vision" else None
         for w in range(workers):
             parent, child = ctx.Pipe()
-            max_frames = -(-envs_per_worker // groups) * n_cams  # the larger group's frames of one step
-            proc = ctx.Process(target=_worker, args=(task, obs, reward_mode, horizon, endpoint, max_frames, child, own,
-                                                     threads, success_rule, envs_per_worker, groups, w),
+            proc = ctx.Process(target=_worker, args=(task, obs, reward_mode, horizon, make_encoders, child, success_rule,
+                                                     envs_per_worker, w),
                                daemon=True, name=f"rrl-env-{w}")
             proc.start()
             child.close()
@@ -304,6 +307,17 @@ class Sampler:
             self._procs.append(proc)
         for w in range(workers):
             self._receive(w)
+
+    def _start_encoding(self, config) -> dict[str, str]:
+        """Start what the workers encode through (the service); the feature key. A benchmark overrides it."""
+        from pipeline.service import ServiceHandle
+
+        self.service = ServiceHandle(config)
+        return self.service.key
+
+    def _worker_encoders(self, config, groups: int, max_frames: int) -> Callable[[], list]:
+        """What each worker builds its encoders with (clients of the service). A benchmark overrides it."""
+        return ServiceClients(self.service.endpoint, max_frames, groups)
 
     def _receive(self, w: int):
         try:

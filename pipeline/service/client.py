@@ -16,7 +16,6 @@ import numpy as np
 from pipeline.errors import PipelineError
 from pipeline.service import protocol
 from pipeline.service.server import ServiceConfig, segment_prefix, serve
-from pipeline.service.synthetic import make_backend
 
 
 class FrameEncoder(Protocol):
@@ -37,7 +36,7 @@ class InProcessEncoder:
     """The same Encoder, called directly: for tests and single-env use (no second process)."""
 
     def __init__(self, config: ServiceConfig):
-        self.encoder = make_backend(config.encoder)
+        self.encoder = config.encoder.build()
         self.dim = self.encoder.dim
         self.key = self.encoder.key()
         self._submitted = None  # the encoder's handle of the submitted batch

@@ -21,7 +21,6 @@ from pipeline.encoders.encoder import MAX_OUTSTANDING, PendingFeatures
 from pipeline.errors import PipelineError
 from pipeline.service.batching import batch_due, take_batch, wait_left_s
 from pipeline.service.server import ServiceConfig
-from pipeline.service.synthetic import make_backend
 
 
 @dataclass
@@ -50,7 +49,7 @@ class EncoderServiceActor:
 
     def __init__(self, config: ServiceConfig, clients: int):
         self.config, self.clients = config, max(1, clients)
-        self.encoder = make_backend(config.encoder)
+        self.encoder = config.encoder.build()
         self.pending: list[_Waiting] = []
         self.running: deque[_Batch] = deque()  # submitted to the encoder, not yet answered (oldest first)
         self.wake = threading.Condition()

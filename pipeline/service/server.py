@@ -29,20 +29,27 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing import shared_memory
+from typing import Any, Protocol
 
 import numpy as np
 
-from pipeline.encoders.encoder import MAX_OUTSTANDING, EncoderConfig, PendingFeatures
+from pipeline.encoders.encoder import MAX_OUTSTANDING, PendingFeatures
 from pipeline.procs import die_with_parent
 from pipeline.service import protocol
 from pipeline.service.batching import batch_due, take_batch, wait_left_s
 from pipeline.service.protocol import BYE, ENCODE, ERROR, HELLO, OK, SEGMENT
-from pipeline.service.synthetic import SyntheticEncoderConfig, make_backend
+
+
+class EncoderSource(Protocol):
+    """A picklable config whose build() gives what the service runs: EncoderConfig (an Encoder), or a benchmark's
+    stand-in with the same interface (dim, device, key, encode, submit)."""
+
+    def build(self) -> Any: ...
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    encoder: EncoderConfig | SyntheticEncoderConfig  # the synthetic stand-in: benchmarks only
+    encoder: EncoderSource  # EncoderConfig; a benchmark may give its own stand-in
     image_size: int  # frames must be (n, image_size, image_size, 3) uint8
     cameras: int = 1  # frames per request come in multiples of this (one per camera per env)
     max_batch: int = 64  # frames per forward pass
@@ -92,7 +99,7 @@ class EncoderService:
     def __init__(self, config: ServiceConfig, address: str, authkey: bytes):
         self.config = config
         self.authkey = authkey
-        self.encoder = make_backend(config.encoder)
+        self.encoder = config.encoder.build()
         self.dim = self.encoder.dim
         self.frame_bytes = config.image_size * config.image_size * 3
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

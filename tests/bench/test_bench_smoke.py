@@ -9,7 +9,7 @@ from pipeline.bench.encode import bench_encode, bench_families
 from pipeline.bench.ray_backend import bench_ray, capacity
 from pipeline.bench.render import bench_render
 from pipeline.bench.sample import bench_sample
-from pipeline.service.synthetic import SyntheticEncoderConfig
+from pipeline.bench.synthetic import SyntheticEncoderConfig
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +42,29 @@ def test_bench_encode_compares_families_each_at_its_own_input():
 def test_bench_sample_smoke():
     result = bench_sample("door", "resnet18", 1, 1, 4, 32, "fast", 1, echo=lambda line: None, samples=400)
     assert _finite_positive(result["ours"], result["bound"], result["reference"], result["update_s"])
+
+
+def test_the_reference_way_runs_the_same_episodes_as_the_service():
+    """The benchmark's per-worker encoders (injected into the sampler from the benchmark side) see what the service
+    sees: the same encoder code on the same frames, so the same features and episodes, within float rounding."""
+    import numpy as np
+
+    from pipeline.bench.sample import PerWorkerEncoderSampler
+    from pipeline.encoders import EncoderConfig
+    from pipeline.rl.policy import GaussianMLPPolicy
+    from pipeline.rollout.sampler import ObsConfig, Sampler
+    from pipeline.tasks import get_task
+
+    obs, encoder, spec = ObsConfig(mode="vision", image_size=32), EncoderConfig(weights="random"), get_task("door")
+    policy = GaussianMLPPolicy(len(spec.camera_names) * 512 + 24, spec.action_dim, hidden=(8, 8), seed=0)
+    runs = []
+    for kind in (Sampler, PerWorkerEncoderSampler):
+        with kind("door", obs, 2, horizon=4, encoder_config=encoder, envs_per_worker=2) as sampler:
+            assert (sampler.service is None) == (kind is PerWorkerEncoderSampler)
+            runs.append(sampler.sample(policy, [5, 11, 2]))
+    for ours, reference in zip(*runs):
+        np.testing.assert_allclose(ours.observations, reference.observations, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(ours.actions, reference.actions, rtol=1e-4, atol=1e-5)
 
 
 def test_bench_sample_synthetic_double_buffered_smoke():

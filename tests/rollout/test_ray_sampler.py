@@ -111,7 +111,7 @@ def test_the_service_actor_feeds_a_modelled_gpu_without_waiting_on_it(ray_instan
     """With a modelled GPU (the synthetic encoder queues batches as a CUDA stream does) and two env groups, the
     service actor submits a batch while the last still runs, as the local service does; the episodes are the local
     backend's."""
-    from pipeline.service.synthetic import SyntheticEncoderConfig
+    from pipeline.bench.synthetic import SyntheticEncoderConfig
 
     # 50 ms a batch: longer than rendering the other group takes even on a loaded 2-core machine (5 ms was not)
     encoder = SyntheticEncoderConfig(base_ms=50.0, per_frame_ms=0.5)

@@ -59,7 +59,7 @@ def test_vision_episodes_do_not_depend_on_envs_per_worker_or_double_buffering_an
 
 
 def test_synthetic_encoder_episodes_are_deterministic_and_double_buffering_changes_nothing():
-    from pipeline.service.synthetic import SyntheticEncoderConfig
+    from pipeline.bench.synthetic import SyntheticEncoderConfig
 
     obs = ObsConfig(mode="vision", image_size=64)
     encoder = SyntheticEncoderConfig(base_ms=1.0, per_frame_ms=0.1)

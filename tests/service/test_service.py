@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.bench.synthetic import SyntheticEncoder, SyntheticEncoderConfig
 from pipeline.encoders import Encoder, EncoderConfig
 from pipeline.errors import PipelineError
 from pipeline.service import InProcessEncoder, ServiceClient, ServiceConfig, ServiceHandle
-from pipeline.service.synthetic import SyntheticEncoder, SyntheticEncoderConfig
 from tests.service.conftest import running_service
 
 CONFIG = ServiceConfig(EncoderConfig(weights="random"), image_size=64, cameras=2, max_batch=8, max_wait_ms=5)

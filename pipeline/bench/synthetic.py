@@ -1,5 +1,6 @@
 """A stand-in for a GPU encoder, so that the sampler's design can be measured on a CPU as if encoding were nearly
-free (`rrl-pipe bench sample --synthetic-encoder`).
+free (`rrl-pipe bench sample --synthetic-encoder`). The service knows nothing of it: it runs whatever
+encoder its config's `build()` gives.
 
 It answers a batch of n frames `base_ms + per_frame_ms * n` after the modelled device is free (the default, 2 ms +
 0.1 ms per frame, models ResNet-34 fp16 on a large GPU), queued as a CUDA stream queues work: `submit`
@@ -29,6 +30,10 @@ class SyntheticEncoderConfig:
         """`BASE_MS,PER_FRAME_MS` (the bench's --synthetic-encoder), e.g. `2,0.1`."""
         base, per_frame = (float(x) for x in text.split(","))
         return cls(base, per_frame)
+
+    def build(self) -> SyntheticEncoder:
+        """What a service runs for this config (the service asks every encoder config for its encoder this way)."""
+        return SyntheticEncoder(self)
 
 
 class SyntheticEncoder:
@@ -76,12 +81,3 @@ class _SyntheticPending:
     def result(self) -> torch.Tensor:
         time.sleep(self.poll_after_s())
         return self._features
-
-
-def make_backend(config):
-    """The encoder a service (or an in-process client) runs for this config: the real Encoder, or the stand-in."""
-    if isinstance(config, SyntheticEncoderConfig):
-        return SyntheticEncoder(config)
-    from pipeline.encoders.encoder import Encoder
-
-    return Encoder(config)
