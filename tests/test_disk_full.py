@@ -118,6 +118,7 @@ def test_a_disk_that_fills_while_writing_frames_stops_the_writer_cleanly(small_d
     assert sorted(p.name for p in disk.iterdir()) == ["filler"]
 
 
+@pytest.mark.slow
 def test_encode_on_a_full_disk_is_one_line(tmp_path, small_disk):
     demos, frames = tmp_path / "door.h5", tmp_path / "frames.h5"
     make_demo_file(demos, n=2, horizon=40)

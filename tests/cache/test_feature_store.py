@@ -75,6 +75,7 @@ def test_a_different_encoder_gets_a_different_key(store, frames, tmp_path):
     assert other["key"] != figures["key"] and FeatureStore(tmp_path / "l2.zarr").features.shape == (93, 128)
 
 
+@pytest.mark.slow
 def test_kill_mid_run_then_resume_from_the_last_complete_shard(frames, store, tmp_path):
     out = tmp_path / "resnet18.zarr"
     cmd = [sys.executable, "-m", "pipeline.cli", "encode", "--model", "resnet18", "--weights", "random",

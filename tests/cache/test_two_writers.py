@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pipeline.formats.features import FeatureStore
 from tests.encoders.conftest import make_frames
@@ -19,6 +20,7 @@ def _encode(frames: Path, out: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
 
 
+@pytest.mark.slow
 def test_two_encoders_to_one_store(tmp_path):
     frames = make_frames(tmp_path / "door.h5", size=256, n=4, horizon=100)  # ~10 s to encode: both overlap
     out = tmp_path / "store.zarr"

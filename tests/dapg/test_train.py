@@ -118,6 +118,7 @@ def test_metrics_are_strict_json_and_bc_has_no_success_yet(tmp_path, demo_files)
     assert metrics["reward_mode"] == "rrl" and metrics["success_rule"] == "rrl"
 
 
+@pytest.mark.slow
 def test_vision_training_and_evaluation_with_distractors(tmp_path, demo_files):
     _, frames, features = demo_files
     demos = vision_demos(features, frames, proprio=True)
@@ -153,6 +154,7 @@ def test_features_from_another_encoder_are_refused(tmp_path, demo_files):
                         tmp_path / "eval.json", encoder_config=other, image_size=64)
 
 
+@pytest.mark.slow
 def test_rollouts_render_as_the_demos_were_rendered_and_a_mismatch_is_refused(tmp_path, demo_files):
     _, frames, features = demo_files
     demos = vision_demos(features, frames, proprio=True)

@@ -40,6 +40,7 @@ def _vc1_reference(net, frames: np.ndarray) -> torch.Tensor:
         return net.norm(tokens)[:, 0]
 
 
+@pytest.mark.slow
 def test_vc1_loads_the_published_layout_from_the_hub_cache_and_matches_its_own_forward(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     path = weights_mod.hub_path("https://dl.fbaipublicfiles.com/eai-vc/vc1_vitb.pth")
@@ -67,6 +68,7 @@ def test_vc1_positions_from_another_grid_are_resized_as_vc1_does():
     torch.testing.assert_close(out["pos_embed"][:, 1:], expected.permute(0, 2, 3, 1).reshape(1, -1, 8))
 
 
+@pytest.mark.slow
 def test_vc1_missing_weights_are_one_line_auto_is_loud_random_and_foreign_files_are_refused(tmp_path, monkeypatch,
                                                                                            capfd):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))

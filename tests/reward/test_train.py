@@ -19,6 +19,8 @@ from tests.reward.conftest import make_signal_images, tiny_config
 from tests.vae.conftest import make_images
 from tests.vae.conftest import tiny_config as tiny_vae_config
 
+pytestmark = pytest.mark.slow  # trains models for minutes: `make test`, not the fast tier
+
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):

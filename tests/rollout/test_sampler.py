@@ -39,6 +39,7 @@ def test_state_episodes_do_not_depend_on_workers_or_envs_per_worker():
     _assert_same(_episodes(obs, workers=2, envs=2, horizon=30, obs_dim=dim), reference, exact=True)
 
 
+@pytest.mark.slow
 def test_vision_episodes_do_not_depend_on_envs_per_worker_or_double_buffering_and_keep_their_distractor():
     from pipeline.render.distractors import sample_distractor
 
@@ -58,6 +59,7 @@ def test_vision_episodes_do_not_depend_on_envs_per_worker_or_double_buffering_an
     np.testing.assert_array_equal(plain[0].observations[0], reference[0].observations[0])
 
 
+@pytest.mark.slow
 def test_synthetic_encoder_episodes_are_deterministic_and_double_buffering_changes_nothing():
     from pipeline.bench.synthetic import SyntheticEncoderConfig
 

@@ -44,6 +44,7 @@ def test_service_features_equal_cache_features(service):
     assert service.key == InProcessEncoder(CONFIG).key
 
 
+@pytest.mark.slow
 def test_dying_and_malformed_clients_do_not_disturb_the_others(service):
     ctx = multiprocessing.get_context("spawn")
     victims = [ctx.Process(target=_hammer, args=(service.endpoint, s), daemon=True) for s in range(2)]

@@ -126,6 +126,7 @@ def test_garbage_wrong_keys_and_foreign_records_drop_only_that_client(service):
     _still_serves(service)
 
 
+@pytest.mark.slow
 def test_stalling_clients_do_not_slow_eight_normal_clients(service):
     before = segments(service)
     silent = _raw(service, authenticate=False)  # never answers the handshake

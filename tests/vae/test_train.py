@@ -19,6 +19,8 @@ from pipeline.vae.model import load_vae
 from pipeline.vae.train import train_vae
 from tests.vae.conftest import make_images, tiny_config
 
+pytestmark = pytest.mark.slow  # trains models for minutes: `make test`, not the fast tier
+
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
