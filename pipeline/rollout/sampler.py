@@ -257,9 +257,9 @@ class Sampler:
                  encoder_config=None, success_rule: str = "rrl", envs_per_worker: int = 1,
                  double_buffer: bool | str = False):
         """`encoder_config`: an EncoderConfig (or a benchmark's stand-in, pipeline/service's EncoderSource).
-        `double_buffer="auto"`: on where the
-        service's encoder runs on CUDA and every worker has two envs or more, off elsewhere (on a CPU the encoder
-        shares the cores with rendering, so there is little to overlap: docs/benchmarks.md)."""
+        `double_buffer="auto"`: on where the service's encoder runs on CUDA and every worker has two envs or more,
+        off elsewhere (on a CPU the encoder shares the cores with rendering, so there is little to overlap:
+        docs/benchmarks.md)."""
         if envs_per_worker < 1:
             raise PipelineError(f"envs_per_worker must be >= 1, not {envs_per_worker}")
         if double_buffer == "auto":
