@@ -65,10 +65,6 @@ def __getattr__(name: str) -> Any:
     return _import(_CLASSES[name])
 
 
-def has_section(params_path: str | os.PathLike, section: str) -> bool:
-    return section in _load_params(Path(params_path))
-
-
 @dataclasses.dataclass(frozen=True)
 class Matrix:
     """params.yaml's top-level DVC matrices: what every stage runs over."""
@@ -95,17 +91,19 @@ def load_matrix(params_path: str | os.PathLike | None, choices: dict[str, list[s
 
 
 def load_section(params_path: str | os.PathLike | None, section: str, cls: type[T], over: str | None = None,
-                 given: dict[str, Any] | None = None) -> T:
+                 given: dict[str, Any] | None = None, optional: bool = False) -> T:
     """Read one section of params.yaml into `cls`, refusing unknown keys (typos) and wrong types. With `over`,
     that section's keys (if it is there) replace the section's: `train_oracle` over `train_policy`. `given` (the
-    command line's options) replaces both and passes the same checks. Without a params file: the defaults."""
+    command line's options) replaces both and passes the same checks. Without a params file, or without an
+    `optional` section in it: the defaults."""
     values: dict[str, Any] = {}
     if params_path is not None:
         path = Path(params_path)
         params = _load_params(path)
-        if section not in params:
+        if section in params:
+            values.update(_mapping(path, params, section))
+        elif not optional:
             raise PipelineError(f"{path}: no section {section!r}")
-        values.update(_mapping(path, params, section))
         if over and over in params:
             replaced = _mapping(path, params, over)
             _check_keys(cls, replaced, f"{path}: {over}")
@@ -198,4 +196,4 @@ def _type_name(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
-__all__ = ["SECTIONS", "Matrix", "from_dict", "has_section", "load_matrix", "load_section", "section_class", *_CLASSES]
+__all__ = ["SECTIONS", "Matrix", "from_dict", "load_matrix", "load_section", "section_class", *_CLASSES]

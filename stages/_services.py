@@ -7,13 +7,16 @@ import dataclasses
 import os
 
 from pipeline.cluster import RayConfig
-from pipeline.config import EncodeConfig, has_section, load_section
+from pipeline.config import EncodeConfig, load_section
 from pipeline.encoders.encoder import EncoderConfig
+from stages._common import layout
 
 
-def service_encoder(params_path: str | os.PathLike | None, encoder: str, model_file: str = "") -> EncoderConfig:
+def service_encoder(params_path: str | os.PathLike | None, encoder: str, task: str,
+                    model_file: str | None = None) -> EncoderConfig:
     """The encoder a policy's rollout service runs: exactly what the encode stage cached (params `encode`); an
-    encoder trained here (vae, reward) takes its weights from its model file."""
+    encoder trained here (vae, reward) takes its weights from its model file (the layout's for the task by default)."""
+    model_file = model_file or layout("model", encoder=encoder, task=task)
     return load_section(params_path, "encode", EncodeConfig).encoder_config(encoder, model_file)
 
 
@@ -22,6 +25,5 @@ def ray_config(params_path: str | os.PathLike | None, backend: str, address: str
     (--ray-address) overrides ray.address."""
     if backend != "ray":
         return None
-    present = params_path is not None and has_section(params_path, "ray")
-    cfg = load_section(params_path, "ray", RayConfig) if present else RayConfig()
+    cfg = load_section(params_path, "ray", RayConfig, optional=True)
     return dataclasses.replace(cfg, address=address) if address is not None else cfg

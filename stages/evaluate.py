@@ -38,8 +38,7 @@ def command(params_path: str | None, task: str, encoder: str, policy_seed: int, 
     # and a state policy renders nothing: its params need no render_demos section)
     vision = GaussianMLPPolicy.load(policy).obs_layout.get("obs") == "vision"
     render = load_section(params_path, "render_demos", RenderDemosConfig) if vision else RenderDemosConfig()
-    service = (service_encoder(params_path, encoder, model_file or layout("model", encoder=encoder, task=task))
-               if vision else None)
+    service = service_encoder(params_path, encoder, task, model_file) if vision else None
     out = out or layout("eval", task=task, encoder=encoder, seed=policy_seed)
     metrics = evaluate_policy(policy, cfg, out, train.reward_mode, service, render.size, render.quality, render.scene,
                               train.success_rule, ray_config=ray_config(params_path, cfg.backend, ray_address))

@@ -43,7 +43,7 @@ def command(params_path: str | None, task: str, encoder: str, model_file: str | 
     else:
         data = vision_demos(features or layout("features", task=task, encoder=encoder),
                             frames or layout("frames", task=task), cfg.proprio)
-        service = service_encoder(params_path, encoder, model_file or layout("model", encoder=encoder, task=task))
+        service = service_encoder(params_path, encoder, task, model_file)
     out = out or layout("run", task=task, encoder=encoder, seed=cfg.seed)
     metrics = train_policy(task, cfg, data, out, service, ray_config=ray_config(params_path, cfg.backend, ray_address))
     echo_result(out, {**{k: metrics[k] for k in ("success_rate", "eval_success_rate", "return_mean", "weights_source")},

@@ -22,8 +22,7 @@ from torch import nn
 
 from pipeline.encoders.weights import ResolvedWeights
 from pipeline.errors import PipelineError
-from pipeline.training.checkpoints import check_state_dict
-from pipeline.training.scaffold import torch_bytes
+from pipeline.training.scaffold import check_state_dict, torch_bytes
 from pipeline.vae.model import VAEConfig, VAEMeanEncoder, checked_model_file, read_tagged_file
 
 FORMAT = "rrl-pipe/reward-encoder"

@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 
-from pipeline.errors import PipelineError
 from pipeline.training.scaffold import torch_bytes, write_bytes
 
 PACKAGE = Path(__file__).resolve().parent.parent  # pipeline/
@@ -106,16 +105,3 @@ def key_changes(old: dict[str, Any], new: dict[str, Any]) -> str:
 
     keys = [k for k in {**old, **new} if old.get(k) != new.get(k)]
     return ", ".join(f"{k} {short(old.get(k))} -> {short(new.get(k))}" for k in keys)
-
-
-def check_state_dict(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], where: str) -> None:
-    """One line naming the first mismatching parameter: a checkpoint from another architecture."""
-    missing = [k for k in expected if k not in got]
-    extra = [k for k in got if k not in expected]
-    if missing or extra:
-        raise PipelineError(f"{where}: parameters do not fit the architecture (missing {missing[:3]}, unexpected {extra[:3]})")
-    for name, tensor in expected.items():
-        if tuple(got[name].shape) != tuple(tensor.shape):
-            raise PipelineError(
-                f"{where}: parameter {name} has shape {tuple(got[name].shape)}, the architecture wants {tuple(tensor.shape)}"
-            )

@@ -1,5 +1,6 @@
-"""What every model trained here shares around its loss: seeds derived from a key, deterministic kernels, and
-byte-stable atomic files (the model file and its hash, metrics.json, curves.csv; the seconds apart in timings.json).
+"""What every model trained here shares around its loss: seeds derived from a key, deterministic kernels,
+byte-stable atomic files (the model file and its hash, metrics.json, curves.csv; the seconds apart in timings.json),
+and the check that a model file's parameters fit the architecture.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from pipeline.atomic import atomic_output
+from pipeline.errors import PipelineError
 from pipeline.timings import write_timings
 
 
@@ -72,3 +74,16 @@ def write_run_records(out_dir: Path, curve: list[dict[str, float]], columns: tup
                             "per_epoch": [{"epoch": row["epoch"], "seconds": row["seconds"]} for row in curve]})
     write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
     write_bytes(out_dir / "curves.csv", curve_csv(curve, columns).encode())
+
+
+def check_state_dict(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], where: str) -> None:
+    """One line naming the first mismatching parameter: a checkpoint from another architecture."""
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    if missing or extra:
+        raise PipelineError(f"{where}: parameters do not fit the architecture (missing {missing[:3]}, unexpected {extra[:3]})")
+    for name, tensor in expected.items():
+        if tuple(got[name].shape) != tuple(tensor.shape):
+            raise PipelineError(
+                f"{where}: parameter {name} has shape {tuple(got[name].shape)}, the architecture wants {tuple(tensor.shape)}"
+            )

@@ -24,7 +24,7 @@ from pipeline.checksum import file_sha256
 from pipeline.encoders.weights import ResolvedWeights
 from pipeline.errors import PipelineError
 from pipeline.training import IMAGE_SIZE
-from pipeline.training.checkpoints import check_state_dict
+from pipeline.training.scaffold import check_state_dict
 
 FORMAT = "rrl-pipe/vae"
 ENCODER_PREFIXES = ("encoder.", "fc_mu.")  # the parameters the served encoder needs (logvar and decoder are not)
