@@ -34,6 +34,7 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Ratios measured in one run each (ours vs ceiling vs naive); a few minutes each on a 2-core CPU.
 bench: setup

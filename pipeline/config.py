@@ -168,7 +168,7 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str) -> T:
 
 
 def _check_keys(cls: type, values: dict[str, Any], where: str) -> None:
-    fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    fields = [f.name for f in dataclasses.fields(cls)]
     for key in values:
         if key not in fields:
             hint = difflib.get_close_matches(key, fields, n=1)

@@ -80,6 +80,7 @@ def test_a_misspelt_params_section_is_refused(tmp_path):
     assert not (tmp_path / "door.h5").exists()
 
 
+@pytest.mark.slow
 def test_doctor_reports_rendering_and_torch():
     proc = run("pipeline.cli", "doctor")
     assert "offscreen rendering" in proc.stdout and "torch + torchvision" in proc.stdout

@@ -39,6 +39,7 @@ def test_render_demos_onto_its_own_input_is_refused_and_the_input_survives(demos
     assert run.returncode == 2 and "is also an input" in run.stderr and demos.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_encode_into_a_file_is_refused_before_encoding(demos, tmp_path):
     frames = tmp_path / "frames.h5"
     assert _cli("render-demos", "--demos", str(demos), "--out", str(frames), "--size", "32", cwd=tmp_path).returncode == 0

@@ -8,6 +8,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 PARENT = textwrap.dedent("""
     import time
     from pipeline.encoders import EncoderConfig
@@ -54,6 +56,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its parent (now init) has not reaped it
 
 
+@pytest.mark.slow
 def test_workers_die_when_the_stage_is_killed():
     parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True,
                               cwd=Path(__file__).resolve().parents[1], env=dict(os.environ))

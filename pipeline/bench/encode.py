@@ -147,7 +147,7 @@ def bench_encode(model: str, weights: str, n_frames: int, naive_frames: int, rep
                 echo(f"  ceiling {model} {swept} batch {batch}: {rate:.1f} img/s")
         best_precision, best_batch, ceiling = max(rows, key=lambda r: r[2])
         best = Encoder(EncoderConfig(model=model, weights=weights, precision=best_precision, device=device))
-        unfolded_net = best.trunk.to(best.device, memory_format=torch.channels_last)
+        unfolded_net = best.trunk.to(best.device).to(memory_format=torch.channels_last)
         unfolded = median_of(repeats, lambda: _ceiling(best, best_batch, module=unfolded_net))
         echo(f"  ceiling {model} {best_precision} batch {best_batch}, batch norms unfolded: {unfolded:.1f} img/s")
         emulated = _emulated_bf16(model, weights, device, best_batch, repeats, echo) if "bf16" not in precisions else None

@@ -19,8 +19,10 @@ and an iteration of 40,000 samples takes 40,000 / steps + the update (the driver
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,12 +37,12 @@ from pipeline.tasks import get_task, make_env
 SAMPLES = 40_000  # RRL's samples per iteration (200 episodes of 200 steps)
 
 
-def _backends_ratio(measure: Callable[[str], float], repeats: int) -> tuple[float, float]:
+def _backends_ratio(measure: Callable[..., float], repeats: int) -> tuple[float, float]:
     """(local, ray) medians, the two backends interleaved so that drift on a shared machine hits both alike."""
     local, ray = [], []
     for _ in range(max(1, repeats)):
-        local.append(measure("local"))
-        ray.append(measure("ray"))
+        local.append(measure(backend="local"))
+        ray.append(measure(backend="ray"))
     return float(np.median(local)), float(np.median(ray))
 
 
@@ -76,22 +78,12 @@ def bench_ray(task: str, model: str, workers: int, envs_per_worker: int, episode
     cells = [("state (no frames)", ObsConfig(mode="state"), None),
              (f"vision, synthetic encoder {gpu} ms", vision, synthetic),
              (f"vision, {model} on this CPU", vision, EncoderConfig(model=model, weights="random"))]
-    rows, ratios = [], {}
+    rows: list[list[Any]] = []
+    ratios: dict[str, float] = {}
     for name, obs, encoder in cells:
-        local, ray = _backends_ratio(
-            lambda backend, obs=obs, encoder=encoder: _sampler_rate(
-                task,
-                obs,
-                workers,
-                episodes,
-                horizon,
-                encoder,
-                envs_per_worker=envs_per_worker,
-                backend=backend,
-                ray_config=ray_config,
-            ),
-            repeats,
-        )
+        measure = functools.partial(_sampler_rate, task, obs, workers, episodes, horizon, encoder,
+                                    envs_per_worker=envs_per_worker, ray_config=ray_config)
+        local, ray = _backends_ratio(measure, repeats)
         ratios[name] = ray / local
         rows.append([name, local, ray, ray / local])
         echo(f"  {name}: local {local:.1f}, ray {ray:.1f} steps/s")

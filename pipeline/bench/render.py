@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -73,9 +74,9 @@ def bench_render(
     qualities: tuple[str, ...],
     worker_counts: tuple[int, ...],
     echo: Callable[[str], None] = print,
-) -> list[dict[str, float | str | int]]:
+) -> list[dict[str, Any]]:
     env = make_env(task)
-    results = []
+    results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for quality in qualities:
             n = frames or (600 if quality == "fast" else 120)

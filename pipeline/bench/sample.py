@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +33,9 @@ from pipeline.rl.policy import GaussianMLPPolicy
 from pipeline.rollout.sampler import ObsConfig, Sampler
 from pipeline.service import InProcessEncoder, ServiceConfig
 from pipeline.tasks import get_task, make_env
+
+if TYPE_CHECKING:
+    from pipeline.rollout.ray_sampler import RaySampler
 
 
 class PerWorkerEncoderSampler(Sampler):
@@ -72,6 +76,7 @@ def _sampler_rate(task: str, obs: ObsConfig, workers: int, episodes: int, horizo
         obs_dim = (
             len(obs.cameras or spec.camera_names) * get_encoder_spec(encoder.model).feature_dim(encoder.layer or "pool") + 24
         )
+    sampler: Sampler | RaySampler
     if backend == "ray":
         from pipeline.rollout.ray_sampler import RaySampler
 
@@ -89,7 +94,7 @@ def _sampler_rate(task: str, obs: ObsConfig, workers: int, episodes: int, horizo
         episodes_out = sampler.sample(policy, list(range(episodes)))
         rate = sum(len(ep.actions) for ep in episodes_out) / (time.perf_counter() - start)
         after = sampler.service_stats()
-    if counters is not None and after is not None:
+    if counters is not None and before is not None and after is not None:
         batches = after["batches"] - before["batches"]
         counters["frames_per_batch"] = (after["frames"] - before["frames"]) / max(1, batches)
     return rate
@@ -141,7 +146,8 @@ def bench_sample(task: str, model: str, workers: int, episodes: int, horizon: in
         return median_of(repeats, lambda: _sampler_rate(task, obs, workers, episodes, horizon, encoder_cfg,
                                                        counters=counters, **kw))
 
-    ours_counters, one_counters = {}, {}
+    ours_counters: dict[str, float] = {}
+    one_counters: dict[str, float] = {}
     ours = rate(ours_counters, envs_per_worker=envs, double_buffer=double_buffer)
     echo(f"  sampler + service, {design}: {ours:.1f} steps/s, {ours_counters.get('frames_per_batch', 0):.1f} frames per batch")
     one_env = rate(one_counters)
@@ -155,7 +161,7 @@ def bench_sample(task: str, model: str, workers: int, episodes: int, horizon: in
     render = median_of(repeats, lambda: _ceiling_rate(task, image_size, quality, qpos, workers)) / n_cams
     echo(f"  render only ({workers} processes): {render:.1f} steps/s")
     batch = max(1, workers) * envs * n_cams  # the service's largest batch: one step of every env
-    if synthetic:
+    if isinstance(encoder_cfg, SyntheticEncoderConfig):
         encoder_dim = encoder_cfg.dim
         encode = 1e3 * batch / (encoder_cfg.base_ms + encoder_cfg.per_frame_ms * batch) / n_cams  # the model itself
     else:

@@ -91,6 +91,7 @@ def load_human_demos(path: str | os.PathLike, task: str, reward_mode: str, state
             if init_qpos is not None and init_qpos.shape != (spec.nq,):
                 raise PipelineError(f"{where}: init_state_dict qpos has shape {init_qpos.shape}, task {task} needs ({spec.nq},)")
             if states == "replay":
+                assert env is not None  # opened above for replay
                 episodes.append(_replay(env, init, acts, where, i))
                 continue
             # recorded: T observations / actions / rewards; kept: states 0..T-1, actions 0..T-2 (T-1 transitions)
@@ -160,7 +161,7 @@ class MLPExpert:
         f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32).reshape(-1))  # noqa: E731
         self.in_shift, self.in_scale = f32(in_shift), f32(in_scale)
         self.out_shift, self.out_scale = f32(out_shift), f32(out_scale)
-        self._activation = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[nonlinearity]
+        self._activation: Any = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[nonlinearity]
         self.nonlinearity = nonlinearity
         self.log_std = None if log_std is None else np.asarray(log_std, dtype=np.float64)
         self.obs_dim = int(self.layers[0][0].shape[1])
@@ -203,7 +204,7 @@ def load_expert_policy(path: str | os.PathLike, task: str) -> MLPExpert:
     policy = safe_load(path)
     if not isinstance(policy, StandIn) or not isinstance(getattr(policy, "model", None), StandIn):
         raise PipelineError(f"{where}: not an mjrl policy (found {brief(policy)}; expected an object with a 'model')")
-    model = policy.model
+    model: Any = getattr(policy, "model")  # noqa: B009 - a stand-in's attributes are the pickle's, unknown to mypy
     try:
         linears = list(model._modules["fc_layers"]._modules.values())
         weights = [

@@ -147,7 +147,7 @@ class SafeUnpickler(pickle.Unpickler):
         if module in ("numpy.core.numeric", "numpy._core.numeric") and name == "_frombuffer":
             from numpy._core import numeric
 
-            return numeric._frombuffer
+            return numeric._frombuffer  # type: ignore[attr-defined]  # numpy's private name, as its pickles call it
         if module == "numpy" and name == "ndarray":
             return _CheckedNdarray(self)
         if module == "numpy" and name == "dtype":

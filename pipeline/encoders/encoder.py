@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -95,7 +96,7 @@ def resolve_precision(precision: str, device: torch.device, cpu_bf16: bool = Tru
 class _ResNetTrunk(nn.Module):
     """ResNet up to a stage, then global average pooling (fc removed)."""
 
-    def __init__(self, net: nn.Module, layer: str):
+    def __init__(self, net: Any, layer: str):
         super().__init__()
         stages = ["layer1", "layer2", "layer3", "layer4"]
         last = stages.index(layer) + 1 if layer in stages else 4
@@ -106,7 +107,7 @@ class _ResNetTrunk(nn.Module):
 
 
 class _MobileNetTrunk(nn.Module):
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: Any):
         super().__init__()
         self.features, self.avgpool = net.features, net.avgpool
 
@@ -115,7 +116,7 @@ class _MobileNetTrunk(nn.Module):
 
 
 class _ShuffleNetTrunk(nn.Module):
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: Any):
         super().__init__()
         self.body = nn.Sequential(net.conv1, net.maxpool, net.stage2, net.stage3, net.stage4, net.conv5)
 
@@ -131,7 +132,7 @@ def build_trunk(spec: EncoderSpec, weights: ResolvedWeights, layer: str) -> nn.M
             return timm_nets.TimmTrunk(spec.family, spec.name, weights.state_dict)  # already in the network's layout
         except RuntimeError as exc:  # missing keys or shapes: another network's file
             raise PipelineError(f"weights {weights.source} do not fit {spec.name}: {str(exc).splitlines()[0]}") from None
-    net = get_model(spec.backbone, weights=None)
+    net: Any = get_model(spec.backbone, weights=None)  # typed nn.Module; the trunks read its family's own layers
     try:
         missing, unexpected = net.load_state_dict(weights.state_dict, strict=False)
     except RuntimeError as exc:  # a shape mismatch
@@ -164,7 +165,7 @@ class Encoder:
         self.preprocess = PREPROCESSORS[self.spec.preprocessing]
         # `trunk` holds the weights as loaded; `module`, what runs, has its batch norms folded into the convolutions
         self.trunk = build_trunk(self.spec, self.weights, self.layer).eval().requires_grad_(False)
-        self.module = fold_batchnorm(self.trunk).to(self.device, memory_format=torch.channels_last)
+        self.module = fold_batchnorm(self.trunk).to(self.device).to(memory_format=torch.channels_last)
         self._feeder: _CudaFeeder | None = None  # pinned buffers and a stream, made on the first CUDA batch
 
     def _resolve_weights(self) -> ResolvedWeights:
@@ -260,16 +261,17 @@ class _CudaFeeder:
         self.next = 0
 
     def _buffers(self, slot: int, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-        frames = self.frames[slot]
-        if frames is None or frames.shape[1:] != shape[1:] or len(frames) < shape[0]:
-            self.frames[slot] = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
-            self.features[slot] = torch.empty((shape[0], self.dim), dtype=torch.float32, pin_memory=True)
-        return self.frames[slot][: shape[0]], self.features[slot][: shape[0]]
+        frames, features = self.frames[slot], self.features[slot]
+        if frames is None or features is None or frames.shape[1:] != shape[1:] or len(frames) < shape[0]:
+            frames = self.frames[slot] = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+            features = self.features[slot] = torch.empty((shape[0], self.dim), dtype=torch.float32, pin_memory=True)
+        return frames[: shape[0]], features[: shape[0]]
 
     def submit(self, frames: np.ndarray | torch.Tensor, forward) -> PendingFeatures:
         slot, self.next = self.next, (self.next + 1) % self.SLOTS
-        if self.events[slot] is not None:
-            self.events[slot].synchronize()  # that slot's previous batch has left its buffers
+        previous = self.events[slot]
+        if previous is not None:
+            previous.synchronize()  # that slot's previous batch has left its buffers
         host_frames, host_features = self._buffers(slot, tuple(frames.shape))
         host_frames.copy_(torch.as_tensor(frames))
         # work queued on the default stream (the weights' upload) comes first: our stream does not sync with it

@@ -28,12 +28,14 @@ def _norm_replacement(norm: nn.BatchNorm2d) -> nn.Module:
 
 @torch.no_grad()
 def _fold_into(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
-    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps) if norm.affine else \
-        1 / torch.sqrt(norm.running_var + norm.eps)
+    if norm.running_mean is None or norm.running_var is None:
+        raise ValueError("a BatchNorm without running statistics cannot be folded")
+    mean, var = norm.running_mean, norm.running_var
+    scale = norm.weight / torch.sqrt(var + norm.eps) if norm.affine else 1 / torch.sqrt(var + norm.eps)
     shift = norm.bias if norm.affine else torch.zeros_like(scale)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(mean)
     conv.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
-    conv.bias = nn.Parameter((bias - norm.running_mean) * scale + shift, requires_grad=False)
+    conv.bias = nn.Parameter((bias - mean) * scale + shift, requires_grad=False)
 
 
 def fold_batchnorm(module: nn.Module) -> nn.Module:

@@ -46,17 +46,17 @@ def resize_crop(frames: torch.Tensor, size: int, crop: int, bicubic: bool) -> to
     return F.center_crop(frames, [crop, crop])
 
 
-def timm_eval(size: int, crop_pct: float, mean: tuple[float, ...], std: tuple[float, ...]) -> Callable:
-    """timm's evaluation transform (transforms_factory: scale size floor(size / crop_pct), bicubic, centre crop)."""
+def timm_eval(size: int, crop_pct: float, mean: tuple[float, ...], std: tuple[float, ...]
+              ) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+    """timm's evaluation transform (transforms_factory: scale size floor(size / crop_pct), bicubic, centre crop),
+    and its description."""
     scale = math.floor(size / crop_pct)
 
     def preprocess(frames: torch.Tensor) -> torch.Tensor:
         return F.normalize(F.to_dtype(resize_crop(frames, scale, size, bicubic=True), torch.float32, scale=True),
                            mean, std)
 
-    preprocess.description = (f"uint8 resize short side {scale} (antialias bicubic), centre crop {size}, /255, "
-                              f"mean/std {mean[0]}")
-    return preprocess
+    return preprocess, f"uint8 resize short side {scale} (antialias bicubic), centre crop {size}, /255, mean/std {mean[0]}"
 
 
 def vae64(frames: torch.Tensor) -> torch.Tensor:
@@ -66,12 +66,12 @@ def vae64(frames: torch.Tensor) -> torch.Tensor:
     return F.to_dtype(frames, torch.float32, scale=True)
 
 
-PREPROCESSORS = {"imagenet": imagenet, "imagenet_bicubic": imagenet_bicubic, "vae64": vae64}
+PREPROCESSORS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "imagenet": imagenet, "imagenet_bicubic": imagenet_bicubic, "vae64": vae64}
 DESCRIPTIONS = {
     "imagenet": "uint8 resize short side 256 (antialias bilinear), centre crop 224, /255, ImageNet mean/std",
     "imagenet_bicubic": "uint8 resize short side 256 (antialias bicubic), centre crop 224, /255, ImageNet mean/std",
     "vae64": "uint8 resize 64x64 (antialias bilinear), /255",
 }
 for _name, (_size, _crop_pct) in LITE_INPUT.items():
-    PREPROCESSORS[f"timm_{_name}"] = timm_eval(_size, _crop_pct, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
-    DESCRIPTIONS[f"timm_{_name}"] = PREPROCESSORS[f"timm_{_name}"].description
+    PREPROCESSORS[f"timm_{_name}"], DESCRIPTIONS[f"timm_{_name}"] = timm_eval(_size, _crop_pct, (0.5,) * 3, (0.5,) * 3)

@@ -81,7 +81,9 @@ def published_hint(spec: EncoderSpec) -> str:
     family = timm_nets.FAMILIES.get(spec.family)
     if family is not None and hasattr(family, "packaged_file"):
         return family.install_hint(spec.name)
-    return published_path(spec).name
+    path = published_path(spec)
+    assert path is not None  # only a packaged file can be missing, and those were answered above
+    return path.name
 
 
 def state_dict_sha256(state_dict: dict[str, torch.Tensor]) -> str:
@@ -186,7 +188,7 @@ def r3m_trunk(loaded: dict, path: Path) -> dict[str, torch.Tensor]:
 
 def _r3m(spec: EncoderSpec) -> ResolvedWeights:
     depth = int(spec.backbone.removeprefix("resnet"))
-    path = published_path(spec)
+    path = r3m_checkpoint_path(depth)
     if not path.is_file():
         raise PipelineError(f"R3M weights for {spec.name} are not available: put model.pt (what R3M's "
                             f"load_r3m(\"resnet{depth}\") downloads) into {path.parent}/, or pass a file with --weights PATH")

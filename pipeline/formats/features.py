@@ -18,7 +18,7 @@ import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import zarr
@@ -87,14 +87,15 @@ class FeatureStoreWriter:
         if self.shards_done == 0:
             self._create(attrs)
         self.group = zarr.open_group(self.tmp, mode="r+")
-        self.features = self.group["features"]
+        # zarr types a group's members as Array | Group and its attributes as any JSON; this layout fixes both
+        self.features: Any = self.group["features"]
 
     def _resume_point(self) -> int:
         """Shards already written by an interrupted run with the same key (0: start afresh)."""
         if not self.tmp.exists():
             return 0
         try:
-            attrs = zarr.open_group(self.tmp, mode="r").attrs
+            attrs: dict[str, Any] = dict(zarr.open_group(self.tmp, mode="r").attrs)
             if attrs.get("key") == self.key and not attrs.get("complete"):
                 return int(attrs.get("shards_done", 0))
         except Exception:  # noqa: BLE001 - an unreadable leftover is simply rebuilt
@@ -130,7 +131,8 @@ class FeatureStoreWriter:
             raise RuntimeError(f"shard {index} written out of order (expected {self.shards_done})")
         start = index * self.layout.shard_rows
         self.features[start : start + len(rows)] = rows.astype(self.layout.dtype, copy=False)
-        digests = list(self.group.attrs.get("shard_digests", []))[:index]
+        recorded: Any = self.group.attrs.get("shard_digests", [])
+        digests = list(recorded)[:index]
         digests.append(shard_digest(self.tmp / shard_files(index + 1)[index]))
         self.shards_done += 1
         self.group.attrs.update({"shard_digests": digests, "shards_done": self.shards_done})
@@ -154,7 +156,7 @@ class FeatureStore:
             self.group = zarr.open_group(self.path, mode="r")
         except Exception as exc:  # noqa: BLE001 - missing dir, foreign data, broken metadata
             raise PipelineError(f"{self.path}: not a feature store ({exc.__class__.__name__})") from None
-        self.attrs = dict(self.group.attrs)
+        self.attrs: dict[str, Any] = dict(self.group.attrs)
         if self.attrs.get("format") != FORMAT:
             raise PipelineError(f"{self.path}: not an rrl-pipe feature store")
         if not self.attrs.get("complete"):
@@ -168,8 +170,9 @@ class FeatureStore:
             raise PipelineError(f"{self.path}: key {str(self.attrs.get('key'))[:12]}... does not match the expected "
                                 f"{expect_key[:12]}... (other frames or encoder)")
         try:
-            self.features = self.group["features"]
-            self.episode_ends = np.asarray(self.group["episode_ends"][:], dtype=np.int64)
+            self.features: Any = cast(Any, self.group["features"])  # zarr types members as Array | Group
+            ends: Any = self.group["episode_ends"]
+            self.episode_ends = np.asarray(ends[:], dtype=np.int64)
             self.shard_rows = int(self.attrs["shard_rows"])
             shards = list(self.attrs["shards"])
         except Exception as exc:  # noqa: BLE001 - broken metadata, whatever zarr raises for it

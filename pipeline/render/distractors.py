@@ -13,6 +13,7 @@ Four kinds, each a frozen dataclass of plain floats/tuples (picklable, so render
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -81,7 +82,8 @@ EXTRA_OBJECT_SIZE = (0.025, 0.07)  # radii / half-lengths of the extra object, m
 
 
 class Distractor(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def apply(self, model: mujoco.MjModel) -> None: ...
 
@@ -203,11 +205,11 @@ def sample_distractor(kind: str, task: str, seed: int) -> Distractor:
     if kind == "light_position":
         bearing = _cone_sample(rng, -_DEFAULT_LIGHT_DIR, LIGHT_POSITION_CONE_DEG)
         pos = _WORKSPACE_CENTRE + rng.uniform(*LIGHT_DISTANCE) * bearing
-        return LightPosition(pos=_floats(pos))
+        return LightPosition(pos=_vec3(pos))
     if kind == "light_direction":
-        return LightDirection(dir=_floats(_cone_sample(rng, _DEFAULT_LIGHT_DIR, LIGHT_DIRECTION_CONE_DEG)))
+        return LightDirection(dir=_vec3(_cone_sample(rng, _DEFAULT_LIGHT_DIR, LIGHT_DIRECTION_CONE_DEG)))
     if kind == "object_colour":
-        rgb = tuple(_floats(c) for c in rng.uniform(0.0, 1.0, size=(8, 3)))
+        rgb = tuple(_vec3(c) for c in rng.uniform(0.0, 1.0, size=(8, 3)))
         return ObjectColours(bodies=TASK_OBJECT_BODIES[task], rgb=rgb)
     return _sample_extra_object(rng, task)
 
@@ -230,10 +232,10 @@ def _sample_extra_object(rng: np.random.Generator, task: str) -> ExtraObject:
     pos = (rng.uniform(x0, x1), rng.uniform(y0, y1), reach + rng.uniform(0.0, EXTRA_OBJECT_MAX_LIFT))
     return ExtraObject(
         shape=shape,
-        size=_floats(size),
-        pos=_floats(pos),
-        quat=_floats(quat),
-        rgb=_floats(rng.uniform(0.0, 1.0, size=3)),
+        size=_vec3(size),
+        pos=_vec3(pos),
+        quat=_quat(quat),
+        rgb=_vec3(rng.uniform(0.0, 1.0, size=3)),
     )
 
 
@@ -251,5 +253,11 @@ def _cone_sample(rng: np.random.Generator, axis: np.ndarray, max_deg: float) -> 
     return out / np.linalg.norm(out)
 
 
-def _floats(values) -> tuple[float, ...]:
-    return tuple(float(v) for v in values)
+def _vec3(values: Iterable[float]) -> Vec3:
+    x, y, z = (float(v) for v in values)
+    return x, y, z
+
+
+def _quat(values: Iterable[float]) -> tuple[float, float, float, float]:
+    w, x, y, z = (float(v) for v in values)
+    return w, x, y, z

@@ -35,7 +35,7 @@ class RendererConfig:
     def build(self) -> FrameRenderer:
         return FrameRenderer(self.task, self.size, self.quality, self.cameras, self.scene)
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, Any]:
         """Validate the settings and return the frames-file attributes without creating a GL context."""
         _, model, cameras, quality = build_scene(self.task, self.size, self.quality, self.cameras, self.scene)
         return scene_attrs(model, cameras, quality, self.size, self.scene)

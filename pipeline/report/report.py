@@ -249,7 +249,10 @@ def results(runs: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
             evaluated = [r for r in members if r["eval"]]
             if not evaluated:
                 continue
-            rate, n = _pooled(evaluated, "plain")
+            plain = _pooled(evaluated, "plain")
+            if plain is None:
+                continue
+            rate, n = plain
             low, high = rate_interval(rate, n)
             distractors = [c for c in _conditions(evaluated) if c != "plain"]
             rates = [cell[0] for cell in (_pooled(evaluated, c) for c in distractors) if cell]

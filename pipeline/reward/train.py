@@ -59,7 +59,8 @@ def evaluate(model: RewardModel, data: ImageFile, targets: RewardTargets, blocks
              batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(model, constant predictor) per-signal sums of squared errors, averaged over the images of `blocks`."""
     model.eval()
-    ours, constant, n = 0.0, 0.0, 0
+    # float32 zeros of no shape: they broadcast to the sums' shape and keep their dtype, as 0.0 would
+    ours, constant, n = np.zeros((), np.float32), np.zeros((), np.float32), 0
     for batch, rows in eval_batches(data, blocks, batch_size):
         target, mask = targets.batch(rows)
         ours = ours + squared_errors(model(to_input(batch)), target, mask).sum(0).numpy()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ import torch
 from pipeline.rl.policy import GaussianMLPPolicy
 
 Vector = torch.Tensor | np.ndarray
+V = TypeVar("V", torch.Tensor, np.ndarray)  # cg_solve returns the kind of vector it is given
 
 
 def dapg_demo_weight(lam_0: float, lam_1: float, k: int) -> float:
@@ -43,7 +45,7 @@ def dapg_demo_weight(lam_0: float, lam_1: float, k: int) -> float:
     return float(lam_0) * float(lam_1) ** int(k)
 
 
-def cg_solve(fvp: Callable[[Vector], Vector], b: Vector, iters: int = 10, residual_tol: float = 1e-10) -> Vector:
+def cg_solve(fvp: Callable[[V], V], b: V, iters: int = 10, residual_tol: float = 1e-10) -> V:
     """Solve A x = b for symmetric positive-definite A given only v -> A v (works on torch or numpy vectors).
 
     Standard CG (Nocedal & Wright, alg. 5.2) from x_0 = 0; damping, if any, belongs in `fvp`. Stops early when

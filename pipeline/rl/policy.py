@@ -46,6 +46,12 @@ def _canonical(x: Any) -> Any:
 
 
 class GaussianMLPPolicy(nn.Module):
+    # buffers registered in __init__, declared for type checkers (nn.Module types attributes as Tensor | Module)
+    obs_mean: torch.Tensor
+    obs_std: torch.Tensor
+    act_mean: torch.Tensor
+    act_std: torch.Tensor
+
     def __init__(
         self,
         obs_dim: int,
@@ -62,9 +68,11 @@ class GaussianMLPPolicy(nn.Module):
         self.obs_layout: dict = dict(obs_layout or {})  # opaque to this module; checked by load()
 
         self.net = seeded_mlp((self.obs_dim, *self.hidden, self.act_dim), nn.Tanh, seed)
+        last = self.net[-1]
+        assert isinstance(last, nn.Linear)
         with torch.no_grad():  # mjrl: last layer's weight and bias scaled by 1e-2
-            self.net[-1].weight.mul_(1e-2)
-            self.net[-1].bias.mul_(1e-2)
+            last.weight.mul_(1e-2)
+            last.bias.mul_(1e-2)
         self.log_std = nn.Parameter(torch.full((self.act_dim,), float(init_log_std)))
         self.clamp_log_std()
 

@@ -42,7 +42,7 @@ def evaluate_policy(policy_path: str | Path, cfg: EvaluateConfig, out: str | Pat
                         scene=scene, cameras=tuple(layout.get("cameras", ())))
     seeds = evaluation_seeds(cfg.seed, cfg.episodes)
     conditions = ["plain"] + (list(cfg.distractors) if vision else [])
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, Any]] = {}
     timings: dict[str, dict[str, float]] = {}
     bar = tqdm(total=len(seeds) * len(conditions), desc=f"evaluate {task}", unit="ep", disable=not progress)
     with make_sampler(cfg.backend, task, obs_cfg, cfg.workers, reward_mode, cfg.horizon or None, encoder_config,

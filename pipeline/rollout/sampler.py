@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing import connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +22,10 @@ from pipeline.errors import PipelineError
 from pipeline.procs import die_with_parent, stop_workers
 from pipeline.render.egl import assign_egl_device
 from pipeline.tasks import get_task, make_env
+
+if TYPE_CHECKING:
+    from pipeline.render.renderer import FrameRenderer
+    from pipeline.service import ServiceHandle
 
 PARTS = ("physics_s", "render_s", "encode_s", "policy_s")
 
@@ -93,7 +97,7 @@ class EpisodeRunner:
         self.encoders = list(encoders or [])  # FrameEncoders, one per env group; none for state observations
         groups = max(1, min(len(self.encoders), len(self.envs)))
         self.groups = [self.envs[g::groups] for g in range(groups)]
-        self.renderer = None
+        self.renderer: FrameRenderer | None = None
         if obs.mode == "vision":
             from pipeline.render.renderer import FrameRenderer
 
@@ -109,14 +113,15 @@ class EpisodeRunner:
 
     def _submit(self, g: int, slots: list[_Slot]) -> list[dict[str, np.ndarray]]:
         """Render every slot's frames and send them to group g's encoder client; returns the states rendered."""
-        if self.obs.mode == "state":
+        if self.renderer is None:  # state observations
             return []
+        renderer = self.renderer
         states = [slot.env.get_state() for slot in slots]
         frames = []
         for slot, state in zip(slots, states):
             start = time.perf_counter()
-            self.renderer.set_distractor(slot.distractor)
-            frames.append(self.renderer.render(state))
+            renderer.set_distractor(slot.distractor)
+            frames.append(renderer.render(state))
             slot.times["render_s"] += time.perf_counter() - start
         start = time.perf_counter()
         self.encoders[g].submit(np.concatenate(frames))
@@ -272,7 +277,7 @@ class Sampler:
         self.task, self.obs, self.workers, self.envs_per_worker = task, obs, workers, envs_per_worker
         self.spec = get_task(task)
         n_cams = len(obs.cameras or self.spec.camera_names)
-        self.service = None
+        self.service: ServiceHandle | None = None
         self.feature_key: dict[str, str] | None = None
         if obs.mode == "vision":
             from pipeline.service import InProcessEncoder, ServiceConfig
@@ -312,11 +317,12 @@ class Sampler:
         """Start what the workers encode through (the service); the feature key. A benchmark overrides it."""
         from pipeline.service import ServiceHandle
 
-        self.service = ServiceHandle(config)
-        return self.service.key
+        service = self.service = ServiceHandle(config)
+        return service.key
 
     def _worker_encoders(self, config, groups: int, max_frames: int) -> Callable[[], list]:
         """What each worker builds its encoders with (clients of the service). A benchmark overrides it."""
+        assert self.service is not None  # started by _start_encoding
         return ServiceClients(self.service.endpoint, max_frames, groups)
 
     def _receive(self, w: int):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 
@@ -14,7 +15,7 @@ class Waiting(Protocol):
 R = TypeVar("R", bound=Waiting)
 
 
-def batch_due(pending: list[Waiting], max_batch: int, max_wait_ms: float, every_client_waiting: bool,
+def batch_due(pending: Sequence[Waiting], max_batch: int, max_wait_ms: float, every_client_waiting: bool,
               now: float) -> bool:
     """Encode now when the pending frames fill a batch, when nobody else can join (every client waits on an
     answer: one request each at a time), or when the oldest request has waited max_wait_ms."""
@@ -27,7 +28,8 @@ def batch_due(pending: list[Waiting], max_batch: int, max_wait_ms: float, every_
 
 def take_batch(pending: list[R], max_batch: int) -> list[R]:
     """Remove and return the oldest pending requests, up to max_batch frames (always at least one)."""
-    taken, total = [], 0
+    taken: list[R] = []
+    total = 0
     while pending and (not taken or total + pending[0].n <= max_batch):
         request = pending.pop(0)
         taken.append(request)
@@ -35,6 +37,6 @@ def take_batch(pending: list[R], max_batch: int) -> list[R]:
     return taken
 
 
-def wait_left_s(pending: list[Waiting], max_wait_ms: float, now: float) -> float:
+def wait_left_s(pending: Sequence[Waiting], max_wait_ms: float, now: float) -> float:
     """Seconds until the oldest pending request has waited max_wait_ms (0 when it has)."""
     return max(0.0, max_wait_ms / 1e3 - (now - pending[0].arrived)) if pending else max_wait_ms / 1e3

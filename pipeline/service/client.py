@@ -97,7 +97,9 @@ class ServiceHandle:
     @property
     def segment_prefix(self) -> str:
         """The names of this service's shared-memory segments start with this (in /dev/shm)."""
-        return segment_prefix(self.process.pid)
+        pid = self.process.pid
+        assert pid is not None  # started in __init__
+        return segment_prefix(pid)
 
     @property
     def endpoint(self) -> tuple[str, bytes]:
@@ -151,7 +153,8 @@ class ServiceClient:
         address, authkey = endpoint
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(reply_timeout_s)  # a batch on a slow CPU takes seconds; a hung service, forever
-        self.segment = None
+        self.segment: shared_memory.SharedMemory | None = None
+        self._features: np.ndarray | None = None  # a view of the segment's feature half
         self._service_gone = False
         self._pending: protocol.Request | None = None  # submitted, not yet collected
         try:
@@ -213,7 +216,7 @@ class ServiceClient:
             raise PipelineError(f"frames must be (n, H, W, 3), got shape {frames.shape}")
         if frames.nbytes > self.frames_nbytes:
             raise PipelineError(f"{frames.nbytes} bytes of frames do not fit this client's {self.frames_nbytes}-byte segment")
-        self.segment.buf[: frames.nbytes] = frames.reshape(-1)
+        self._open_segment().buf[: frames.nbytes] = frames.reshape(-1).data
         request = protocol.Request(protocol.ENCODE, next(self._ids), *(int(s) for s in frames.shape))
         self._send(request)
         self._pending = request
@@ -224,7 +227,14 @@ class ServiceClient:
             raise PipelineError("collect without a submitted request")
         request, self._pending = self._pending, None
         _, _, n, _ = self._reply(request)
+        if self._features is None:
+            raise PipelineError("collect on a closed encoder service client")
         return self._features[:n].copy()
+
+    def _open_segment(self) -> shared_memory.SharedMemory:
+        if self.segment is None:
+            raise PipelineError("submit on a closed encoder service client")
+        return self.segment
 
     def close(self) -> None:
         try:
@@ -239,4 +249,5 @@ class ServiceClient:
                     self.segment.unlink()
                 except FileNotFoundError:
                     pass
+            self.segment = None
         self.sock.close()

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -78,8 +78,8 @@ class EncoderServiceActor:
             self.pending.append(request)
             self.wake.notify_all()  # the submitter (the answerer waits on the same condition)
         request.done.wait()
-        if request.error:
-            raise PipelineError(f"encoder service: {request.error}")
+        if request.error or request.features is None:
+            raise PipelineError(f"encoder service: {request.error or 'answered without features'}")
         return request.features
 
     def _due(self) -> bool:
@@ -184,7 +184,8 @@ class RayServiceHandle:
         # trips Ray's warning that its restart may fail (ray-project/ray#53727), and a name needs no handle
         self.name = f"rrl-pipe-encoder-service-{uuid.uuid4().hex[:12]}"
         actor_class = ray.remote(EncoderServiceActor)
-        self.actor = actor_class.options(num_cpus=cpus, num_gpus=gpus, max_restarts=0,
+        # Any: Ray's stubs type the handle's methods as plain callables, without their .remote
+        self.actor: Any = cast(Any, actor_class).options(num_cpus=cpus, num_gpus=gpus, max_restarts=0,
                                          max_concurrency=clients + 4, name=self.name).remote(config, clients)
         try:
             self.dim, self.key, self.device, self.node_id = ray.get(self.actor.describe.remote())

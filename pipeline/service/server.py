@@ -77,6 +77,11 @@ class _Client:
     features_view: np.ndarray | None = None
     in_flight: bool = False  # one request at a time: its frames occupy the segment until answered
 
+    def frames(self, n: int) -> np.ndarray:
+        """The first n frames of its segment (a pending request's client is never dropped: see _drop)."""
+        assert self.frames_view is not None
+        return self.frames_view[:n]
+
 
 @dataclass
 class _Request:
@@ -282,7 +287,7 @@ class EncoderService:
         sockets and assembling the next batch while it runs."""
         requests = take_batch(self.pending, self.config.max_batch)
         total = sum(r.n for r in requests)
-        frames = np.concatenate([r.client.frames_view[: r.n] for r in requests])
+        frames = np.concatenate([r.client.frames(r.n) for r in requests])
         start = time.perf_counter()
         try:
             features = self.encoder.submit(frames)

@@ -168,7 +168,10 @@ class TaskSpec:
     @property
     def xml_path(self) -> str:
         # find_spec locates the package without importing it (its import prints a notice and is slow)
-        base = os.path.dirname(importlib.util.find_spec("gymnasium_robotics").origin)
+        spec = importlib.util.find_spec("gymnasium_robotics")
+        if spec is None or spec.origin is None:
+            raise PipelineError("gymnasium-robotics is not installed; its Adroit models are the scenes (make setup)")
+        base = os.path.dirname(spec.origin)
         return os.path.join(base, "envs", "assets", "adroit_hand", f"adroit_{self.name}.xml")
 
     def build_render_model(

@@ -55,19 +55,16 @@ class Checkpoint:
         """The saved run if it is this one and has at most `end` steps; else None (and a line saying why)."""
         if not self.path.exists():
             return None
+        why: str | None
         try:
             saved = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is only a lost head start
-            return self._start_over(f"not a loadable checkpoint ({exc.__class__.__name__})")
-        if not isinstance(saved, dict) or saved.get("format") != self.kind:
-            return self._start_over(f"not a {self.kind} checkpoint")
-        if saved["code"] != self.digest:
-            return self._start_over(f"written by other code (pipeline/{', '.join(self.code)})")
-        old = json.loads(saved["key"])
-        if old != self.key:
-            return self._start_over(f"written with another configuration ({key_changes(old, self.key)})")
-        if saved["step"] > end:
-            return self._start_over(f"holds {saved['step']} steps, more than the {end} asked for")
+            saved, why = None, f"not a loadable checkpoint ({exc.__class__.__name__})"
+        else:
+            why = self._why_not_resumed(saved, end)
+        if why is not None:
+            print(f"{self.path}: {why}; not resumed, starting over", file=sys.stderr)
+            return None
         return Resumed(int(saved["step"]), saved["state"], json.loads(saved["curve"]))
 
     def save(self, step: int, state: dict[str, Any], curve: list[dict[str, Any]]) -> None:
@@ -91,8 +88,17 @@ class Checkpoint:
         self.save(step, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()},
                   curve)
 
-    def _start_over(self, why: str) -> None:
-        print(f"{self.path}: {why}; not resumed, starting over", file=sys.stderr)
+    def _why_not_resumed(self, saved: Any, end: int) -> str | None:
+        """Why a loaded checkpoint is not this run's head start, or None if it is."""
+        if not isinstance(saved, dict) or saved.get("format") != self.kind:
+            return f"not a {self.kind} checkpoint"
+        if saved["code"] != self.digest:
+            return f"written by other code (pipeline/{', '.join(self.code)})"
+        old = json.loads(saved["key"])
+        if old != self.key:
+            return f"written with another configuration ({key_changes(old, self.key)})"
+        if saved["step"] > end:
+            return f"holds {saved['step']} steps, more than the {end} asked for"
         return None
 
 

@@ -24,8 +24,10 @@ from pipeline.training.scaffold import deterministic
 class StreamConfig(Protocol):
     """What the streamed batches need of a training config (train_vae's, train_reward_encoder's)."""
 
-    batch_size: int
-    buffer_blocks: int
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def buffer_blocks(self) -> int: ...
 
 
 class ImageFile(_ImageFile):

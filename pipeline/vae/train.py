@@ -162,7 +162,7 @@ def reconstruction_grid(model: VAE, data: ImageFile, rows: np.ndarray, n: int = 
         x = gap + k * (size + gap)
         grid[gap : gap + size, x : x + size] = originals[k]
         grid[2 * gap + size : 2 * gap + 2 * size, x : x + size] = recon[k]
-    image = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
+    image = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()

@@ -69,6 +69,7 @@ def test_reader_refuses_wrong_key_and_incomplete_store(store, tmp_path):
         FeatureStore(tmp_path / "missing.zarr")
 
 
+@pytest.mark.slow
 def test_a_different_encoder_gets_a_different_key(store, frames, tmp_path):
     _, figures = store
     other = encode_frames(frames, tmp_path / "l2.zarr", EncoderConfig(weights="random", layer="layer2"), progress=False)

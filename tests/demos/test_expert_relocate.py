@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipeline.demos.experts import make_expert
 from pipeline.demos.experts.relocate import RelocateExpert
@@ -13,6 +14,7 @@ from pipeline.tasks.env import TaskEnv
 SEEDS = range(25)  # about 0.2 s per episode on one core; all 25 (and seeds 25..124) succeed
 
 
+@pytest.mark.slow
 def test_success_rate() -> None:
     env = make_env("relocate")
     expert = make_expert("relocate", env.model)

@@ -26,6 +26,7 @@ TASKS = [
 
 
 @pytest.mark.parametrize("task", TASKS)
+@pytest.mark.slow
 def test_success_rate(task: str) -> None:
     env = make_env(task)
     expert = make_expert(task, env.model)

@@ -252,6 +252,7 @@ def test_expert_policy_wrong_task(tmp_path):
 
 
 @pytest.mark.skipif(not (HAND_DAPG_DIR / "door-v0_policy.pickle").exists(), reason="no ../shared/data/hand_dapg")
+@pytest.mark.slow
 def test_real_door_expert_opens_the_door():
     policy = load_expert_policy(HAND_DAPG_DIR / "door-v0_policy.pickle", "door")
     episodes = expert_rollouts(policy, "door", "sparse", seeds=range(20))
@@ -259,6 +260,7 @@ def test_real_door_expert_opens_the_door():
 
 
 @pytest.mark.skipif(not (HAND_DAPG_DIR / "door-v0_demos.pickle").exists(), reason="no ../shared/data/hand_dapg")
+@pytest.mark.slow
 def test_real_door_human_demos_reconstruct():
     episodes = load_human_demos(HAND_DAPG_DIR / "door-v0_demos.pickle", "door", "sparse", states="recorded")
     assert len(episodes) == 25 and sum(e.length for e in episodes) == 6729 - 25
@@ -267,6 +269,7 @@ def test_real_door_human_demos_reconstruct():
 
 
 @pytest.mark.skipif(not (HAND_DAPG_DIR / "door-v0_demos.pickle").exists(), reason="no ../shared/data/hand_dapg")
+@pytest.mark.slow
 def test_real_door_human_demos_replay_from_the_reset_pose():
     """RRL's demos: the human actions replayed from init_state_dict, whose hand is the reset pose (arm at 0), where
     the recorded observations start 0.2-0.5 rad away. Replayed, every demo still opens the door past 1 rad."""

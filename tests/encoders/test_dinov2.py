@@ -45,6 +45,7 @@ def _dinov2_reference(net, frames: np.ndarray) -> torch.Tensor:
         return net.norm(tokens)[:, 0]
 
 
+@pytest.mark.slow
 def test_dinov2_loads_the_official_layout_from_the_hub_cache_and_matches_its_own_forward(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     path = weights_mod.hub_path("https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_pretrain.pth")
@@ -57,6 +58,7 @@ def test_dinov2_loads_the_official_layout_from_the_hub_cache_and_matches_its_own
     torch.testing.assert_close(enc.encode(frames), _dinov2_reference(net, frames), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_dinov2_missing_weights_are_one_line_auto_is_loud_random_and_foreign_files_are_refused(tmp_path, monkeypatch,
                                                                                               capfd):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))

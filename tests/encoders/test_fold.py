@@ -34,8 +34,8 @@ def _assert_folds(net: nn.Module, x: torch.Tensor) -> None:
     assert (got - expected).abs().max() <= 1e-4 * expected.abs().max()
 
 
-@pytest.mark.parametrize("model", ["resnet18", "resnet50", "mobilenet_v3_large", "shufflenet_v2_x1_0",
-                                   "efficientnet_lite0"])
+@pytest.mark.parametrize("model", ["resnet18", *(pytest.param(m, marks=pytest.mark.slow) for m in
+                                                 ("resnet50", "mobilenet_v3_large", "shufflenet_v2_x1_0", "efficientnet_lite0"))])
 def test_every_convolutional_family_folds_to_the_same_features(model):
     trunk = Encoder(EncoderConfig(model=model, weights="random")).trunk
     _assert_folds(trunk, torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1)))

@@ -156,6 +156,7 @@ def test_distractor_survives_pickling(kind):
     assert copy == distractor and type(copy) is type(distractor) and copy.name == kind
 
 
+@pytest.mark.slow
 def test_pool_renders_distractors_the_same_with_one_and_two_workers():
     task = "door"
     _, states = _states(task, n=4)

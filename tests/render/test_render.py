@@ -37,6 +37,7 @@ def test_frame_zero_is_the_demo_initial_state(tmp_path, door_demos):
         assert not np.array_equal(frames.frames(0, "top")[0], renderer.render(default.get_state())[0])
 
 
+@pytest.mark.slow
 def test_one_and_two_workers_and_reruns_give_identical_files(tmp_path, door_demos):
     demos, _ = door_demos
     paths = []
@@ -111,6 +112,7 @@ def test_incomplete_demo_file_is_refused(tmp_path, door_demos):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.h5"]
 
 
+@pytest.mark.slow
 def test_a_crashing_worker_fails_the_stage_and_leaves_no_frames(tmp_path):
     demos = tmp_path / "door.h5"
     make_demo_file(demos, n=4, horizon=150)

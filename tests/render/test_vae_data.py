@@ -10,7 +10,8 @@ from pipeline.errors import PipelineError
 from pipeline.render.vae_data import PARTS, part_sizes, render_vae_data
 
 TASK = "relocate"  # three cameras: exercises the camera-minor layout too
-pytestmark = pytest.mark.skipif(TASK not in available_experts(), reason="no scripted relocate expert")
+pytestmark = [pytest.mark.skipif(TASK not in available_experts(), reason="no scripted relocate expert"),
+              pytest.mark.slow]  # the fixture renders a VAE dataset
 
 
 def test_part_sizes_split_equally():

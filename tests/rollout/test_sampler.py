@@ -31,6 +31,7 @@ def _assert_same(ours: list, reference: list, exact: bool) -> None:
                 np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_state_episodes_do_not_depend_on_workers_or_envs_per_worker():
     obs = ObsConfig(mode="state")
     dim = make_env("door").observe().shape[0]

@@ -83,11 +83,13 @@ def test_dying_and_malformed_clients_do_not_disturb_the_others(service):
             p.join()
 
 
+@pytest.mark.slow
 def test_a_service_that_cannot_start_says_why():
     with pytest.raises(PipelineError, match="could not start: .*unknown model 'resnet99'"):
         ServiceHandle(ServiceConfig(EncoderConfig(model="resnet99"), image_size=64))
 
 
+@pytest.mark.slow
 def test_the_service_submits_the_next_batch_while_one_runs():
     """A slow modelled device (the synthetic backend: 300 ms a batch): the second client's request, arriving while
     the first batch runs, is submitted behind it at once instead of waiting for the first answer; both get their
@@ -110,6 +112,7 @@ def test_the_service_submits_the_next_batch_while_one_runs():
     np.testing.assert_array_equal(np.stack(ours), expected)
 
 
+@pytest.mark.slow
 def test_submit_then_result_is_encode_and_in_process_refuses_misuse():
     frames = np.random.default_rng(2).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
     encoder = Encoder(CONFIG.encoder)
@@ -137,6 +140,7 @@ def test_cuda_feeding_gives_the_cpu_features_within_the_precision():
             np.testing.assert_allclose(handle.result().numpy(), cpu.encode(batch).numpy(), rtol=tol, atol=tol)
 
 
+@pytest.mark.slow
 def test_a_service_with_both_batches_submitted_waits_without_spinning():
     """Two slow batches submitted and a third request pending: the loop sleeps until the oldest is done instead
     of polling the pending request's zero wait (which burned a core beside the renderers)."""

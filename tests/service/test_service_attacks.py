@@ -165,6 +165,7 @@ def test_stalling_clients_do_not_slow_eight_normal_clients(service):
     assert settled_segments(service, before) <= before
 
 
+@pytest.mark.slow
 def test_a_client_stalled_mid_message_is_dropped_after_the_timeout():
     with ServiceHandle(ServiceConfig(EncoderConfig(weights="random"), image_size=32, client_timeout_s=0.5)) as handle:
         silent, half = _raw(handle, authenticate=False), _raw(handle)
@@ -172,6 +173,7 @@ def test_a_client_stalled_mid_message_is_dropped_after_the_timeout():
         assert _closed_by_service(silent) and _closed_by_service(half)
 
 
+@pytest.mark.slow
 def test_the_timeout_bounds_a_whole_message_not_one_read():
     """A client that sends one byte of a record every 0.2 s: each read used to restart the timer, so it stayed."""
     with ServiceHandle(ServiceConfig(EncoderConfig(weights="random"), image_size=32, client_timeout_s=0.5)) as handle:
@@ -191,6 +193,7 @@ def test_the_timeout_bounds_a_whole_message_not_one_read():
         assert time.monotonic() - start < 3
 
 
+@pytest.mark.slow
 def test_a_service_killed_with_its_parent_leaves_no_socket_file(tmp_path):
     """The service listens on an abstract socket (Linux): kill -9 of the stage leaves nothing in the temp folder."""
     parent = subprocess.Popen([sys.executable, "-c", (
@@ -210,6 +213,7 @@ def test_a_service_killed_with_its_parent_leaves_no_socket_file(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("rrl-encoder-")]
 
 
+@pytest.mark.slow
 def test_clients_get_one_clear_error_when_the_service_is_gone():
     handle = ServiceHandle(ServiceConfig(EncoderConfig(weights="random"), image_size=32))
     client = handle.client(2)

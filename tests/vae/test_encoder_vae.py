@@ -16,6 +16,8 @@ from pipeline.vae.train import train_vae
 from tests.encoders.conftest import make_frames
 from tests.vae.conftest import make_images, tiny_config
 
+pytestmark = pytest.mark.slow  # every test here uses a VAE trained by the fixture (~10 s)
+
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
