@@ -1,6 +1,7 @@
 """Demonstrations from a Minari dataset directory, read with h5py only (the minari package is never imported).
 
-Layout read (`<dataset_dir>/data/main_data.hdf5`): groups `episode_<i>` with `observations (N+1, obs_dim)` (or a
+Layout read, as the minari package (0.5) writes it: `<dataset_dir>/data/metadata.json` (the env it was recorded in)
+beside `<dataset_dir>/data/main_data.hdf5`, groups `episode_<i>` with `observations (N+1, obs_dim)` (or a
 group holding an `observation` dataset, for dict observation spaces), `actions (N, A)`, `rewards (N,)`,
 `terminations (N,)`, `truncations (N,)`, optional `infos/`. The D4RL Adroit datasets in Minari were made with a
 step callback that adds `env.get_env_state()` to each step (Farama minari-dataset-generation-scripts,
@@ -62,10 +63,19 @@ def _state_group(group: h5py.Group) -> h5py.Group | None:
     return None
 
 
-def check_env_id(dataset_dir: Path, env_id: str, task: str) -> None:
+def dataset_files(path: Path) -> tuple[Path, Path]:
+    """(main_data.hdf5, metadata.json) of the Minari dataset at `path`: the dataset's folder (minari writes both
+    files into its data/, e.g. ~/.minari/datasets/D4RL/door/human-v2/data/) or that data/ folder itself."""
+    for data_dir in (path / "data", path):
+        if (data_dir / "main_data.hdf5").is_file():
+            return data_dir / "main_data.hdf5", data_dir / "metadata.json"
+    raise PipelineError(f"{path}: not a Minari dataset (expected data/main_data.hdf5 and data/metadata.json in it, "
+                        f"as minari writes them)")
+
+
+def check_env_id(meta_path: Path, env_id: str, task: str) -> None:
     """The dataset's metadata.json names the env it was recorded in (`env_spec`, a JSON string of gymnasium's
     EnvSpec, or its dict): it must be the task's env, version aside (D4RL's Adroit data: AdroitHand*-v1)."""
-    meta_path = dataset_dir / "metadata.json"
     try:
         meta = json.loads(meta_path.read_text())
         env_spec = meta.get("env_spec")
@@ -86,13 +96,9 @@ def load_minari(dataset_dir: str | os.PathLike, task: str, reward_mode: str) -> 
     spec = get_task(task)
     if reward_mode not in REWARD_MODES:
         raise PipelineError(f"unknown reward mode {reward_mode!r}; valid: {', '.join(REWARD_MODES)}")
-    path = Path(dataset_dir) / "data" / "main_data.hdf5"
-    f = open_hdf5(path, "file (expected a Minari dataset directory with data/main_data.hdf5)")
-    try:
-        check_env_id(Path(dataset_dir), spec.env_id, task)
-    except PipelineError:
-        f.close()
-        raise
+    path, meta_path = dataset_files(Path(dataset_dir))
+    check_env_id(meta_path, spec.env_id, task)
+    f = open_hdf5(path, "file (a Minari dataset's episodes)")
     scene = KinematicScene(spec)
     episodes: list[Episode] = []
     with f:
