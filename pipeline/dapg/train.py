@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from pipeline.rollout.seeds import training_eval_seeds, training_seeds
 from pipeline.stats import rate_interval
 from pipeline.tasks import get_task
 from pipeline.timings import write_timings
-from pipeline.training.checkpoints import Checkpoint
+from pipeline.training.checkpoints import Checkpoint, config_key
 
 TIMING_FIELDS = ("sampling_s", "render_s", "encode_s", "physics_s", "policy_s", "npg_s", "vf_s", "eval_s")
 CHECKPOINT_FORMAT = "rrl-pipe/policy-checkpoint"
@@ -67,7 +66,7 @@ def _resume_key(cfg: TrainPolicyConfig, layout: dict) -> dict[str, Any]:
     evaluation episodes are only watched, they change nothing the learner sees; stopping early only ends it sooner."""
     ignored = ("workers", "envs_per_worker", "double_buffer", "backend", "encoders", "iterations", "eval_episodes",
                "stop_at_eval_success")
-    return {**{k: v for k, v in asdict(cfg).items() if k not in ignored}, "layout": layout}
+    return config_key(cfg, ignored, layout=layout)
 
 
 def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | Path,

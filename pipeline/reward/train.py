@@ -30,7 +30,7 @@ from pipeline.reward.config import TrainRewardEncoderConfig
 from pipeline.reward.model import RewardModel, RewardModelConfig, model_bytes
 from pipeline.reward.plots import predictions_png
 from pipeline.reward.targets import RewardTargets
-from pipeline.training.checkpoints import Checkpoint
+from pipeline.training.checkpoints import Checkpoint, config_key
 from pipeline.training.images import ImageFile, Split, eval_batches, n_train_batches, run_on_images, to_input, train_batches
 from pipeline.training.scaffold import derived_seed, write_bytes, write_model, write_run_records
 
@@ -78,8 +78,9 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainRewardEncoder
     torch.manual_seed(derived_seed(cfg.seed, 0x4E3A))
     model = RewardModel(RewardModelConfig(cfg.trunk_config, targets.names, cfg.horizon, cfg.hidden))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    checkpoint = Checkpoint(folder / "checkpoint.pt", CHECKPOINT_FORMAT, {**cfg.resume_key(), "dataset": fingerprint},
-                            CHECKPOINT_CODE)
+    # more epochs extend the same run
+    key = config_key(cfg, ("epochs",), dataset=fingerprint)
+    checkpoint = Checkpoint(folder / "checkpoint.pt", CHECKPOINT_FORMAT, key, CHECKPOINT_CODE)
     curve = checkpoint.resume_training(cfg.epochs, model, optimizer)
     start = len(curve)
 

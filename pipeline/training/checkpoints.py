@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,12 @@ class Checkpoint:
         if saved["step"] > end:
             return f"holds {saved['step']} steps, more than the {end} asked for"
         return None
+
+
+def config_key(cfg: Any, ignored: tuple[str, ...], **data: Any) -> dict[str, Any]:
+    """A run's key: its config's fields less those in `ignored` (what changes only speed, or the length a rerun may
+    extend), and what it trains on (`data`: a dataset fingerprint, an observation layout)."""
+    return {**{k: v for k, v in asdict(cfg).items() if k not in ignored}, **data}
 
 
 def key_changes(old: dict[str, Any], new: dict[str, Any]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from pipeline.errors import PipelineError
 from pipeline.vae.model import VAEConfig
@@ -38,7 +37,3 @@ class TrainVaeConfig:
     @property
     def vae_config(self) -> VAEConfig:
         return VAEConfig(self.latent, tuple(self.channels))
-
-    def resume_key(self) -> dict[str, Any]:
-        """What a checkpoint must share with this config to be continued (epochs may differ)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if k != "epochs"}

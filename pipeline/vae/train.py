@@ -29,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 from pipeline.prefetch import background  # reads the next batches while this thread trains
-from pipeline.training.checkpoints import Checkpoint
+from pipeline.training.checkpoints import Checkpoint, config_key
 from pipeline.training.images import (
     IMAGE_SIZE,
     ImageFile,
@@ -95,8 +95,9 @@ def _train(data: ImageFile, out_dir: Path, folder: Path, cfg: TrainVaeConfig, pr
     torch.manual_seed(derived_seed(cfg.seed, 0x1417))
     model = VAE(cfg.vae_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    checkpoint = Checkpoint(folder / "checkpoint.pt", CHECKPOINT_FORMAT, {**cfg.resume_key(), "dataset": fingerprint},
-                            CHECKPOINT_CODE)
+    # more epochs extend the same run
+    key = config_key(cfg, ("epochs",), dataset=fingerprint)
+    checkpoint = Checkpoint(folder / "checkpoint.pt", CHECKPOINT_FORMAT, key, CHECKPOINT_CODE)
     curve = checkpoint.resume_training(cfg.epochs, model, optimizer)
     start = len(curve)
 
