@@ -12,10 +12,12 @@ export PYOPENGL_PLATFORM ?= egl
 setup: check-system $(STAMP)
 
 # Reinstall whenever pyproject.toml changes. torch/torchvision come from PyPI as a matched pair (pyproject.toml).
-$(STAMP): pyproject.toml
+# The export tests' readers (robomimic, LeRobot) come without their declared dependencies (requirements/interop.txt).
+$(STAMP): pyproject.toml requirements/interop.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test,ray,dev]"
+	$(BIN)/pip install --quiet --no-deps -r requirements/interop.txt
 	touch $(STAMP)
 
 # MuJoCo renders offscreen through EGL; on a machine without a GPU that is Mesa's software driver.

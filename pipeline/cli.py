@@ -10,6 +10,7 @@ import click
 from stages import (
     encode,
     evaluate,
+    export,
     make_demos,
     render_demos,
     render_vae_data,
@@ -28,7 +29,7 @@ def main() -> None:
 
 
 for stage in (make_demos, render_demos, render_vae_data, encode, train_vae, train_reward_encoder, train_policy, evaluate,
-              report):
+              report, export):
     main.add_command(stage.command)
 
 

@@ -60,6 +60,14 @@ def env_state_from_source(task: str, state: dict[str, Any], qpos: np.ndarray | N
     return out
 
 
+
+def env_state_to_source(task: str, qpos: np.ndarray, env_state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The inverse of `env_state_from_source` over a demo's rows: the spec's state params as Gymnasium-Robotics'
+    `get_env_state()` names them (what D4RL's Adroit datasets in Minari carry), each (T+1, ...)."""
+    if task != "relocate":
+        return dict(env_state)
+    return {"target_pos": env_state["target_site_pos"], "obj_pos": env_state["obj_body_pos"] + qpos[:, 30:33]}
+
 def _least_squares(
     f: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, iters: int = 20, eps: float = 1e-7, damping: float = 1e-9
 ) -> tuple[np.ndarray, np.ndarray]:
