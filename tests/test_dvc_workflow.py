@@ -1,6 +1,7 @@
 """The user's workflow, for real: dvc repro on a tiny config, a no-op rerun, a rerun from scratch that reproduces
 every tracked byte, and an experiment that changes only a policy parameter (only train_policy, evaluate and report
-rerun), shown by dvc exp show. The tests run in this order on one project (the experiment changes its workspace)."""
+rerun), shown by dvc exp show. The tests share one project, built once; each starts from its first run (params,
+dvc.lock and outputs restored, experiments removed), so they pass alone and in any order."""
 
 import json
 import os
@@ -45,7 +46,13 @@ def sh(*args, cwd, check=True):
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def _built_project(tmp_path_factory) -> tuple[Path, set[Path]]:
+    root = _build_project(tmp_path_factory)
+    made = {path.relative_to(root) for folder in ("data", "reports") for path in (root / folder).rglob("*")}
+    return root, made
+
+
+def _build_project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("project")
     for name in ("pipeline", "stages"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -69,6 +76,28 @@ def project(tmp_path_factory):
     sh("dvc", "repro", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "first run", cwd=root)
+    return root
+
+
+@pytest.fixture
+def project(_built_project):
+    """The project as its first run left it. An experiment applies its params, dvc.lock and outputs to the workspace
+    and adds outputs of its own (another seed's runs, other encoders' stores), which the report's folder dependencies
+    would hash: the reset puts the tracked files back, deletes every file the first run did not make, checks the
+    outputs out of DVC's cache and removes the experiments (whose columns `dvc exp show` would list)."""
+    root, made = _built_project
+    sh("git", "checkout", "--", ".", cwd=root)
+    for folder in ("data", "reports"):
+        for path in sorted((root / folder).rglob("*"), reverse=True):  # files before the folders that hold them
+            if path.relative_to(root) in made:
+                continue
+            if not path.is_dir():
+                path.unlink()
+            elif not any(path.iterdir()):
+                path.rmdir()
+    sh("dvc", "checkout", "--force", "-q", cwd=root)
+    sh("dvc", "exp", "remove", "--all-commits", "-q", cwd=root)
+    sh("dvc", "queue", "remove", "--all", "-q", cwd=root, check=False)
     return root
 
 
@@ -168,7 +197,6 @@ def test_a_queued_experiment_on_ray_reproduces_the_local_outputs(project):
     the stages that list the backend rerun, and their policies and evaluations are the local backend's, byte for
     byte."""
     pytest.importorskip("ray")
-    sh("git", "checkout", "--", ".", cwd=project)  # back to the first run's params (the local backend's outputs)
     sh("dvc", "exp", "run", "--queue", "-n", "onray", "-S", "policy_encoders=[resnet18]",
        "-S", "train_policy.backend=ray", "-S", "evaluate.backend=ray", "-S", "train_policy.workers=1",
        "-S", "evaluate.workers=1", cwd=project)
