@@ -73,9 +73,11 @@ def write(source: ExportSource, out: Path, dataset_id: str = "", progress: Calla
             g.create_dataset("goal_achieved", data=ep.goal_achieved.astype(np.int64))
             g.create_dataset("states", data=states[:-1])
             for key, rows in obs.items():
-                chunks = (1, *rows.shape[1:]) if rows.ndim == 4 else None  # one image per chunk: random access
-                g.create_dataset(f"obs/{key}", data=rows[:-1], chunks=chunks)
-                g.create_dataset(f"next_obs/{key}", data=rows[1:], chunks=chunks)
+                # images: one per chunk (random access), gzip as robomimic's own image datasets (obs and next_obs
+                # hold each frame twice; rendered scenes shrink several-fold)
+                packing = {"chunks": (1, *rows.shape[1:]), "compression": "gzip", "compression_opts": 4} if rows.ndim == 4 else {}
+                g.create_dataset(f"obs/{key}", data=rows[:-1], **packing)
+                g.create_dataset(f"next_obs/{key}", data=rows[1:], **packing)
             total += ep.length
             if progress is not None:
                 progress(1)
