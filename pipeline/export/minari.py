@@ -44,8 +44,7 @@ def _minari() -> Any:
 
 
 def _observation(item: ExportEpisode) -> np.ndarray | dict[str, np.ndarray]:
-    extras = {**({"proprio": item.proprio} if item.proprio is not None else {}), **item.features,
-              **{f"{camera}_image": frames for camera, frames in item.images.items()}}
+    extras = item.extra_observations()
     return {"observation": item.episode.obs, **extras} if extras else item.episode.obs
 
 

@@ -36,12 +36,7 @@ def observations(item: ExportEpisode) -> dict[str, np.ndarray]:
     """The observation keys of one demo, each with T+1 rows: the Gymnasium state observation, the simulator's joint
     positions and velocities, the hand's joints (frames file), each encoder's features per camera, the frames."""
     ep = item.episode
-    obs = {"state": ep.obs, "qpos": ep.qpos, "qvel": ep.qvel}
-    if item.proprio is not None:
-        obs["proprio"] = item.proprio
-    obs.update(item.features)
-    obs.update({f"{camera}_image": frames for camera, frames in item.images.items()})
-    return obs
+    return {"state": ep.obs, "qpos": ep.qpos, "qvel": ep.qvel, **item.extra_observations()}
 
 
 def simulator_states(item: ExportEpisode) -> tuple[np.ndarray, list[list]]:

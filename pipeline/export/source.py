@@ -41,20 +41,34 @@ class ExportEpisode:
     proprio: np.ndarray | None = None  # (T+1, 24) the hand's joint positions, from the frames file
     images: dict[str, np.ndarray] = field(default_factory=dict)  # camera -> (T+1, H, W, 3) uint8
 
+    def extra_observations(self) -> dict[str, np.ndarray]:
+        """What the frames file and the stores add to the demo's own states, under the names robomimic's and Minari's
+        exports give them: `proprio`, `<encoder>_<camera>`, `<camera>_image`."""
+        extras = {"proprio": self.proprio} if self.proprio is not None else {}
+        extras.update(self.features)
+        extras.update({f"{camera}_image": frames for camera, frames in self.images.items()})
+        return extras
+
 
 @dataclass
 class ExportSource:
     task: str
-    env_id: str
     demos_path: Path
     attrs: dict[str, Any]  # the demo file's attributes
     episodes: list[Episode]
     frames_path: Path | None
-    feature_paths: list[Path]
+    stores: list[FeatureStore]  # opened (and verified) once, by open_source
     with_images: bool
     feature_dims: dict[str, int]  # "<encoder>_<camera>" -> d
     cameras: list[str]  # the frames file's cameras ([] without one)
-    image_size: tuple[int, int] | None
+
+    @property
+    def env_id(self) -> str:
+        return get_task(self.task).env_id
+
+    @property
+    def feature_paths(self) -> list[Path]:
+        return [store.path for store in self.stores]
 
     @property
     def text(self) -> str:
@@ -62,12 +76,11 @@ class ExportSource:
 
     def __iter__(self) -> Iterator[ExportEpisode]:
         """Episode by episode, so that frames are read one demo at a time (a task's frames can be gigabytes)."""
-        stores = [FeatureStore(path) for path in self.feature_paths]
         frames = FramesFile(self.frames_path) if self.frames_path is not None else None
         try:
             for i, episode in enumerate(self.episodes):
                 item = ExportEpisode(episode)
-                for store in stores:
+                for store in self.stores:
                     item.features.update(_split_cameras(store, store.episode(i)))
                 if frames is not None:
                     item.proprio = np.asarray(frames.demo(i)["proprio"][()], dtype=np.float32)
@@ -85,12 +98,11 @@ def open_source(demos: str | Path, frames: str | Path | None = None, features: S
     demos_path = Path(demos)
     attrs, episodes = read_demos(demos_path)
     task = str(attrs["task"])
-    feature_paths = [Path(p) for p in features]
-    if (feature_paths or with_images) and frames is None:
+    if (features or with_images) and frames is None:
         raise PipelineError("features and images are exported with the frames file they came from: give --frames")
     frames_path = Path(frames) if frames is not None else None
     cameras: list[str] = []
-    image_size = None
+    stores: list[FeatureStore] = []
     dims: dict[str, int] = {}
     if frames_path is not None:
         with FramesFile(frames_path) as ff:
@@ -98,9 +110,9 @@ def open_source(demos: str | Path, frames: str | Path | None = None, features: S
             if ff.n_demos != len(episodes) or ff.lengths() != [ep.length + 1 for ep in episodes]:
                 raise PipelineError(f"{frames_path}: {ff.n_demos} demos of other lengths than the {len(episodes)} "
                                     f"of {demos_path}")
-            cameras, image_size = list(ff.cameras), ff.frame_size
+            cameras = list(ff.cameras)
         frames_sha = file_sha256(frames_path)
-        for path in feature_paths:
+        for path in map(Path, features):
             store = FeatureStore(path)
             _check_link(store.attrs.get("frames_sha256"), frames_sha, path, frames_path, "encoded")
             if len(store.episode_ends) != len(episodes):
@@ -109,8 +121,8 @@ def open_source(demos: str | Path, frames: str | Path | None = None, features: S
                 if name in dims:
                     raise PipelineError(f"{path}: a second store of {name.rsplit('_', 1)[0]} (one per encoder)")
                 dims[name] = int(store.attrs["feature_dim_per_camera"])
-    return ExportSource(task, get_task(task).env_id, demos_path, attrs, episodes, frames_path, feature_paths,
-                        with_images, dims, cameras, image_size)
+            stores.append(store)
+    return ExportSource(task, demos_path, attrs, episodes, frames_path, stores, with_images, dims, cameras)
 
 
 def _check_link(recorded: object, actual: str, path: Path, source: Path, verb: str) -> None:
