@@ -126,7 +126,9 @@ def _train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: Path,
 
 def _initialise_from_demos(policy: GaussianMLPPolicy, cfg: TrainPolicyConfig, demos: DemoData) -> dict[str, float]:
     """mjrl's job script before RL. dapg and bc: input/output transforms and exploration std from the demos, then
-    BC (MSE on the mean action, 5 epochs, batch 32, lr 1e-3). npg learns nothing from demos: no BC, identity output
+    BC (MSE on the mean action, 5 epochs, batch 32, lr 1e-3). (DAPG's and RRL's job scripts build BC with
+    set_transforms=False but then call compute_transformations and set_transformations themselves: the transforms
+    are set.) npg learns nothing from demos: no BC, identity output
     transform, log_std at init_log_std; it still takes the demo observations' mean and std for the input transform
     (mjrl's NPG has none; cached features span very different scales, so we keep it: a deliberate difference)."""
     if cfg.mode == "npg":
