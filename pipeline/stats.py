@@ -34,10 +34,14 @@ def rate_interval(rate: float, n: int) -> tuple[float, float]:
 
 
 def format_rate(rate: float | None, n: int | None) -> str:
-    """'0.44 [0.27, 0.63] n=25' for tables; '-' where nothing was measured (None or NaN)."""
+    """'0.44 [0.27, 0.63] n=25' for tables; '-' where nothing was measured (None or NaN).
+
+    Three decimals past 100 episodes, so that a rate of 200 episodes (steps of 0.005) reads as it was counted.
+    """
     if rate is None or rate != rate:
         return "-"
+    digits = 3 if n and n > 100 else 2
     if not n:
-        return f"{rate:.2f}"
+        return f"{rate:.{digits}f}"
     low, high = rate_interval(rate, n)
-    return f"{rate:.2f} [{low:.2f}, {high:.2f}] n={n}"
+    return f"{rate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}] n={n}"

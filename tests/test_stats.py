@@ -29,5 +29,6 @@ def test_wilson_known_values_and_limits():
 
 def test_format_rate():
     assert format_rate(0.44, 25) == "0.44 [0.27, 0.63] n=25"
+    assert format_rate(0.015, 200) == "0.015 [0.005, 0.043] n=200"  # 3 of 200, not rounded to 0.01
     assert format_rate(None, 25) == "-" and format_rate(float("nan"), 25) == "-"
     assert format_rate(0.5, None) == "0.50"
