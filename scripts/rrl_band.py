@@ -1,14 +1,17 @@
 """Our door curves against RRL's own logged door runs, at equal samples (not CI; a validation figure and table).
 
     python scripts/rrl_band.py --run "pretrained seed 0=reports/validation/door_vision_pretrained/seed0.csv" \
+        --run "pretrained seed 1=reports/validation/door_vision_pretrained/seed1.csv" \
+        --run "pretrained seed 2=reports/validation/door_vision_pretrained/seed2.csv" \
         --run "random-init seed 0=reports/validation/door_vision_random/seed0.csv" \
         --rrl reports/validation/door_vision_pretrained/rrl_door_resnet34.csv --out reports/validation/door_vision_pretrained
 
 RRL's curves (`rrl_door_resnet34.csv`): facebookresearch/RRL `experiment_logs/RRL/door-v0/*_seed{10,11,12}/logs/log.csv`
 (Apache-2.0), ResNet-34 features of the `top` camera, 200 trajectories (40,000 samples) per iteration; its
 `iteration` counts from 0 and its `success_rate` is in percent, so the extract holds iteration + 1 and the rate / 100.
-Writes rrl_band.png (sampled success and sampled mean return against RRL's min-max band and median) and
-rrl_band.md (a table at the iterations asked for; 95% Wilson intervals of 200 sampled and 25 mean-action episodes).
+Writes rrl_band.png (sampled success, sampled mean return and mean-action return against RRL's min-max band and
+median) and rrl_band.md (a table at the iterations asked for; 95% Wilson intervals of 200 sampled and 25
+mean-action episodes).
 """
 
 from __future__ import annotations
@@ -42,15 +45,29 @@ def rrl_band(rows: list[dict[str, float]], key: str) -> tuple[np.ndarray, np.nda
     return np.array(iterations), table.min(1), np.median(table, 1), table.max(1)
 
 
+def run_styles(names: list[str]) -> list[tuple[str, str]]:
+    """One colour per run family ('pretrained seed 1' -> 'pretrained'), one line style per seed within it."""
+    families = list(dict.fromkeys(name.rsplit(" seed", 1)[0] for name in names))
+    seen: dict[str, int] = {}
+    styles = []
+    for name in names:
+        family = name.rsplit(" seed", 1)[0]
+        styles.append((f"C{families.index(family)}", ("-", "--", ":", "-.")[seen.get(family, 0) % 4]))
+        seen[family] = seen.get(family, 0) + 1
+    return styles
+
+
 def plot(runs: dict[str, list[dict]], rrl: list[dict], out: Path, last: int) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
     for ax, key, title in ((axes[0], "success_rate", "sampled success (200 episodes)"),
-                           (axes[1], "return_mean", "sampled return (mean of 200 episodes)")):
+                           (axes[1], "return_mean", "sampled return (mean of 200 episodes)"),
+                           (axes[2], "eval_return_mean", "mean-action return (mean of 25 episodes)")):
         its, low, mid, high = rrl_band([r for r in rrl if r["iteration"] <= last], key)
         ax.fill_between(its, low, high, color="0.8", label="RRL, ResNet-34, 3 seeds (min-max)")
         ax.plot(its, mid, color="0.5", lw=1, label="RRL median")
-        for name, rows in runs.items():
-            ax.plot([r["iteration"] for r in rows], [r[key] for r in rows], marker="o", ms=3, label=name)
+        for (name, rows), (color, style) in zip(runs.items(), run_styles(list(runs))):
+            ax.plot([r["iteration"] for r in rows], [r[key] for r in rows], marker="o", ms=3, color=color,
+                    linestyle=style, label=name)
         ax.set_xlabel("iteration (40,000 samples each)")
         ax.set_title(title)
         ax.grid(alpha=0.3)
