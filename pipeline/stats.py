@@ -40,8 +40,8 @@ def format_rate(rate: float | None, n: int | None) -> str:
     """
     if rate is None or rate != rate:
         return "-"
-    digits = 3 if n and n > 100 else 2
     if not n:
-        return f"{rate:.{digits}f}"
+        return f"{rate:.2f}"
+    digits = 3 if n > 100 else 2
     low, high = rate_interval(rate, n)
     return f"{rate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}] n={n}"
