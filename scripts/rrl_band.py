@@ -58,6 +58,7 @@ def run_styles(names: list[str]) -> list[tuple[str, str]]:
 
 
 def plot(runs: dict[str, list[dict]], rrl: list[dict], out: Path, last: int) -> None:
+    styles = run_styles(list(runs))
     fig, axes = plt.subplots(1, 3, figsize=(16, 4))
     for ax, key, title in ((axes[0], "success_rate", "sampled success (200 episodes)"),
                            (axes[1], "return_mean", "sampled return (mean of 200 episodes)"),
@@ -65,7 +66,7 @@ def plot(runs: dict[str, list[dict]], rrl: list[dict], out: Path, last: int) -> 
         its, low, mid, high = rrl_band([r for r in rrl if r["iteration"] <= last], key)
         ax.fill_between(its, low, high, color="0.8", label="RRL, ResNet-34, 3 seeds (min-max)")
         ax.plot(its, mid, color="0.5", lw=1, label="RRL median")
-        for (name, rows), (color, style) in zip(runs.items(), run_styles(list(runs))):
+        for (name, rows), (color, style) in zip(runs.items(), styles):
             ax.plot([r["iteration"] for r in rows], [r[key] for r in rows], marker="o", ms=3, color=color,
                     linestyle=style, label=name)
         ax.set_xlabel("iteration (40,000 samples each)")
