@@ -19,6 +19,7 @@ from pipeline.encoders import timm_nets
 from pipeline.encoders.fold import fold_batchnorm
 from pipeline.encoders.preprocess import DESCRIPTIONS, PREPROCESSORS
 from pipeline.encoders.registry import EncoderSpec, get_encoder_spec
+from pipeline.encoders.vml import warm_vml
 from pipeline.encoders.weights import ResolvedWeights, resolve_weights
 from pipeline.errors import PipelineError
 
@@ -161,6 +162,7 @@ class Encoder:
         self.precision = resolve_precision(config.precision, self.device, self.spec.cpu_bf16)
         if self.spec.trained_here and config.weights in ("pretrained", "imagenet", "random", "auto"):
             raise PipelineError(f"model {self.spec.name} needs --weights PATH: {self.spec.weights_hint}")
+        warm_vml()  # before the first big float op: a seeded init and every forward give the same bytes in any process
         self.weights = self._resolve_weights()
         self.preprocess = PREPROCESSORS[self.spec.preprocessing]
         # `trunk` holds the weights as loaded; `module`, what runs, has its batch norms folded into the convolutions
