@@ -4,20 +4,23 @@
         --run "pretrained seed 1=reports/validation/door_vision_pretrained/seed1.csv" \
         --run "pretrained seed 2=reports/validation/door_vision_pretrained/seed2.csv" \
         --run "random-init seed 0=reports/validation/door_vision_random/seed0.csv" \
-        --rrl reports/validation/door_vision_pretrained/rrl_door_resnet34.csv --out reports/validation/door_vision_pretrained
+        --rrl reports/validation/door_vision_pretrained/rrl_door_resnet34.csv --out reports/validation/door_vision_pretrained \
+        --page reports/validation/door_vision_pretrained/README.md
 
 RRL's curves (`rrl_door_resnet34.csv`): facebookresearch/RRL `experiment_logs/RRL/door-v0/*_seed{10,11,12}/logs/log.csv`
 (Apache-2.0), ResNet-34 features of the `top` camera, 200 trajectories (40,000 samples) per iteration; its
 `iteration` counts from 0 and its `success_rate` is in percent, so the extract holds iteration + 1 and the rate / 100.
 Writes rrl_band.png (sampled success, sampled mean return and mean-action return against RRL's min-max band and
 median) and rrl_band.md (a table at the iterations asked for; 95% Wilson intervals of 200 sampled and 25
-mean-action episodes).
+mean-action episodes). With `--page FILE`, every block of FILE between `<!-- iterations: LABEL; LABEL -->` and
+`<!-- /iterations -->` becomes the table of every iteration of those runs beside RRL's three seeds.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import re
 from pathlib import Path
 
 import matplotlib
@@ -96,12 +99,61 @@ def table(runs: dict[str, list[dict]], rrl: list[dict], at: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _rrl_cell(rows: list[dict]) -> str:
+    """RRL's seeds at one iteration: sampled success; mean / best return; mean-action return (empty: not logged)."""
+    if not rows:
+        return ""
+
+    def each(key: str, spec: str) -> str:
+        return ", ".join(format(r[key], spec) for r in rows)
+    return (f"{each('success_rate', 'g')}; {each('return_mean', '+.0f')} / {each('return_max', '.0f')}; "
+            f"{each('eval_return_mean', '+.0f')}")
+
+
+def _run_cell(row: dict | None) -> str:
+    """One run at one iteration, in the same order; the mean action's successes counted when there are any."""
+    if row is None:
+        return ""
+    successes = round(row["eval_success_rate"] * EVALUATED)
+    counted = f" ({successes} of {EVALUATED})" if successes else ""
+    return (f"{row['success_rate']:.3f}; {row['return_mean']:+.1f} / {row['return_max']:+.0f}; "
+            f"{row['eval_return_mean']:+.1f}{counted}")
+
+
+def iteration_table(runs: dict[str, list[dict]], rrl: list[dict], names: list[str]) -> str:
+    """Every iteration any of `names` reached, RRL's seeds beside them."""
+    by_iteration = {name: {int(r["iteration"]): r for r in runs[name]} for name in names}
+    iterations = sorted(set().union(*by_iteration.values()))
+    lines = ["| iteration | RRL (3 seeds): sampled success; mean / best return; mean-action return | "
+             + " | ".join(f"{name}: success ({SAMPLED}); mean / best; mean-action" for name in names) + " |",
+             "| --- " * (2 + len(names)) + "|"]
+    for i in iterations:
+        cells = [_rrl_cell([r for r in rrl if r["iteration"] == i])] + [_run_cell(by_iteration[n].get(i)) for n in names]
+        lines.append(f"| {i} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+ITERATIONS_BLOCK = re.compile(r"(<!-- iterations: (.*?) -->\n).*?(<!-- /iterations -->)", re.S)
+
+
+def fill_page(page: Path, runs: dict[str, list[dict]], rrl: list[dict]) -> None:
+    """Replace every iterations block of `page` with its runs' table; a label no --run gave is an error."""
+    def fill(match: re.Match) -> str:
+        names = [n.strip() for n in match.group(2).split(";")]
+        missing = [n for n in names if n not in runs]
+        if missing:
+            raise SystemExit(f"{page}: the table names runs no --run gave: {', '.join(missing)}")
+        return f"{match.group(1)}{iteration_table(runs, rrl, names)}\n{match.group(3)}"
+    page.write_text(ITERATIONS_BLOCK.sub(fill, page.read_text()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", action="append", required=True, help="LABEL=curves.csv (repeatable)")
     parser.add_argument("--rrl", required=True, type=Path, help="RRL's extracted door curves")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--at", default="1,5,10,13,15", help="iterations of the table")
+    parser.add_argument("--page", type=Path, help="a page whose iterations blocks to fill")
     args = parser.parse_args()
     runs = {label: read_rows(Path(path)) for label, path in (item.split("=", 1) for item in args.run)}
     rrl = read_rows(args.rrl)
@@ -109,6 +161,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     plot(runs, rrl, args.out, last)
     (args.out / "rrl_band.md").write_text(table(runs, rrl, [int(i) for i in args.at.split(",")]))
+    if args.page:
+        fill_page(args.page, runs, rrl)
 
 
 if __name__ == "__main__":
