@@ -19,6 +19,7 @@ from pipeline.cluster import RayConfig
 from pipeline.dapg.config import TrainPolicyConfig
 from pipeline.dapg.demo_data import DemoData
 from pipeline.encoders.encoder import EncoderConfig
+from pipeline.encoders.vml import warm_vml
 from pipeline.errors import PipelineError
 from pipeline.formats.frames import LEGACY_SCENE
 from pipeline.formats.runs import METRICS, write_curves
@@ -74,6 +75,7 @@ def train_policy(task: str, cfg: TrainPolicyConfig, demos: DemoData, out: str | 
                  ray_config: RayConfig | None = None) -> dict[str, Any]:
     out = Path(out)
     check_output(out, "dir", [demos.source or None])
+    warm_vml()  # the networks' tanh over 40,000 samples is split across threads: no first call may race (vml.py)
     with sole_writer(out):  # a second run into the same folder is refused, not interleaved with this one
         return _train_policy(task, cfg, demos, out, encoder_config, progress, ray_config)
 

@@ -8,6 +8,7 @@ path without the race). Here it made random-init weights differ between two proc
 truncated-normal init goes through erfinv, so an encode stage and the rollout service built the same seeded ViT
 with different bytes, and the service refused the store. Calling each function once on a tensor too small for
 torch to split (under the unary kernels' 2048-element grain) settles every dispatch on one thread; later calls are correct.
+Encoders call it before their weights, trainers before their first step, the policy learner before its first update.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from pipeline.atomic import atomic_output
+from pipeline.encoders.vml import warm_vml
 from pipeline.errors import PipelineError
 from pipeline.timings import write_timings
 
@@ -29,6 +30,7 @@ def derived_seed(*key: int) -> int:
 
 @contextlib.contextmanager
 def deterministic() -> Iterator[None]:
+    warm_vml()  # a loss's log or exp over a batch is split across threads: its first call must not race (vml.py)
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
