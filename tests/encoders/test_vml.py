@@ -17,4 +17,3 @@ def test_a_random_init_vit_has_the_same_weights_in_fresh_processes():
     fresh = {subprocess.run([sys.executable, "-c", BUILD], capture_output=True, text=True, check=True).stdout.strip()
              for _ in range(2)}
     assert fresh == {here}
-
