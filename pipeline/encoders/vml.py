@@ -4,9 +4,9 @@ torch sends contiguous float unary ops (erf, erfinv, exp, log, sqrt, tanh, ...) 
 thread on its chunk. oneMKL picks each VML function's kernel lazily, on that function's first call; when that first
 call runs on several threads at once, one thread can run a low-accuracy kernel over its whole chunk (errors up to
 thousands of ulp), and only in that call (pytorch/pytorch#188792, reported on a Xeon with AVX-512). It fits what one
-CI machine did: an encode stage and the rollout service built the same seeded random-init ViT (timm's truncated-
-normal init goes through erfinv) with different bytes, and the service refused the store; on AMD machines the two
-never differ. Calling each function once on a tensor too small for torch to split (under the unary kernels'
+CI machine did: an encode stage and the rollout service built the same seeded random-init ViT (timm's
+truncated-normal init goes through erfinv) with different bytes, and the service refused the store; on AMD machines
+the two never differ. Calling each function once on a tensor too small for torch to split (under the unary kernels'
 2048-element grain) settles every dispatch on one thread; later calls are correct.
 
 Encoders call it before their weights, trainers before their first step, the policy learner before its first update.
